@@ -1,0 +1,29 @@
+// The dataset contract shared by every dataset reader: a labelled list of
+// audio files split three ways, plus background-noise files for augmentation.
+// Plain value types.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace chorus::data {
+
+// Label names used by the speech-commands reader for its two extra classes.
+inline constexpr const char* kSilenceLabel = "_silence_";
+inline constexpr const char* kUnknownLabel = "_unknown_";
+
+struct Example {
+  std::string path;     // audio file; empty for a silence example (noise only)
+  int label = 0;        // index into DatasetSplit::labels
+  std::string speaker;  // who spoke it ("" when unknown)
+};
+
+struct DatasetSplit {
+  std::vector<std::string> labels;  // class names, index = label id
+  std::vector<Example> train;
+  std::vector<Example> validation;
+  std::vector<Example> test;
+  std::vector<std::string> noise_files;  // background noise (may be empty)
+};
+
+}  // namespace chorus::data
