@@ -18,34 +18,11 @@
 #include <vector>
 
 #include <ATen/core/Tensor.h>
-#include <nlohmann/json_fwd.hpp>
 
+#include "common/audio/feature_options.h"
 #include "common/util/status.h"
 
 namespace chorus::audio {
-
-enum class FeatureKind { kLogMel, kMfcc, kKaldiFbank };
-
-Result<FeatureKind> ParseFeatureKind(const std::string& name);  // "log_mel", "mfcc", "kaldi_fbank"
-const char* FeatureKindName(FeatureKind kind);
-
-struct FeatureOptions {
-  FeatureKind kind = FeatureKind::kLogMel;
-  int sample_rate = 16000;
-  double window_ms = 25.0;
-  double hop_ms = 10.0;
-  int n_fft = 0;        // 0: the next power of two >= the window length
-  int n_mels = 40;
-  double f_min = 20.0;
-  double f_max = 0.0;   // 0: Nyquist (for Kaldi: a value <= 0 is an offset from Nyquist)
-  int n_mfcc = 13;      // kMfcc only
-};
-
-// Checks ranges (positive sizes, f_min < f_max <= Nyquist, n_mfcc <= n_mels, ...).
-Status ValidateFeatureOptions(const FeatureOptions& options);
-
-nlohmann::json FeatureOptionsToJson(const FeatureOptions& options);
-Result<FeatureOptions> FeatureOptionsFromJson(const nlohmann::json& json);
 
 class FeatureExtractor {
  public:

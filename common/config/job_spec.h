@@ -1,0 +1,107 @@
+// TrainJobSpec: everything a training job needs, parsed from a jobs/*.yaml file
+// and validated before any work starts (unknown keys and wrong types are
+// reported with file:line:key). Torch-free so the coordinator can validate
+// specs at submit time. Plain value types.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/audio/augment_options.h"
+#include "common/audio/feature_options.h"
+#include "common/util/status.h"
+
+namespace chorus::config {
+
+// Extra folder-per-label data mixed into the training split only (for example
+// synthetic digits added to FSDD). Folders are renamed through label_map; a
+// folder not in the map is ignored.
+struct ExtraTrainSource {
+  std::string root;
+  std::map<std::string, std::string> label_map;  // folder name -> label
+};
+
+struct DatasetSpec {
+  std::string kind = "speech_commands";  // speech_commands | fsdd | folder
+  std::string root;
+  // speech_commands
+  std::vector<std::string> words;
+  double silence_percentage = 10.0;
+  double unknown_percentage = 10.0;
+  double validation_percentage = 10.0;
+  double testing_percentage = 10.0;
+  // fsdd
+  std::vector<std::string> train_speakers;
+  std::vector<std::string> validation_speakers;
+  std::vector<std::string> test_speakers;
+  std::vector<ExtraTrainSource> extra_train;
+  // every clip is padded or cropped to this length at the features' sample rate
+  double clip_seconds = 1.0;
+};
+
+struct ModelSpec {
+  std::string name = "ds_cnn";  // vgg | ds_cnn | tc_resnet | crnn
+  int width = 64;               // base channel count
+  double dropout = 0.2;
+  int hidden = 64;              // recurrent size (crnn)
+};
+
+struct OptimizerSpec {
+  std::string kind = "adam";  // adam | sgd
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  double momentum = 0.9;  // sgd
+  bool nesterov = false;  // sgd
+};
+
+struct ScheduleSpec {
+  std::string kind = "cosine";  // constant | step | cosine
+  int64_t warmup_steps = 0;      // linear warm-up from 0 to lr
+  int64_t step_size = 1000;      // step: multiply by gamma every step_size steps
+  double gamma = 0.1;
+  double min_lr_ratio = 0.0;     // cosine: floor as a fraction of lr
+};
+
+struct TrainingSpec {
+  int batch_size = 64;
+  int epochs = 10;
+  int64_t max_steps = 0;              // > 0: stop after this many steps instead
+  int64_t eval_every_steps = 0;       // 0: once per epoch
+  int early_stopping_patience = 0;    // evaluations without improvement; 0: off
+  int64_t checkpoint_every_steps = 0; // 0: once per epoch
+  int keep_checkpoints = 2;
+  uint64_t seed = 1;
+  int threads = 0;                    // intra-op threads for the model; 0: LibTorch's default
+  int loader_threads = 1;             // feature/augmentation threads
+  double label_smoothing = 0.0;
+};
+
+struct OutputSpec {
+  std::string dir;                // checkpoints, metrics.jsonl, eval.json
+  std::string model_repository;  // "" : do not export
+  std::string model_name;        // defaults to the job name
+};
+
+struct TrainJobSpec {
+  std::string name;
+  std::string source_file;  // the YAML it came from ("" when built in code)
+  DatasetSpec dataset;
+  audio::FeatureOptions features;
+  bool augment_enabled = true;
+  audio::AugmentOptions augment;
+  ModelSpec model;
+  OptimizerSpec optimizer;
+  ScheduleSpec schedule;
+  TrainingSpec training;
+  OutputSpec output;
+};
+
+// Relative paths in the spec (dataset roots, output dirs) are resolved against
+// `base_dir` when it is not empty.
+Result<TrainJobSpec> LoadTrainJobSpec(const std::string& path);
+Result<TrainJobSpec> ParseTrainJobSpec(const std::string& yaml_text, const std::string& name,
+                                       const std::string& base_dir = "");
+
+}  // namespace chorus::config

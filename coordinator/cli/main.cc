@@ -1,0 +1,125 @@
+// chorus: the command users type.
+//   chorus dataset synth --out DIR [...]   make a synthetic speech-commands set
+//   chorus demo                             synthesize a small set, train, report
+// Later parts add job control (submit, list, status, ...) and serving.
+// Exit codes: 0 success, 1 the command failed, 2 bad usage.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/data/synth.h"
+#include "common/util/logging.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int RunSynth(const chorus::data::SynthOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  int last_percent = -1;
+  chorus::Status st = chorus::data::SynthesizeDataset(options, [&](int64_t done, int64_t total) {
+    const int percent = static_cast<int>(100 * done / std::max<int64_t>(1, total));
+    if (percent != last_percent && (percent % 5 == 0 || done == total)) {
+      last_percent = percent;
+      std::fprintf(stderr, "\rsynthesizing %lld/%lld clips (%d%%)", static_cast<long long>(done),
+                   static_cast<long long>(total), percent);
+      if (done == total) std::fprintf(stderr, "\n");
+    }
+  });
+  if (!st.ok()) {
+    std::cerr << "\nchorus dataset synth: " << st.message() << std::endl;
+    return 1;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("wrote %s in %.1f s\n", options.root.c_str(), seconds);
+  return 0;
+}
+
+// The directory that holds this executable (chorus-worker lives beside it).
+fs::path SelfDir() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : self.parent_path();
+}
+
+int RunDemo(const std::string& job, const std::string& data_dir, int voices, bool fresh) {
+  if (fresh || !fs::exists(fs::path(data_dir) / "_background_noise_")) {
+    chorus::data::SynthOptions options;
+    options.root = data_dir;
+    options.num_voices = voices;
+    std::printf("step 1/2: synthesizing a speech-commands dataset with espeak-ng (%d voices) into %s\n", voices,
+                data_dir.c_str());
+    std::fflush(stdout);
+    if (int rc = RunSynth(options); rc != 0) return rc;
+  } else {
+    std::printf("step 1/2: using the dataset already in %s (--fresh makes it again)\n", data_dir.c_str());
+  }
+  std::printf("step 2/2: training %s (progress below; the test accuracy is printed at the end)\n", job.c_str());
+  std::fflush(stdout);
+  const std::string worker = (SelfDir() / "chorus-worker").string();
+  std::vector<std::string> args = {worker, "train", job};
+  if (fresh) args.push_back("--no-resume");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(worker.c_str(), argv.data());
+  std::perror(("chorus demo: cannot start " + worker).c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"chorus: train and serve sound models"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error")->capture_default_str();
+
+  CLI::App* dataset = app.add_subcommand("dataset", "Make and inspect datasets");
+  dataset->require_subcommand(1);
+  CLI::App* synth = dataset->add_subcommand(
+      "synth", "Synthesize a speech-commands dataset (GSC layout) with espeak-ng: 10 command words, digits and "
+               "other words spoken by many voices, plus background noise");
+  chorus::data::SynthOptions synth_options;
+  synth->add_option("--out", synth_options.root, "output folder")->required();
+  synth->add_option("--voices", synth_options.num_voices, "number of voices (speakers)")->capture_default_str();
+  synth->add_option("--takes", synth_options.takes_per_voice, "clips per word and voice")->capture_default_str();
+  synth->add_option("--sample-rate", synth_options.sample_rate, "Hz")->capture_default_str();
+  synth->add_option("--seed", synth_options.seed, "same seed, same files")->capture_default_str();
+  synth->add_option("--words", synth_options.words, "words to speak (default: commands, digits, others)");
+
+  CLI::App* demo = app.add_subcommand("demo", "Synthesize a small dataset, train a keyword spotter on it and "
+                                              "print its accuracy on voices it never heard");
+  std::string demo_job = "jobs/kws/synth-demo.yaml";
+  std::string demo_data = "data/synth-kws";
+  int demo_voices = 48;
+  bool demo_fresh = false;
+  demo->add_option("--job", demo_job, "training job to run")->capture_default_str();
+  demo->add_option("--data", demo_data, "where the dataset goes (must match the job's dataset.root)")
+      ->capture_default_str();
+  demo->add_option("--voices", demo_voices, "voices to synthesize")->capture_default_str();
+  demo->add_flag("--fresh", demo_fresh, "make the dataset again and train from scratch");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  chorus::InitLogging(log_level);
+  if (synth->parsed()) {
+    chorus::Status valid = chorus::data::ValidateSynthOptions(synth_options);
+    if (!valid.ok()) {
+      std::cerr << "chorus dataset synth: " << valid.message() << std::endl;
+      return 2;
+    }
+    return RunSynth(synth_options);
+  }
+  if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_fresh);
+  return 2;
+}

@@ -1,0 +1,84 @@
+// chorus-worker: the process that does the work on a node.
+//   chorus-worker train JOB.yaml   train one job in this process
+// Exit codes: 0 success, 1 the job failed, 2 bad usage or an invalid job
+// file, 3 interrupted by SIGINT/SIGTERM after writing a checkpoint.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/config/job_spec.h"
+#include "common/util/logging.h"
+#include "worker/train/trainer.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+int Train(const std::string& job_path, bool resume, int threads, int max_steps) {
+  chorus::Result<chorus::config::TrainJobSpec> spec = chorus::config::LoadTrainJobSpec(job_path);
+  if (!spec.ok()) {
+    std::cerr << "invalid job file:\n" << spec.status().message() << std::endl;
+    return 2;
+  }
+  if (threads > 0) spec->training.threads = threads;
+  if (max_steps > 0) spec->training.max_steps = max_steps;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  chorus::train::TrainerOptions options;
+  options.spec = *spec;
+  options.resume = resume;
+  options.stop_requested = &g_stop;
+  auto trainer = chorus::train::Trainer::Create(options);
+  if (!trainer.ok()) {
+    spdlog::error("{}", trainer.status().ToString());
+    return trainer.status().code() == chorus::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  auto result = (*trainer)->Run();
+  if (!result.ok()) {
+    spdlog::error("{}", result.status().ToString());
+    return 1;
+  }
+  if (result->interrupted) return 3;
+  if (result->test) {
+    std::cout << "\nTest set of " << spec->name << ":\n" << result->test->ToTable();
+    std::printf("\ntest accuracy: %.4f (%lld clips)\n", result->test->accuracy,
+                static_cast<long long>(result->test->count));
+  }
+  if (!result->export_dir.empty()) std::cout << "exported: " << result->export_dir << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"chorus-worker: runs Chorus work on this node (training now; serving in a later release)"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error")->capture_default_str();
+
+  CLI::App* train = app.add_subcommand("train", "Train the job described by a YAML file (see jobs/)");
+  std::string job_path;
+  bool no_resume = false;
+  int threads = 0, max_steps = 0;
+  train->add_option("job", job_path, "job file, e.g. jobs/kws/synth.yaml")->required()->check(CLI::ExistingFile);
+  train->add_flag("--no-resume", no_resume, "start from scratch even if OUTPUT/checkpoints has a checkpoint");
+  train->add_option("--threads", threads, "intra-op threads for the model (overrides training.threads)")
+      ->check(CLI::Range(1, 256));
+  train->add_option("--max-steps", max_steps, "stop after this many steps (overrides training.max_steps)")
+      ->check(CLI::Range(1, 1 << 30));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  chorus::InitLogging(log_level);
+  if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps);
+  return 2;
+}

@@ -1,0 +1,61 @@
+// Trainer: runs one training job in this process: loads the dataset into
+// memory, builds features off the training thread, trains with the job's
+// optimizer and schedule, evaluates and early-stops on validation accuracy,
+// checkpoints atomically, and at the end evaluates the best model on the test
+// split and exports it to the model repository.
+//
+// Resume: with TrainerOptions::resume, a run picks up the latest checkpoint in
+// OUTPUT/checkpoints and continues exactly as an uninterrupted run would (same
+// batches, augmentation, dropout masks and optimizer state).
+//
+// Create() does all the loading and validation and returns a Status for any
+// problem; Run() may be called once. Not thread-safe.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config/job_spec.h"
+#include "common/models/metrics.h"
+#include "common/util/status.h"
+#include "worker/train/progress.h"
+
+namespace chorus::train {
+
+struct TrainerOptions {
+  config::TrainJobSpec spec;
+  bool resume = true;                     // continue from OUTPUT/checkpoints/latest if present
+  int log_every_steps = 20;
+  ProgressReporter* reporter = nullptr;   // nullptr: LogProgressReporter
+  const std::atomic<bool>* stop_requested = nullptr;  // checked after every step
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  bool interrupted = false;     // stop_requested: checkpointed, no final evaluation
+  bool stopped_early = false;   // early stopping triggered
+  double samples_per_second = 0;
+  std::optional<models::EvalReport> validation;  // of the best model
+  std::optional<models::EvalReport> test;
+  std::string export_dir;       // "" when not exported
+};
+
+class Trainer {
+ public:
+  static Result<std::unique_ptr<Trainer>> Create(TrainerOptions options);
+  ~Trainer();
+
+  Result<TrainResult> Run();
+
+  // Parameters and buffers, flattened, for tests that compare runs.
+  std::vector<float> FlatParameters() const;
+
+ private:
+  struct Impl;
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chorus::train
