@@ -48,12 +48,13 @@ fs::path SelfDir() {
   return ec ? fs::current_path() : self.parent_path();
 }
 
-int RunDemo(const std::string& job, const std::string& data_dir, int voices, bool fresh) {
+int RunDemo(const std::string& job, const std::string& data_dir, int voices, int takes, bool fresh) {
   if (fresh || !fs::exists(fs::path(data_dir) / "_background_noise_")) {
     chorus::data::SynthOptions options;
     options.root = data_dir;
     options.num_voices = voices;
-    std::printf("step 1/2: synthesizing a speech-commands dataset with espeak-ng (%d voices) into %s\n", voices,
+    options.takes_per_voice = takes;
+    std::printf("step 1/2: synthesizing a speech-commands dataset with espeak-ng (%d voices x %d takes) into %s\n", voices, takes,
                 data_dir.c_str());
     std::fflush(stdout);
     if (int rc = RunSynth(options); rc != 0) return rc;
@@ -98,12 +99,14 @@ int main(int argc, char** argv) {
                                               "print its accuracy on voices it never heard");
   std::string demo_job = "jobs/kws/synth-demo.yaml";
   std::string demo_data = "data/synth-kws";
-  int demo_voices = 48;
+  int demo_voices = 120;
+  int demo_takes = 4;
   bool demo_fresh = false;
   demo->add_option("--job", demo_job, "training job to run")->capture_default_str();
   demo->add_option("--data", demo_data, "where the dataset goes (must match the job's dataset.root)")
       ->capture_default_str();
   demo->add_option("--voices", demo_voices, "voices to synthesize")->capture_default_str();
+  demo->add_option("--takes", demo_takes, "clips per word and voice")->capture_default_str();
   demo->add_flag("--fresh", demo_fresh, "make the dataset again and train from scratch");
 
   try {
@@ -120,6 +123,6 @@ int main(int argc, char** argv) {
     }
     return RunSynth(synth_options);
   }
-  if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_fresh);
+  if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_takes, demo_fresh);
   return 2;
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <numeric>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -57,6 +59,9 @@ struct Trainer::Impl {
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
   std::string best_weights_path;
+  // Evaluation batches are deterministic (no augmentation, seeded silence),
+  // so their features are computed once per split.
+  std::map<const ClipSet*, std::vector<Batch>> eval_batches;
 
   explicit Impl(TrainerOptions o) : options(std::move(o)) {
     reporter = options.reporter ? options.reporter : &default_reporter;
@@ -128,21 +133,29 @@ void Trainer::Impl::AppendMetrics(const nlohmann::json& line) {
 }
 
 Result<models::EvalReport> Trainer::Impl::Evaluate(const ClipSet& clips) {
+  auto cached = eval_batches.find(&clips);
+  if (cached == eval_batches.end()) {
+    BatchLoaderOptions lo;
+    lo.batch_size = 256;
+    lo.drop_last = false;
+    lo.augment = false;
+    lo.seed = spec.training.seed ^ 0x5eed;
+    lo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
+    BatchLoader loader(clips, *extractor, *augmenter, lo);
+    std::vector<int64_t> order(clips.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::vector<Batch> batches;
+    for (int64_t b = 0; b < loader.NumBatches(clips.size()); ++b) {
+      ASSIGN_OR_RETURN(Batch batch, loader.MakeBatch(0, order, b));
+      batches.push_back(std::move(batch));
+    }
+    cached = eval_batches.emplace(&clips, std::move(batches)).first;
+  }
   models::ConfusionMatrix matrix(split.labels);
-  BatchLoaderOptions lo;
-  lo.batch_size = 256;
-  lo.drop_last = false;
-  lo.augment = false;
-  lo.seed = spec.training.seed ^ 0x5eed;
-  lo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
-  BatchLoader loader(clips, *extractor, *augmenter, lo);
-  std::vector<int64_t> order(clips.size());
-  std::iota(order.begin(), order.end(), 0);
   torch::NoGradGuard no_grad;
   model->eval();
   double loss_sum = 0;
-  for (int64_t b = 0; b < loader.NumBatches(clips.size()); ++b) {
-    ASSIGN_OR_RETURN(Batch batch, loader.MakeBatch(0, order, b));
+  for (const Batch& batch : cached->second) {
     torch::Tensor logits = model->forward(batch.features);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

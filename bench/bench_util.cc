@@ -1,0 +1,34 @@
+#include "bench/bench_util.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace chorus::bench {
+
+std::string SourcePath(const std::string& relative) {
+  const char* env = std::getenv("CHORUS_SOURCE_DIR");
+  return std::string(env ? env : CHORUS_SOURCE_DIR_DEFAULT) + "/" + relative;
+}
+
+Result<double> RunAndReadNumber(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return Unavailable("cannot run: " + command);
+  std::string output;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), pipe)) output += buf.data();
+  const int rc = ::pclose(pipe);
+  std::istringstream lines(output);
+  std::string line, last;
+  while (std::getline(lines, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  if (rc != 0) return Internal("'" + command + "' exited with status " + std::to_string(rc) + ": " + last);
+  try {
+    return std::stod(last);
+  } catch (const std::exception&) {
+    return Internal("'" + command + "' did not end with a number: " + last);
+  }
+}
+
+}  // namespace chorus::bench

@@ -1,0 +1,84 @@
+#include "common/config/job_spec.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace chorus::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* kMinimal = R"(name: kws
+dataset:
+  root: data/x
+  words: [yes, no]
+)";
+
+TEST(JobSpec, MinimalSpecGetsDefaults) {
+  auto spec = ParseTrainJobSpec(kMinimal, "kws.yaml", "/base");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->name, "kws");
+  EXPECT_EQ(spec->dataset.root, "/base/data/x");
+  EXPECT_EQ(spec->dataset.kind, "speech_commands");
+  EXPECT_EQ(spec->model.name, "ds_cnn");
+  EXPECT_EQ(spec->features.n_mels, 40);
+  EXPECT_EQ(spec->output.dir, "runs/kws");
+  EXPECT_EQ(spec->output.model_name, "kws");
+}
+
+TEST(JobSpec, EveryShippedJobFileIsValid) {
+  const char* src = std::getenv("CHORUS_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  int count = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(src) + "/jobs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    auto spec = LoadTrainJobSpec(entry.path().string());
+    EXPECT_TRUE(spec.ok()) << entry.path() << ": " << spec.status().ToString();
+    ++count;
+  }
+  EXPECT_GE(count, 2);
+}
+
+TEST(JobSpec, RejectsBadValuesWithLocation) {
+  const std::string text = std::string(kMinimal) +
+                           "model:\n  name: transformer\n"
+                           "optimizer:\n  kind: adam\n  lr: -1\n"
+                           "training:\n  batch_size: 0\n  epoch: 3\n"
+                           "features:\n  kind: spectrogram\n";
+  auto spec = ParseTrainJobSpec(text, "bad.yaml");
+  ASSERT_FALSE(spec.ok());
+  const std::string& m = spec.status().message();
+  EXPECT_THAT(m, HasSubstr("bad.yaml:6:9: model.name: must be one of vgg, ds_cnn, tc_resnet, crnn"));
+  EXPECT_THAT(m, HasSubstr("optimizer.lr: must be in (0, 10)"));
+  EXPECT_THAT(m, HasSubstr("training.batch_size: must be in [1, 65536]"));
+  EXPECT_THAT(m, HasSubstr("bad.yaml:12:3: training.epoch: unknown key"));
+  EXPECT_THAT(m, HasSubstr("features.kind"));
+}
+
+TEST(JobSpec, FeatureRangesAreValidated) {
+  auto spec = ParseTrainJobSpec(std::string(kMinimal) + "features:\n  sample_rate: 8000\n  f_max: 7000\n", "f.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(spec.status().message(), HasSubstr("f.yaml"));
+}
+
+TEST(JobSpec, FsddNeedsSpeakersAndExtraSourcesNeedALabelMap) {
+  auto spec = ParseTrainJobSpec("name: d\ndataset:\n  kind: fsdd\n  root: r\n  extra_train:\n    - root: s\n",
+                                "d.yaml");
+  ASSERT_FALSE(spec.ok());
+  const std::string& m = spec.status().message();
+  EXPECT_THAT(m, HasSubstr("dataset.train_speakers"));
+  EXPECT_THAT(m, HasSubstr("dataset.test_speakers"));
+  EXPECT_THAT(m, HasSubstr("dataset.extra_train[0].label_map: required key is missing"));
+}
+
+TEST(JobSpec, MissingFileIsNotFound) {
+  auto spec = LoadTrainJobSpec("/no/such/job.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace chorus::config
