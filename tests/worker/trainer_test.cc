@@ -87,9 +87,9 @@ TEST_F(TrainerTest, ResumedRunEqualsUninterruptedRun) {
   ASSERT_TRUE(result_a->test.has_value());
   EXPECT_GT(result_a->test->count, 0);
 
-  // Interrupted at step 5 (mid-epoch, between checkpoints), then resumed by a new trainer.
+  // Interrupted at step 7 (mid-epoch, between checkpoints), then resumed by a new trainer.
   std::atomic<bool> stop{false};
-  StopAtStep stopper(5, &stop);
+  StopAtStep stopper(7, &stop);
   TrainerOptions first;
   first.spec = Spec("resumed");
   first.log_every_steps = 1;
@@ -100,8 +100,8 @@ TEST_F(TrainerTest, ResumedRunEqualsUninterruptedRun) {
   auto r1 = (*b1)->Run();
   ASSERT_TRUE(r1.ok());
   EXPECT_TRUE(r1->interrupted);
-  EXPECT_EQ(r1->steps, 5);
-  EXPECT_THAT(stopper.checkpoints_, ::testing::ElementsAre(4, 5));
+  EXPECT_EQ(r1->steps, 7);
+  EXPECT_THAT(stopper.checkpoints_, ::testing::ElementsAre(4, 7));
 
   TrainerOptions second;
   second.spec = Spec("resumed");
