@@ -143,6 +143,12 @@ void ReadTraining(ConfigNode node, TrainingSpec* t) {
   node.Get("threads", &t->threads);
   node.Get("loader_threads", &t->loader_threads);
   node.Get("label_smoothing", &t->label_smoothing);
+  node.Get("accumulate_steps", &t->accumulate_steps);
+  node.Get("sharding", &t->sharding);
+  node.Get("collective_timeout_s", &t->collective_timeout_s);
+  node.Get("first_bucket_mb", &t->first_bucket_mb);
+  node.Get("bucket_mb", &t->bucket_mb);
+  node.Get("device", &t->device);
   node.Check(t->batch_size >= 1 && t->batch_size <= 65536, "batch_size", "must be in [1, 65536]");
   node.Check(t->epochs >= 1, "epochs", "must be >= 1");
   node.Check(t->max_steps >= 0, "max_steps", "must be >= 0");
@@ -153,6 +159,13 @@ void ReadTraining(ConfigNode node, TrainingSpec* t) {
   node.Check(t->threads >= 0 && t->threads <= 256, "threads", "must be in [0, 256]");
   node.Check(t->loader_threads >= 1 && t->loader_threads <= 64, "loader_threads", "must be in [1, 64]");
   node.Check(t->label_smoothing >= 0 && t->label_smoothing < 1, "label_smoothing", "must be in [0, 1)");
+  node.Check(t->accumulate_steps >= 1 && t->accumulate_steps <= 1024, "accumulate_steps", "must be in [1, 1024]");
+  node.Check(OneOf(t->sharding, {"none", "optimizer"}), "sharding",
+             "must be none or optimizer (ZeRO stage 1); got '" + t->sharding + "'");
+  node.Check(t->collective_timeout_s > 0 && t->collective_timeout_s <= 86400, "collective_timeout_s",
+             "must be in (0, 86400]");
+  node.Check(t->first_bucket_mb > 0 && t->bucket_mb > 0, "bucket_mb", "bucket sizes must be positive");
+  node.Check(OneOf(t->device, {"cpu", "cuda"}), "device", "must be cpu or cuda; got '" + t->device + "'");
 }
 
 Result<TrainJobSpec> ReadSpec(YamlReader reader, const std::string& source, const std::string& base_dir) {

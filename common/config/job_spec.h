@@ -76,6 +76,13 @@ struct TrainingSpec {
   int threads = 0;                    // intra-op threads for the model; 0: LibTorch's default
   int loader_threads = 1;             // feature/augmentation threads
   double label_smoothing = 0.0;
+  // Data-parallel training across ranks.
+  int accumulate_steps = 1;           // micro-batches per optimizer step (only the last communicates)
+  std::string sharding = "none";      // none | optimizer (ZeRO stage 1)
+  double collective_timeout_s = 300;  // a collective slower than this aborts the job
+  double first_bucket_mb = 1.0;       // gradient bucket caps (MiB)
+  double bucket_mb = 25.0;
+  std::string device = "cpu";         // cpu | cuda (CUDA needs a build with NCCL)
 };
 
 struct OutputSpec {

@@ -8,8 +8,9 @@
 // apart. Every clip is 16-bit mono at sample_rate, exactly clip_seconds long,
 // the word placed at a random offset. ROOT/_background_noise_/ gets generated
 // noise files (white, pink, brown, hum). The same options and seed give the
-// same files. libespeak-ng is a process-wide singleton; calls are serialised
-// internally, so this is thread-safe but not parallel.
+// same files: libespeak-ng keeps state between calls, so each (word, voice) is
+// spoken by a child process forked from a freshly initialised engine, which
+// sends its samples back through a pipe; up to 8 run at once. Thread-safe.
 #pragma once
 
 #include <cstdint>

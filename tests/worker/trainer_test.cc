@@ -87,9 +87,11 @@ TEST_F(TrainerTest, ResumedRunEqualsUninterruptedRun) {
   ASSERT_TRUE(result_a->test.has_value());
   EXPECT_GT(result_a->test->count, 0);
 
-  // Interrupted at step 7 (mid-epoch, between checkpoints), then resumed by a new trainer.
+  // Interrupted at step 7 (mid-epoch, between checkpoints), then resumed by a
+  // new trainer. The flag raised while step 6 is reported is agreed on (by all
+  // ranks, in general) during step 7, which then checkpoints and stops.
   std::atomic<bool> stop{false};
-  StopAtStep stopper(7, &stop);
+  StopAtStep stopper(6, &stop);
   TrainerOptions first;
   first.spec = Spec("resumed");
   first.log_every_steps = 1;

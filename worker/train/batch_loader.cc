@@ -15,7 +15,7 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
-BatchLoader::BatchLoader(const ClipSet& clips, const audio::FeatureExtractor& extractor,
+BatchLoader::BatchLoader(ClipSet& clips, const audio::FeatureExtractor& extractor,
                          const audio::Augmenter& augmenter, BatchLoaderOptions options)
     : clips_(clips), extractor_(extractor), augmenter_(augmenter), options_(options) {}
 
@@ -29,7 +29,7 @@ int64_t BatchLoader::NumBatches(int64_t n) const {
 Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& order, int64_t batch_index) const {
   const int64_t begin = batch_index * options_.batch_size;
   const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
-  const int64_t frames = extractor_.NumFrames(clips_.clip_samples);
+  const int64_t frames = extractor_.NumFrames(clips_.clip_samples());
   Batch batch;
   batch.index = batch_index;
   batch.features = torch::empty({end - begin, frames, extractor_.NumBins()});
@@ -39,13 +39,13 @@ Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& 
   for (int64_t pos = begin; pos < end; ++pos) {
     const int64_t example = order[pos];
     std::mt19937_64 rng(Mix(Mix(options_.seed) ^ Mix(static_cast<uint64_t>(epoch) * 0x100000001b3ULL + pos)));
-    const auto& clip = clips_.clips[example];
-    if (clip.empty()) {
-      wave.assign(clips_.clip_samples, 0.0f);
+    ASSIGN_OR_RETURN(const std::vector<float>* clip, clips_.Get(example));
+    if (clips_.is_silence(example)) {
+      wave.assign(clips_.clip_samples(), 0.0f);
       std::uniform_real_distribution<float> volume(0.0f, options_.silence_volume_max);
       augmenter_.MixNoise(wave, volume(rng), rng);
     } else {
-      wave = clip;
+      wave = *clip;
       if (options_.augment) augmenter_.ApplyToWave(wave, rng);
     }
     Result<at::Tensor> features = extractor_.Compute(wave);
@@ -53,7 +53,7 @@ Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& 
     at::Tensor f = *features;
     if (options_.augment) augmenter_.ApplyToFeatures(f, rng);
     batch.features[pos - begin].copy_(f);
-    labels[pos - begin] = clips_.labels[example];
+    labels[pos - begin] = clips_.label(example);
   }
   return batch;
 }

@@ -49,7 +49,7 @@ struct Batch {
 
 class BatchLoader {
  public:
-  BatchLoader(const ClipSet& clips, const audio::FeatureExtractor& extractor, const audio::Augmenter& augmenter,
+  BatchLoader(ClipSet& clips, const audio::FeatureExtractor& extractor, const audio::Augmenter& augmenter,
               BatchLoaderOptions options);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
@@ -71,7 +71,7 @@ class BatchLoader {
   void StopWorkers();
   void WorkerLoop(uint64_t generation);
 
-  const ClipSet& clips_;
+  ClipSet& clips_;
   const audio::FeatureExtractor& extractor_;
   const audio::Augmenter& augmenter_;
   BatchLoaderOptions options_;

@@ -38,7 +38,7 @@ Result<TrainerState> TrainerState::FromJson(const nlohmann::json& j) {
   return s;
 }
 
-Status CheckpointStore::Save(const TrainerState& state, models::Model& model, torch::optim::Optimizer& optimizer) {
+Result<std::string> CheckpointStore::Save(const TrainerState& state, models::Model& model, const FlatState& optimizer) {
   RETURN_IF_ERROR(MakeDirs(dir_));
   const std::string name = "ckpt-" + std::to_string(state.step) + ".pt";
   const std::string path = (fs::path(dir_) / name).string();
@@ -46,7 +46,8 @@ Status CheckpointStore::Save(const TrainerState& state, models::Model& model, to
     try {
       torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
       model.save(model_archive);
-      optimizer.save(optimizer_archive);
+      optimizer_archive.write("step", c10::IValue(optimizer.step));
+      for (const auto& [name, tensor] : optimizer.tensors) optimizer_archive.write(name, tensor, /*is_buffer=*/true);
       archive.write("model", model_archive);
       archive.write("optimizer", optimizer_archive);
       archive.write("rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
@@ -75,7 +76,7 @@ Status CheckpointStore::Save(const TrainerState& state, models::Model& model, to
     std::error_code ec;
     fs::remove(found[i].second, ec);
   }
-  return Status::Ok();
+  return path;
 }
 
 Result<std::optional<std::string>> CheckpointStore::Latest() const {
@@ -91,14 +92,23 @@ Result<std::optional<std::string>> CheckpointStore::Latest() const {
 }
 
 Status CheckpointStore::Load(const std::string& path, TrainerState* state, models::Model& model,
-                             torch::optim::Optimizer& optimizer) {
+                             FlatState* optimizer) {
   try {
     torch::serialize::InputArchive archive, model_archive, optimizer_archive;
     archive.load_from(path);
     archive.read("model", model_archive);
     archive.read("optimizer", optimizer_archive);
     model.load(model_archive);
-    optimizer.load(optimizer_archive);
+    c10::IValue step;
+    optimizer_archive.read("step", step);
+    optimizer->step = step.toInt();
+    optimizer->tensors.clear();
+    for (const auto& key : optimizer_archive.keys()) {
+      if (key == "step") continue;
+      torch::Tensor t;
+      optimizer_archive.read(key, t, /*is_buffer=*/true);
+      optimizer->tensors[key] = t;
+    }
     torch::Tensor rng;
     archive.read("rng", rng, /*is_buffer=*/true);
     at::Generator generator = at::detail::getDefaultCPUGenerator();

@@ -1,5 +1,6 @@
 // Training checkpoints: one LibTorch archive per checkpoint holding the model,
-// the optimizer (with its step counts and moments), LibTorch's CPU RNG state
+// the optimizer state over the whole flat parameter vector (FlatState: the
+// same whatever the number of ranks or sharding), LibTorch's CPU RNG state
 // and the TrainerState (step, epoch, position in the epoch, early-stopping
 // bookkeeping). Written atomically as DIR/ckpt-<step>.pt, then DIR/latest is
 // atomically pointed at it, then older checkpoints beyond `keep` are removed;
@@ -14,10 +15,7 @@
 
 #include "common/models/model.h"
 #include "common/util/status.h"
-
-namespace torch::optim {
-class Optimizer;
-}
+#include "worker/train/flat_optimizer.h"
 
 namespace chorus::train {
 
@@ -38,15 +36,15 @@ class CheckpointStore {
  public:
   CheckpointStore(std::string dir, int keep) : dir_(std::move(dir)), keep_(keep) {}
 
-  Status Save(const TrainerState& state, models::Model& model, torch::optim::Optimizer& optimizer);
+  // Returns the path written.
+  Result<std::string> Save(const TrainerState& state, models::Model& model, const FlatState& optimizer);
 
   // Path of the newest checkpoint, or nullopt when there is none.
   Result<std::optional<std::string>> Latest() const;
 
-  // Restores everything Save wrote. The model and optimizer must have the
-  // architecture of the run that wrote it; otherwise a Corruption status.
-  static Status Load(const std::string& path, TrainerState* state, models::Model& model,
-                     torch::optim::Optimizer& optimizer);
+  // Restores everything Save wrote. The model must have the architecture of
+  // the run that wrote it; otherwise a Corruption status.
+  static Status Load(const std::string& path, TrainerState* state, models::Model& model, FlatState* optimizer);
 
   const std::string& dir() const { return dir_; }
 

@@ -1,7 +1,8 @@
 #include "worker/train/clip_set.h"
 
+#include <algorithm>
 #include <atomic>
-#include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "common/audio/wav_io.h"
@@ -21,37 +22,49 @@ std::vector<float> FitToLength(const std::vector<float>& samples, int64_t length
   return out;
 }
 
-Result<ClipSet> LoadClips(const std::vector<data::Example>& examples, int sample_rate, int64_t clip_samples,
-                          int threads) {
-  ClipSet set;
-  set.clip_samples = clip_samples;
-  set.clips.resize(examples.size());
-  set.labels.resize(examples.size());
-  std::atomic<std::size_t> next{0};
-  std::mutex error_mutex;
-  Status first_error;
-  std::atomic<bool> failed{false};
-  auto work = [&] {
+ClipSet::ClipSet(std::vector<data::Example> examples, int sample_rate, int64_t clip_samples)
+    : examples_(std::move(examples)), sample_rate_(sample_rate), clip_samples_(clip_samples),
+      slots_(new Slot[examples_.size()]) {}
+
+Result<const std::vector<float>*> ClipSet::Get(int64_t i) {
+  Slot& slot = slots_[i];
+  std::call_once(slot.once, [&] {
+    if (examples_[i].path.empty()) return;
     audio::ReadOptions options;
-    options.target_sample_rate = sample_rate;
-    for (std::size_t i = next++; i < examples.size() && !failed; i = next++) {
-      set.labels[i] = examples[i].label;
-      if (examples[i].path.empty()) continue;
-      Result<audio::Waveform> wave = audio::ReadAudio(examples[i].path, options);
-      if (!wave.ok()) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!failed.exchange(true)) first_error = wave.status();
-        return;
+    options.target_sample_rate = sample_rate_;
+    Result<audio::Waveform> wave = audio::ReadAudio(examples_[i].path, options);
+    if (wave.ok()) slot.samples = FitToLength(wave->samples, clip_samples_);
+    else slot.status = wave.status();
+  });
+  if (!slot.status.ok()) return slot.status;
+  return &slot.samples;
+}
+
+Status ClipSet::Preload(const std::vector<int64_t>& indices, int threads) {
+  std::vector<int64_t> all;
+  if (indices.empty()) {
+    all.resize(examples_.size());
+    std::iota(all.begin(), all.end(), 0);
+  }
+  const std::vector<int64_t>& todo = indices.empty() ? all : indices;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Status first;
+  auto work = [&] {
+    for (std::size_t k = next++; k < todo.size() && !failed; k = next++) {
+      auto clip = Get(todo[k]);
+      if (!clip.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!failed.exchange(true)) first = clip.status();
       }
-      set.clips[i] = FitToLength(wave->samples, clip_samples);
     }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
-  if (failed) return first_error;
-  return set;
+  return first;
 }
 
 Result<std::vector<audio::Waveform>> LoadNoise(const std::vector<std::string>& files, int sample_rate) {

@@ -1,12 +1,15 @@
-// ClipSet: the examples of one split decoded into memory as fixed-length
-// clips at the model's sample rate (shorter clips centred and zero-padded,
-// longer ones centre-cropped). Silence examples (empty path) hold no samples;
-// the batch loader fills them with background noise. Decoding runs on
-// `threads` threads; the first file that fails stops the load with a Status
-// naming it. Immutable after loading, so safe to read from many threads.
+// ClipSet: the examples of one split as fixed-length clips at the model's
+// sample rate (shorter clips centred and zero-padded, longer ones centre-
+// cropped). Clips are decoded on first use and kept, so a rank only ever reads
+// the files of its own shards; Preload() decodes a known set up front on
+// several threads so that bad files are reported before training starts.
+// Silence examples (empty path) hold no samples; the batch loader fills them
+// with background noise. Get() and Preload() are thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,16 +19,33 @@
 
 namespace chorus::train {
 
-struct ClipSet {
-  std::vector<std::vector<float>> clips;  // empty vector: a silence example
-  std::vector<int> labels;
-  int64_t clip_samples = 0;
+class ClipSet {
+ public:
+  ClipSet(std::vector<data::Example> examples, int sample_rate, int64_t clip_samples);
 
-  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  int64_t size() const { return static_cast<int64_t>(examples_.size()); }
+  int64_t clip_samples() const { return clip_samples_; }
+  int label(int64_t i) const { return examples_[i].label; }
+  bool is_silence(int64_t i) const { return examples_[i].path.empty(); }
+
+  // The clip (empty for silence), decoding it on first use. An unreadable file
+  // is an error naming it, every time it is asked for.
+  Result<const std::vector<float>*> Get(int64_t i);
+
+  // Decodes the given examples (all when `indices` is empty) on `threads` threads.
+  Status Preload(const std::vector<int64_t>& indices, int threads);
+
+ private:
+  struct Slot {
+    std::once_flag once;
+    std::vector<float> samples;
+    Status status;
+  };
+  std::vector<data::Example> examples_;
+  int sample_rate_;
+  int64_t clip_samples_;
+  std::unique_ptr<Slot[]> slots_;
 };
-
-Result<ClipSet> LoadClips(const std::vector<data::Example>& examples, int sample_rate, int64_t clip_samples,
-                          int threads);
 
 // Background noise files, resampled to sample_rate (whole files, not clipped).
 Result<std::vector<audio::Waveform>> LoadNoise(const std::vector<std::string>& files, int sample_rate);

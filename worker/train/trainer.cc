@@ -20,6 +20,8 @@
 #include "worker/train/checkpoint.h"
 #include "worker/train/clip_set.h"
 #include "worker/train/dataset_from_spec.h"
+#include "worker/train/flat_optimizer.h"
+#include "worker/train/gradient_reducer.h"
 #include "worker/train/lr_schedule.h"
 
 namespace chorus::train {
@@ -30,14 +32,21 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const config::OptimizerSpec& o, models::Model& model) {
-  if (o.kind == "sgd") {
-    return std::make_unique<torch::optim::SGD>(
-        model.parameters(),
-        torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weight_decay));
-  }
-  return std::make_unique<torch::optim::Adam>(model.parameters(),
-                                              torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
+// Reports nothing: ranks other than 0 stay quiet.
+class SilentReporter : public ProgressReporter {
+ public:
+  void OnStep(const StepProgress&) override {}
+  void OnEvaluation(int64_t, const std::string&, const models::EvalReport&) override {}
+  void OnCheckpoint(int64_t, const std::string&) override {}
+};
+
+// Every floating-point buffer (BatchNorm running statistics) flattened, and
+// the integer ones (num_batches_tracked), so they move in two collectives.
+std::vector<torch::Tensor> BuffersOf(models::Model& model, bool floating) {
+  std::vector<torch::Tensor> out;
+  for (const auto& b : model.buffers())
+    if (b.is_floating_point() == floating) out.push_back(b);
+  return out;
 }
 
 }  // namespace
@@ -45,18 +54,25 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const config::OptimizerSp
 struct Trainer::Impl {
   TrainerOptions options;
   const config::TrainJobSpec& spec = options.spec;
-  LogProgressReporter default_reporter;
+  LogProgressReporter log_reporter;
+  SilentReporter silent_reporter;
   ProgressReporter* reporter = nullptr;
+  comm::Communicator* comm = nullptr;
+  int rank = 0;
+  int world = 1;
 
   data::DatasetSplit split;
   std::optional<audio::FeatureExtractor> extractor;
   std::unique_ptr<audio::Augmenter> augmenter;
-  ClipSet train, validation, test;
+  std::unique_ptr<ClipSet> train, validation, test;
   models::ModelPtr model;
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::unique_ptr<FlatOptimizer> optimizer;
+  std::unique_ptr<GradientReducer> reducer;
   std::unique_ptr<CheckpointStore> checkpoints;
   TrainerState state;
-  int64_t steps_per_epoch = 0;
+  std::optional<data::DistributedSampler> sampler;
+  int64_t batches_per_epoch = 0;  // micro-batches of this rank's shard
+  int64_t steps_per_epoch = 0;    // optimizer steps
   int64_t total_steps = 0;
   std::string best_weights_path;
   // Evaluation batches are deterministic (no augmentation, seeded silence),
@@ -64,20 +80,41 @@ struct Trainer::Impl {
   std::map<const ClipSet*, std::vector<Batch>> eval_batches;
 
   explicit Impl(TrainerOptions o) : options(std::move(o)) {
-    reporter = options.reporter ? options.reporter : &default_reporter;
+    comm = options.comm;
+    if (comm) {
+      rank = comm->rank();
+      world = comm->world_size();
+    }
+    reporter = rank != 0 ? &silent_reporter : options.reporter ? options.reporter : &log_reporter;
   }
+  bool distributed() const { return comm && world > 1; }
 
   Status Setup();
   Result<TrainResult> Run();
-  Result<models::EvalReport> Evaluate(const ClipSet& clips);
+  Result<models::EvalReport> Evaluate(ClipSet& clips, const std::string& tag);
   Status SaveBestWeights();
   Status LoadBestWeights();
+  Status Checkpoint();
+  Status BroadcastModel(const std::string& tag);
+  Status SyncBuffers(const std::string& tag);
   void AppendMetrics(const nlohmann::json& line);
+  // A failed collective ends the whole job: the other ranks would wait forever.
+  Status Collective(Status st) {
+    if (!st.ok() && distributed()) comm->Abort(st);
+    return st;
+  }
 };
 
 Status Trainer::Impl::Setup() {
   const auto t0 = Clock::now();
   const int sample_rate = spec.features.sample_rate;
+  if (spec.training.device != "cpu") {
+    return FailedPrecondition("training.device '" + spec.training.device +
+                              "' is not supported by this trainer yet; use cpu");
+  }
+  if (spec.training.sharding == "optimizer" && !comm) {
+    spdlog::info("sharding: optimizer with one process is the same as no sharding");
+  }
   if (spec.training.threads > 0) torch::set_num_threads(spec.training.threads);
   torch::manual_seed(spec.training.seed);
 
@@ -86,29 +123,40 @@ Status Trainer::Impl::Setup() {
   extractor.emplace(std::move(fx));
 
   const int64_t clip_samples = std::llround(spec.dataset.clip_seconds * sample_rate);
-  const int io_threads = std::max(2, spec.training.loader_threads);
-  ASSIGN_OR_RETURN(train, LoadClips(split.train, sample_rate, clip_samples, io_threads));
-  ASSIGN_OR_RETURN(validation, LoadClips(split.validation, sample_rate, clip_samples, io_threads));
-  ASSIGN_OR_RETURN(test, LoadClips(split.test, sample_rate, clip_samples, io_threads));
+  train = std::make_unique<ClipSet>(split.train, sample_rate, clip_samples);
+  validation = std::make_unique<ClipSet>(split.validation, sample_rate, clip_samples);
+  test = std::make_unique<ClipSet>(split.test, sample_rate, clip_samples);
   ASSIGN_OR_RETURN(std::vector<audio::Waveform> noises, LoadNoise(split.noise_files, sample_rate));
   augmenter = std::make_unique<audio::Augmenter>(spec.augment, std::move(noises), sample_rate);
-  spdlog::info("dataset {}: {} classes, {} train / {} validation / {} test clips, {} noise files ({:.1f} s)",
-               spec.dataset.root, split.labels.size(), train.size(), validation.size(), test.size(),
-               split.noise_files.size(), SecondsSince(t0));
 
   models::InputShape shape;
   shape.frames = extractor->NumFrames(clip_samples);
   shape.bins = extractor->NumBins();
   shape.num_classes = static_cast<int64_t>(split.labels.size());
   ASSIGN_OR_RETURN(model, models::CreateModel(spec.model, shape));
-  optimizer = MakeOptimizer(spec.optimizer, *model);
-  spdlog::info("model {}: {} parameters, input {} frames x {} bins", spec.model.name,
-               models::CountParameters(*model), shape.frames, shape.bins);
+  ASSIGN_OR_RETURN(optimizer, FlatOptimizer::Create(model->parameters(), spec.optimizer, comm,
+                                                    distributed() && spec.training.sharding == "optimizer"));
+  if (distributed() && !optimizer->sharded()) {
+    ReducerOptions ro;
+    ro.first_bucket_bytes = static_cast<int64_t>(spec.training.first_bucket_mb * (1 << 20));
+    ro.bucket_bytes = static_cast<int64_t>(spec.training.bucket_mb * (1 << 20));
+    reducer = std::make_unique<GradientReducer>(model->parameters(), *comm, ro);
+  }
 
-  steps_per_epoch = train.size() / spec.training.batch_size;
+  data::SamplerOptions so;
+  so.dataset_size = train->size();
+  so.seed = spec.training.seed;
+  so.world_size = world;
+  so.rank = rank;
+  ASSIGN_OR_RETURN(data::DistributedSampler s, data::DistributedSampler::Create(so));
+  sampler.emplace(s);
+  const int64_t micro = spec.training.batch_size;
+  batches_per_epoch = sampler->NumSamples() / micro;
+  steps_per_epoch = batches_per_epoch / spec.training.accumulate_steps;
   if (steps_per_epoch == 0) {
-    return InvalidArgument(spec.source_file + ": training.batch_size " + std::to_string(spec.training.batch_size) +
-                           " is larger than the training set (" + std::to_string(train.size()) + " clips)");
+    return InvalidArgument(spec.source_file + ": training.batch_size " + std::to_string(micro) + " x accumulate_steps " +
+                           std::to_string(spec.training.accumulate_steps) + " x " + std::to_string(world) +
+                           " ranks is larger than the training set (" + std::to_string(train->size()) + " clips)");
   }
   total_steps = spec.training.max_steps > 0 ? spec.training.max_steps : steps_per_epoch * spec.training.epochs;
 
@@ -119,20 +167,82 @@ Status Trainer::Impl::Setup() {
   if (options.resume) {
     ASSIGN_OR_RETURN(std::optional<std::string> latest, checkpoints->Latest());
     if (latest) {
-      RETURN_IF_ERROR(CheckpointStore::Load(*latest, &state, *model, *optimizer));
-      spdlog::info("resumed from {} at step {} (epoch {}, batch {})", *latest, state.step, state.epoch,
+      FlatState flat;
+      RETURN_IF_ERROR(CheckpointStore::Load(*latest, &state, *model, &flat));
+      RETURN_IF_ERROR(optimizer->LoadState(flat));
+      // The optimizer's copy of the parameters must follow the loaded weights.
+      ASSIGN_OR_RETURN(optimizer, FlatOptimizer::Create(model->parameters(), spec.optimizer, comm,
+                                                        optimizer->sharded()));
+      RETURN_IF_ERROR(optimizer->LoadState(flat));
+      // Positions are counted in optimizer steps; the rank count may differ
+      // from the run that wrote the checkpoint.
+      state.batch_in_epoch = std::min(state.batch_in_epoch, steps_per_epoch);
+      spdlog::info("resumed from {} at step {} (epoch {}, step {} of the epoch)", *latest, state.step, state.epoch,
                    state.batch_in_epoch);
+    }
+  }
+  if (distributed()) RETURN_IF_ERROR(Collective(BroadcastModel("initial parameters")));
+
+  // Decode this rank's first-epoch shard now, so a bad file stops the job
+  // before training starts; later epochs decode lazily.
+  sampler->SetEpoch(state.epoch);
+  RETURN_IF_ERROR(train->Preload(sampler->Indices(), std::max(2, spec.training.loader_threads)));
+  if (rank == 0) {
+    spdlog::info("dataset {}: {} classes, {} train / {} validation / {} test clips, {} noise files; {} rank(s) ({:.1f} s)",
+                 spec.dataset.root, split.labels.size(), train->size(), validation->size(), test->size(),
+                 split.noise_files.size(), world, SecondsSince(t0));
+    spdlog::info("model {}: {} parameters, input {} frames x {} bins; optimizer state {:.1f} KiB per rank{}",
+                 spec.model.name, models::CountParameters(*model), shape.frames, shape.bins,
+                 optimizer->StateBytesPerRank() / 1024.0, optimizer->sharded() ? " (ZeRO-1 sharded)" : "");
+    if (reducer) spdlog::info("gradient buckets: {}", reducer->num_buckets());
+  }
+  return Status::Ok();
+}
+
+Status Trainer::Impl::BroadcastModel(const std::string& tag) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> params = model->parameters();
+  for (const auto& b : BuffersOf(*model, true)) params.push_back(b);
+  torch::Tensor flat = torch::cat(
+      [&] {
+        std::vector<torch::Tensor> views;
+        for (const auto& p : params) views.push_back(p.detach().reshape(-1));
+        return views;
+      }());
+  RETURN_IF_ERROR(comm->Broadcast(flat, 0, tag)->Wait());
+  int64_t at = 0;
+  for (auto& p : params) {
+    p.detach().view(-1).copy_(flat.narrow(0, at, p.numel()));
+    at += p.numel();
+  }
+  return SyncBuffers(tag + " buffers");
+}
+
+Status Trainer::Impl::SyncBuffers(const std::string& tag) {
+  torch::NoGradGuard no_grad;
+  for (bool floating : {true, false}) {
+    std::vector<torch::Tensor> buffers = BuffersOf(*model, floating);
+    if (buffers.empty()) continue;
+    std::vector<torch::Tensor> views;
+    for (const auto& b : buffers) views.push_back(b.reshape(-1));
+    torch::Tensor flat = torch::cat(views);
+    RETURN_IF_ERROR(comm->Broadcast(flat, 0, tag)->Wait());
+    int64_t at = 0;
+    for (auto& b : buffers) {
+      b.view(-1).copy_(flat.narrow(0, at, b.numel()));
+      at += b.numel();
     }
   }
   return Status::Ok();
 }
 
 void Trainer::Impl::AppendMetrics(const nlohmann::json& line) {
+  if (rank != 0) return;
   std::ofstream out((fs::path(spec.output.dir) / "metrics.jsonl").string(), std::ios::app);
   out << line.dump() << "\n";
 }
 
-Result<models::EvalReport> Trainer::Impl::Evaluate(const ClipSet& clips) {
+Result<models::EvalReport> Trainer::Impl::Evaluate(ClipSet& clips, const std::string& tag) {
   auto cached = eval_batches.find(&clips);
   if (cached == eval_batches.end()) {
     BatchLoaderOptions lo;
@@ -142,34 +252,41 @@ Result<models::EvalReport> Trainer::Impl::Evaluate(const ClipSet& clips) {
     lo.seed = spec.training.seed ^ 0x5eed;
     lo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
     BatchLoader loader(clips, *extractor, *augmenter, lo);
-    std::vector<int64_t> order(clips.size());
-    std::iota(order.begin(), order.end(), 0);
+    // Rank r takes examples r, r+N, ...: every example exactly once, no padding.
+    std::vector<int64_t> order;
+    for (int64_t i = rank; i < clips.size(); i += world) order.push_back(i);
     std::vector<Batch> batches;
-    for (int64_t b = 0; b < loader.NumBatches(clips.size()); ++b) {
+    for (int64_t b = 0; b < loader.NumBatches(static_cast<int64_t>(order.size())); ++b) {
       ASSIGN_OR_RETURN(Batch batch, loader.MakeBatch(0, order, b));
       batches.push_back(std::move(batch));
     }
     cached = eval_batches.emplace(&clips, std::move(batches)).first;
   }
-  models::ConfusionMatrix matrix(split.labels);
+  const int n = static_cast<int>(split.labels.size());
+  torch::Tensor counts = torch::zeros({n * n + 1}, torch::kFloat64);  // confusion matrix + loss sum
+  auto c = counts.accessor<double, 1>();
   torch::NoGradGuard no_grad;
   model->eval();
-  double loss_sum = 0;
   for (const Batch& batch : cached->second) {
     torch::Tensor logits = model->forward(batch.features);
-    loss_sum += torch::nn::functional::cross_entropy(
+    c[n * n] += torch::nn::functional::cross_entropy(
                     logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
     torch::Tensor predicted = logits.argmax(1);
     auto p = predicted.accessor<int64_t, 1>();
     auto a = batch.labels.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < predicted.size(0); ++i) matrix.Add(static_cast<int>(a[i]), static_cast<int>(p[i]));
+    for (int64_t i = 0; i < predicted.size(0); ++i) c[a[i] * n + p[i]] += 1;
   }
   model->train();
-  return models::MakeReport(matrix, clips.size() ? loss_sum / clips.size() : 0.0);
+  if (distributed()) RETURN_IF_ERROR(Collective(comm->AllReduce(counts, comm::ReduceOp::kSum, tag)->Wait()));
+  models::ConfusionMatrix matrix(split.labels);
+  for (int a = 0; a < n; ++a)
+    for (int p = 0; p < n; ++p) matrix.raw()[a * n + p] = static_cast<int64_t>(c[a * n + p]);
+  return models::MakeReport(matrix, clips.size() ? c[n * n] / clips.size() : 0.0);
 }
 
 Status Trainer::Impl::SaveBestWeights() {
+  if (rank != 0) return Status::Ok();
   return AtomicWriteWith(best_weights_path, [&](const std::string& tmp) -> Status {
     try {
       torch::serialize::OutputArchive archive;
@@ -193,64 +310,79 @@ Status Trainer::Impl::LoadBestWeights() {
   return Status::Ok();
 }
 
+Status Trainer::Impl::Checkpoint() {
+  // Gathering sharded optimizer state is a collective: every rank takes part.
+  Result<FlatState> flat = optimizer->GatherState("step " + std::to_string(state.step) + " checkpoint");
+  RETURN_IF_ERROR(Collective(flat.status()));
+  if (rank == 0) {
+    ASSIGN_OR_RETURN(std::string path, checkpoints->Save(state, *model, *flat));
+    reporter->OnCheckpoint(state.step, path);
+    AppendMetrics({{"event", "checkpoint"}, {"step", state.step}, {"path", path}});
+  }
+  return Status::Ok();
+}
+
 Result<TrainResult> Trainer::Impl::Run() {
   TrainResult result;
-  data::SamplerOptions so;
-  so.dataset_size = train.size();
-  so.seed = spec.training.seed;
-  ASSIGN_OR_RETURN(data::DistributedSampler sampler, data::DistributedSampler::Create(so));
-
+  result.optimizer_state_bytes_per_rank = optimizer->StateBytesPerRank();
   BatchLoaderOptions lo;
   lo.batch_size = spec.training.batch_size;
   lo.augment = spec.augment_enabled;
   lo.seed = spec.training.seed;
   lo.threads = spec.training.loader_threads;
   lo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
-  BatchLoader loader(train, *extractor, *augmenter, lo);
+  BatchLoader loader(*train, *extractor, *augmenter, lo);
 
+  const int accumulate = spec.training.accumulate_steps;
   const int64_t eval_every = spec.training.eval_every_steps > 0 ? spec.training.eval_every_steps : steps_per_epoch;
   const int64_t ckpt_every =
       spec.training.checkpoint_every_steps > 0 ? spec.training.checkpoint_every_steps : steps_per_epoch;
-  const bool has_validation = validation.size() > 0;
+  const bool has_validation = validation->size() > 0;
   const auto run_start = Clock::now();
   const int64_t start_step = state.step;
   auto window_start = Clock::now();
-  double window_loss = 0;
-  int64_t window_correct = 0, window_samples = 0, window_steps = 0;
+  double window_loss = 0, window_correct = 0, window_samples = 0;
+  int64_t window_steps = 0;
   torch::nn::functional::CrossEntropyFuncOptions ce;
   ce.label_smoothing(spec.training.label_smoothing);
 
-  auto checkpoint = [&]() -> Status {
-    RETURN_IF_ERROR(checkpoints->Save(state, *model, *optimizer));
-    const std::string path = (fs::path(checkpoints->dir()) / ("ckpt-" + std::to_string(state.step) + ".pt")).string();
-    reporter->OnCheckpoint(state.step, path);
-    AppendMetrics({{"event", "checkpoint"}, {"step", state.step}, {"path", path}});
-    return Status::Ok();
-  };
-
   bool done = state.step >= total_steps;
   while (!done) {
-    sampler.SetEpoch(state.epoch);
-    loader.StartEpoch(state.epoch, sampler.Indices(), state.batch_in_epoch);
+    sampler->SetEpoch(state.epoch);
+    loader.StartEpoch(state.epoch, sampler->Indices(), state.batch_in_epoch * accumulate);
     while (!done) {
-      ASSIGN_OR_RETURN(std::optional<Batch> next, loader.Next());
-      if (!next) break;
+      const std::string tag = "step " + std::to_string(state.step + 1);
+      if (distributed()) RETURN_IF_ERROR(Collective(SyncBuffers(tag + " buffers")));
+      // Loss, correct predictions, samples, and the stop flag, summed over ranks.
+      torch::Tensor stats = torch::zeros({4}, torch::kFloat64);
+      int64_t last_index = -1;
+      for (int m = 0; m < accumulate; ++m) {
+        ASSIGN_OR_RETURN(std::optional<Batch> next, loader.Next());
+        if (!next) return Internal("the loader ran out of batches in the middle of an optimizer step");
+        last_index = next->index;
+        if (reducer) reducer->Prepare(/*sync=*/m == accumulate - 1, state.step + 1);
+        torch::Tensor logits = model->forward(next->features);
+        torch::Tensor loss = torch::nn::functional::cross_entropy(logits, next->labels, ce);
+        (accumulate > 1 ? loss / accumulate : loss).backward();
+        stats[0] += loss.item<double>() / accumulate;
+        stats[1] += logits.argmax(1).eq(next->labels).sum().item<int64_t>();
+        stats[2] += next->labels.size(0);
+      }
+      if (reducer) RETURN_IF_ERROR(Collective(reducer->Finish()));
       const double lr = LearningRateAt(spec.schedule, spec.optimizer.lr, state.step, total_steps);
-      for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
-
-      torch::Tensor logits = model->forward(next->features);
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, next->labels, ce);
-      optimizer->zero_grad();
-      loss.backward();
-      optimizer->step();
+      RETURN_IF_ERROR(Collective(optimizer->Step(lr, tag)));
+      for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+      if (options.stop_requested && options.stop_requested->load()) stats[3] = 1;
+      if (distributed()) RETURN_IF_ERROR(Collective(comm->AllReduce(stats, comm::ReduceOp::kSum, tag + " stats")->Wait()));
 
       ++state.step;
-      state.batch_in_epoch = next->index + 1;
-      state.samples_seen += next->labels.size(0);
-      window_loss += loss.item<double>();
-      window_correct += logits.argmax(1).eq(next->labels).sum().item<int64_t>();
-      window_samples += next->labels.size(0);
+      state.batch_in_epoch = (last_index + 1) / accumulate;
+      state.samples_seen += static_cast<int64_t>(stats[2].item<double>());
+      window_loss += stats[0].item<double>() / world;
+      window_correct += stats[1].item<double>();
+      window_samples += stats[2].item<double>();
       ++window_steps;
+      const bool stop = stats[3].item<double>() > 0;
 
       if (state.step % options.log_every_steps == 0 || state.step == total_steps) {
         StepProgress p;
@@ -258,7 +390,7 @@ Result<TrainResult> Trainer::Impl::Run() {
         p.total_steps = total_steps;
         p.epoch = state.epoch;
         p.loss = window_loss / window_steps;
-        p.accuracy = static_cast<double>(window_correct) / window_samples;
+        p.accuracy = window_correct / window_samples;
         p.learning_rate = lr;
         p.samples_per_second = window_samples / std::max(1e-9, SecondsSince(window_start));
         const double per_step = SecondsSince(run_start) / std::max<int64_t>(1, state.step - start_step);
@@ -267,8 +399,8 @@ Result<TrainResult> Trainer::Impl::Run() {
         AppendMetrics({{"event", "step"}, {"step", p.step}, {"epoch", p.epoch}, {"loss", p.loss},
                        {"accuracy", p.accuracy}, {"lr", lr}, {"samples_per_second", p.samples_per_second}});
         window_start = Clock::now();
-        window_loss = 0;
-        window_correct = window_samples = window_steps = 0;
+        window_loss = window_correct = window_samples = 0;
+        window_steps = 0;
       }
 
       const bool end_of_epoch = state.batch_in_epoch >= steps_per_epoch;
@@ -279,7 +411,7 @@ Result<TrainResult> Trainer::Impl::Run() {
       if (state.step >= total_steps) done = true;
 
       if (has_validation && (state.step % eval_every == 0 || done)) {
-        ASSIGN_OR_RETURN(models::EvalReport report, Evaluate(validation));
+        ASSIGN_OR_RETURN(models::EvalReport report, Evaluate(*validation, tag + " validation"));
         reporter->OnEvaluation(state.step, "validation", report);
         AppendMetrics({{"event", "eval"}, {"split", "validation"}, {"step", state.step},
                        {"accuracy", report.accuracy}, {"loss", report.loss}});
@@ -290,16 +422,17 @@ Result<TrainResult> Trainer::Impl::Run() {
           RETURN_IF_ERROR(SaveBestWeights());
         } else if (++state.evals_since_best >= spec.training.early_stopping_patience &&
                    spec.training.early_stopping_patience > 0) {
-          spdlog::info("early stopping at step {}: no improvement for {} evaluations (best {:.4f} at step {})",
-                       state.step, state.evals_since_best, state.best_metric, state.best_step);
+          if (rank == 0) {
+            spdlog::info("early stopping at step {}: no improvement for {} evaluations (best {:.4f} at step {})",
+                         state.step, state.evals_since_best, state.best_metric, state.best_step);
+          }
           result.stopped_early = true;
           done = true;
         }
       }
-      if (state.step % ckpt_every == 0 || done) RETURN_IF_ERROR(checkpoint());
-      if (options.stop_requested && options.stop_requested->load()) {
-        if (state.step % ckpt_every != 0 && !done) RETURN_IF_ERROR(checkpoint());
-        spdlog::warn("stop requested: checkpointed at step {}", state.step);
+      if (state.step % ckpt_every == 0 || done || stop) RETURN_IF_ERROR(Checkpoint());
+      if (stop) {
+        if (rank == 0) spdlog::warn("stop requested: checkpointed at step {}", state.step);
         result.interrupted = true;
         result.steps = state.step;
         return result;
@@ -309,21 +442,28 @@ Result<TrainResult> Trainer::Impl::Run() {
   }
   result.steps = state.step;
   const double elapsed = SecondsSince(run_start);
-  result.samples_per_second =
-      state.step > start_step ? (state.step - start_step) * spec.training.batch_size / std::max(1e-9, elapsed) : 0;
+  result.samples_per_second = state.step > start_step
+                                  ? (state.step - start_step) * static_cast<double>(spec.training.batch_size) *
+                                        accumulate * world / std::max(1e-9, elapsed)
+                                  : 0;
 
+  if (distributed()) RETURN_IF_ERROR(Collective(comm->Barrier("best weights written")->Wait()));
   if (has_validation && fs::exists(best_weights_path)) {
     RETURN_IF_ERROR(LoadBestWeights());
-    spdlog::info("using the best validation model: accuracy {:.4f} at step {}", state.best_metric, state.best_step);
-    ASSIGN_OR_RETURN(models::EvalReport v, Evaluate(validation));
+    if (rank == 0) {
+      spdlog::info("using the best validation model: accuracy {:.4f} at step {}", state.best_metric, state.best_step);
+    }
+    ASSIGN_OR_RETURN(models::EvalReport v, Evaluate(*validation, "final validation"));
     result.validation = v;
   }
-  if (test.size() > 0) {
-    ASSIGN_OR_RETURN(models::EvalReport t, Evaluate(test));
+  if (test->size() > 0) {
+    ASSIGN_OR_RETURN(models::EvalReport t, Evaluate(*test, "final test"));
     reporter->OnEvaluation(state.step, "test", t);
     result.test = t;
   }
-  nlohmann::json eval = {{"job", spec.name}, {"steps", state.step}};
+  if (rank != 0) return result;
+
+  nlohmann::json eval = {{"job", spec.name}, {"steps", state.step}, {"ranks", world}};
   if (result.validation) eval["validation"] = result.validation->ToJson();
   if (result.test) eval["test"] = result.test->ToJson();
   RETURN_IF_ERROR(AtomicWriteFile((fs::path(spec.output.dir) / "eval.json").string(), eval.dump(2) + "\n"));
@@ -332,7 +472,7 @@ Result<TrainResult> Trainer::Impl::Run() {
     models::ModelMetadata meta;
     meta.name = spec.output.model_name;
     meta.model = spec.model;
-    meta.shape.frames = extractor->NumFrames(train.clip_samples);
+    meta.shape.frames = extractor->NumFrames(train->clip_samples());
     meta.shape.bins = extractor->NumBins();
     meta.shape.num_classes = static_cast<int64_t>(split.labels.size());
     meta.features = spec.features;
@@ -372,15 +512,13 @@ Result<TrainResult> Trainer::Run() {
 
 std::vector<float> Trainer::FlatParameters() const {
   std::vector<float> flat;
-  for (const auto& p : impl_->model->parameters()) {
-    torch::Tensor c = p.detach().contiguous().to(torch::kFloat32).view(-1);
+  auto append = [&](const torch::Tensor& t) {
+    torch::Tensor c = t.detach().contiguous().to(torch::kFloat32).view(-1);
     flat.insert(flat.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  }
-  for (const auto& b : impl_->model->buffers()) {
-    if (!b.is_floating_point()) continue;
-    torch::Tensor c = b.detach().contiguous().to(torch::kFloat32).view(-1);
-    flat.insert(flat.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  }
+  };
+  for (const auto& p : impl_->model->parameters()) append(p);
+  for (const auto& b : impl_->model->buffers())
+    if (b.is_floating_point()) append(b);
   return flat;
 }
 

@@ -1,8 +1,15 @@
-// Trainer: runs one training job in this process: loads the dataset into
-// memory, builds features off the training thread, trains with the job's
-// optimizer and schedule, evaluates and early-stops on validation accuracy,
-// checkpoints atomically, and at the end evaluates the best model on the test
-// split and exports it to the model repository.
+// Trainer: runs one training job as this process's rank: reads its shard of
+// the dataset, builds features off the training thread, trains with the job's
+// optimizer and schedule, evaluates (sharded, every example counted once) and
+// early-stops on validation accuracy, checkpoints atomically (rank 0), and at
+// the end evaluates the best model on the test split and exports it (rank 0).
+//
+// With a Communicator of N ranks it is data-parallel: rank 0's parameters and
+// buffers are broadcast at the start, BatchNorm buffers before every step,
+// gradients are averaged by a bucketed GradientReducer overlapping backward
+// (or reduce-scattered for `sharding: optimizer`), so N ranks x batch B train
+// like one process with batch N*B. A collective that times out aborts the
+// job with a message naming the rank, step and bucket.
 //
 // Resume: with TrainerOptions::resume, a run picks up the latest checkpoint in
 // OUTPUT/checkpoints and continues exactly as an uninterrupted run would (same
@@ -17,6 +24,7 @@
 #include <optional>
 #include <string>
 
+#include "common/comm/communicator.h"
 #include "common/config/job_spec.h"
 #include "common/models/metrics.h"
 #include "common/util/status.h"
@@ -29,14 +37,16 @@ struct TrainerOptions {
   bool resume = true;                     // continue from OUTPUT/checkpoints/latest if present
   int log_every_steps = 20;
   ProgressReporter* reporter = nullptr;   // nullptr: LogProgressReporter
-  const std::atomic<bool>* stop_requested = nullptr;  // checked after every step
+  const std::atomic<bool>* stop_requested = nullptr;  // checked after every step (agreed by all ranks)
+  comm::Communicator* comm = nullptr;     // nullptr: a single process
 };
 
 struct TrainResult {
   int64_t steps = 0;
   bool interrupted = false;     // stop_requested: checkpointed, no final evaluation
   bool stopped_early = false;   // early stopping triggered
-  double samples_per_second = 0;
+  double samples_per_second = 0;   // all ranks together
+  int64_t optimizer_state_bytes_per_rank = 0;
   std::optional<models::EvalReport> validation;  // of the best model
   std::optional<models::EvalReport> test;
   std::string export_dir;       // "" when not exported

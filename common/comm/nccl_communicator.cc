@@ -1,0 +1,223 @@
+#include "common/comm/nccl_communicator.h"
+
+#include <cuda_runtime.h>
+#include <mpi.h>
+#include <nccl.h>
+
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <spdlog/spdlog.h>
+
+#include "common/comm/work_queue.h"
+
+namespace chorus::comm {
+
+struct NcclCommunicator::State {
+  ncclComm_t comm = nullptr;
+  cudaStream_t stream = nullptr;
+  c10::Device device = c10::Device(c10::kCUDA, 0);
+  std::string who;
+};
+
+namespace {
+
+Result<ncclDataType_t> NcclType(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return ncclFloat32;
+    case at::kDouble: return ncclFloat64;
+    case at::kHalf: return ncclFloat16;
+    case at::kBFloat16: return ncclBfloat16;
+    case at::kLong: return ncclInt64;
+    case at::kInt: return ncclInt32;
+    case at::kByte: return ncclUint8;
+    default: return InvalidArgument(std::string("NCCL does not support dtype ") + c10::toString(t.scalar_type()));
+  }
+}
+
+ncclRedOp_t NcclOp(ReduceOp op) { return op == ReduceOp::kAverage ? ncclAvg : ncclSum; }
+
+Status CudaCheck(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return Status::Ok();
+  return Internal(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+Status NcclCheck(ncclResult_t r, const char* what) {
+  if (r == ncclSuccess) return Status::Ok();
+  return Unavailable(std::string(what) + ": " + ncclGetErrorString(r));
+}
+
+// One launched collective: completion event, the tensors it must keep alive,
+// and the deadline after which the NCCL communicator is aborted.
+class NcclWork : public Work {
+ public:
+  NcclWork(std::shared_ptr<NcclCommunicator::State> state, std::vector<at::Tensor> keep, std::string description,
+           std::chrono::milliseconds timeout)
+      : state_(std::move(state)), keep_(std::move(keep)), description_(std::move(description)),
+        deadline_(std::chrono::steady_clock::now() + timeout) {
+    cudaEventCreateWithFlags(&done_, cudaEventDisableTiming);
+  }
+  ~NcclWork() override { cudaEventDestroy(done_); }
+
+  Status launch_status;
+  cudaEvent_t done_event() const { return done_; }
+
+  bool IsCompleted() override { return cudaEventQuery(done_) == cudaSuccess; }
+
+  Status Wait() override {
+    RETURN_IF_ERROR(launch_status);
+    while (true) {
+      cudaError_t q = cudaEventQuery(done_);
+      if (q == cudaSuccess) break;
+      if (q != cudaErrorNotReady) return CudaCheck(q, description_.c_str());
+      ncclResult_t async_error = ncclSuccess;
+      ncclCommGetAsyncError(state_->comm, &async_error);
+      if (async_error != ncclSuccess) return NcclCheck(async_error, description_.c_str());
+      if (std::chrono::steady_clock::now() > deadline_) {
+        ncclCommAbort(state_->comm);
+        return DeadlineExceeded(description_ + " did not finish in time (a peer rank may have died or stalled)");
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    // Later work on the caller's stream sees the collective's result.
+    c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(state_->device.index());
+    return CudaCheck(cudaStreamWaitEvent(current.stream(), done_, 0), "cudaStreamWaitEvent");
+  }
+
+ private:
+  std::shared_ptr<NcclCommunicator::State> state_;
+  std::vector<at::Tensor> keep_;
+  std::string description_;
+  std::chrono::steady_clock::time_point deadline_;
+  cudaEvent_t done_ = nullptr;
+};
+
+WorkPtr FailedWork(Status st) {
+  auto work = std::make_shared<QueuedWork>("", std::chrono::steady_clock::now());
+  work->Complete(std::move(st));
+  return work;
+}
+
+Status CheckCuda(const at::Tensor& t, c10::Device device, const char* what) {
+  if (!t.defined() || !t.is_cuda() || t.device() != device) {
+    return InvalidArgument(std::string(what) + " tensor must be on " + device.str());
+  }
+  if (!t.is_contiguous()) return InvalidArgument(std::string(what) + " tensor must be contiguous");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Create(c10::Device device) {
+  int mpi_ready = 0;
+  MPI_Initialized(&mpi_ready);
+  if (!mpi_ready) return FailedPrecondition("NCCL needs MPI to share its unique id; MPI is not initialized");
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  ncclUniqueId id;
+  if (rank == 0) RETURN_IF_ERROR(NcclCheck(ncclGetUniqueId(&id), "ncclGetUniqueId"));
+  if (MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    return Unavailable("broadcasting the NCCL unique id over MPI failed");
+  }
+  auto state = std::make_shared<State>();
+  state->device = device;
+  state->who = "rank " + std::to_string(rank) + " of " + std::to_string(size) + " (nccl, " + device.str() + ")";
+  c10::cuda::CUDAGuard guard(device);
+  RETURN_IF_ERROR(CudaCheck(cudaStreamCreateWithFlags(&state->stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  RETURN_IF_ERROR(NcclCheck(ncclCommInitRank(&state->comm, size, id, rank), "ncclCommInitRank"));
+  return std::unique_ptr<NcclCommunicator>(new NcclCommunicator(std::move(state), rank, size));
+}
+
+NcclCommunicator::NcclCommunicator(std::shared_ptr<State> state, int rank, int world_size)
+    : state_(std::move(state)), rank_(rank), world_size_(world_size) {}
+
+NcclCommunicator::~NcclCommunicator() {
+  if (state_->comm) ncclCommDestroy(state_->comm);
+  if (state_->stream) cudaStreamDestroy(state_->stream);
+}
+
+namespace {
+
+// Orders a collective after the caller's pending work, launches it on the
+// NCCL stream, and records its completion event.
+WorkPtr Launch(const std::shared_ptr<NcclCommunicator::State>& state, std::vector<at::Tensor> keep,
+               const std::string& kind, const std::string& tag, std::chrono::milliseconds timeout,
+               const std::function<ncclResult_t(cudaStream_t)>& call) {
+  c10::cuda::CUDAGuard guard(state->device);
+  auto work = std::make_shared<NcclWork>(state, std::move(keep), state->who + ": " + kind + " '" + tag + "'", timeout);
+  cudaEvent_t ready;
+  cudaEventCreateWithFlags(&ready, cudaEventDisableTiming);
+  c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream(state->device.index());
+  Status st = CudaCheck(cudaEventRecord(ready, current.stream()), "cudaEventRecord");
+  if (st.ok()) st = CudaCheck(cudaStreamWaitEvent(state->stream, ready, 0), "cudaStreamWaitEvent");
+  if (st.ok()) st = NcclCheck(call(state->stream), kind.c_str());
+  if (st.ok()) st = CudaCheck(cudaEventRecord(work->done_event(), state->stream), "cudaEventRecord");
+  cudaEventDestroy(ready);
+  work->launch_status = st;
+  return work;
+}
+
+}  // namespace
+
+WorkPtr NcclCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::string& tag) {
+  if (Status st = CheckCuda(tensor, state_->device, "all_reduce"); !st.ok()) return FailedWork(st);
+  auto type = NcclType(tensor);
+  if (!type.ok()) return FailedWork(type.status());
+  return Launch(state_, {tensor}, "all_reduce", tag, timeout(), [&](cudaStream_t s) {
+    return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), *type, NcclOp(op), state_->comm, s);
+  });
+}
+
+WorkPtr NcclCommunicator::Broadcast(at::Tensor tensor, int root, const std::string& tag) {
+  if (Status st = CheckCuda(tensor, state_->device, "broadcast"); !st.ok()) return FailedWork(st);
+  auto type = NcclType(tensor);
+  if (!type.ok()) return FailedWork(type.status());
+  return Launch(state_, {tensor}, "broadcast", tag, timeout(), [&](cudaStream_t s) {
+    return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), *type, root, state_->comm, s);
+  });
+}
+
+WorkPtr NcclCommunicator::AllGather(at::Tensor output, at::Tensor input, const std::string& tag) {
+  if (Status st = CheckCuda(output, state_->device, "all_gather output"); !st.ok()) return FailedWork(st);
+  if (Status st = CheckCuda(input, state_->device, "all_gather input"); !st.ok()) return FailedWork(st);
+  if (output.numel() != input.numel() * world_size_) {
+    return FailedWork(InvalidArgument("all_gather output must hold world_size x input elements"));
+  }
+  auto type = NcclType(input);
+  if (!type.ok()) return FailedWork(type.status());
+  return Launch(state_, {output, input}, "all_gather", tag, timeout(), [&](cudaStream_t s) {
+    return ncclAllGather(input.data_ptr(), output.data_ptr(), input.numel(), *type, state_->comm, s);
+  });
+}
+
+WorkPtr NcclCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, ReduceOp op, const std::string& tag) {
+  if (Status st = CheckCuda(output, state_->device, "reduce_scatter output"); !st.ok()) return FailedWork(st);
+  if (Status st = CheckCuda(input, state_->device, "reduce_scatter input"); !st.ok()) return FailedWork(st);
+  if (input.numel() != output.numel() * world_size_) {
+    return FailedWork(InvalidArgument("reduce_scatter input must hold world_size x output elements"));
+  }
+  auto type = NcclType(input);
+  if (!type.ok()) return FailedWork(type.status());
+  return Launch(state_, {output, input}, "reduce_scatter", tag, timeout(), [&](cudaStream_t s) {
+    return ncclReduceScatter(input.data_ptr(), output.data_ptr(), output.numel(), *type, NcclOp(op), state_->comm, s);
+  });
+}
+
+WorkPtr NcclCommunicator::Barrier(const std::string& tag) {
+  // NCCL has no barrier: an all-reduce of one element orders every rank.
+  at::Tensor one = at::ones({1}, at::TensorOptions().device(state_->device));
+  return AllReduce(one, ReduceOp::kSum, tag);
+}
+
+void NcclCommunicator::Abort(const Status& why) {
+  spdlog::critical("{}: aborting the job: {}", state_->who, why.ToString());
+  spdlog::default_logger()->flush();
+  if (state_->comm) ncclCommAbort(state_->comm);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::_Exit(1);
+}
+
+}  // namespace chorus::comm
