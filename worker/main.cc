@@ -1,14 +1,19 @@
 // chorus-worker: the process that does the work on a node.
-//   chorus-worker train JOB.yaml   train one job in this process
+//   chorus-worker train JOB.yaml   train one job; started by `mpirun -np N` or
+//                                  `srun --mpi=pmix` it becomes rank r of N
 // Exit codes: 0 success, 1 the job failed, 2 bad usage or an invalid job
 // file, 3 interrupted by SIGINT/SIGTERM after writing a checkpoint.
 #include <csignal>
+#include <cstdlib>
+#include <memory>
 #include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/comm/factory.h"
+#include "common/comm/mpi_runtime.h"
 #include "common/config/job_spec.h"
 #include "common/util/logging.h"
 #include "worker/train/trainer.h"
@@ -18,6 +23,14 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
+
+// True when an MPI launcher (mpirun, or Slurm's srun with PMIx/PMI) started
+// this process; the launcher, not the user, sets these variables.
+bool LaunchedByMpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(v)) return true;
+  return false;
+}
 
 int Train(const std::string& job_path, bool resume, int threads, int max_steps) {
   chorus::Result<chorus::config::TrainJobSpec> spec = chorus::config::LoadTrainJobSpec(job_path);
@@ -30,21 +43,53 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps) 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
+  std::unique_ptr<chorus::comm::Communicator> comm;
+  if (LaunchedByMpi()) {
+    auto world = chorus::comm::MpiRuntime::Initialize();
+    if (!world.ok()) {
+      spdlog::error("{}", world.status().ToString());
+      return 1;
+    }
+    if (world->rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
+    spdlog::info("rank {} of {} (local rank {})", world->rank, world->world_size, world->local_rank);
+    chorus::comm::CommunicatorOptions co;
+    co.timeout = std::chrono::milliseconds(static_cast<int64_t>(spec->training.collective_timeout_s * 1000));
+    auto created = chorus::comm::CreateCommunicator(co);
+    if (!created.ok()) {
+      spdlog::error("{}", created.status().ToString());
+      return 1;
+    }
+    comm = std::move(*created);
+  }
+  // Communicator and MPI are torn down in that order on every path out.
+  struct Shutdown {
+    std::unique_ptr<chorus::comm::Communicator>& comm;
+    ~Shutdown() {
+      comm.reset();
+      if (chorus::comm::MpiRuntime::initialized()) chorus::comm::MpiRuntime::Finalize();
+    }
+  } shutdown{comm};
+
   chorus::train::TrainerOptions options;
   options.spec = *spec;
   options.resume = resume;
   options.stop_requested = &g_stop;
+  options.comm = comm.get();
   auto trainer = chorus::train::Trainer::Create(options);
   if (!trainer.ok()) {
     spdlog::error("{}", trainer.status().ToString());
+    // Other ranks may already wait in a collective: end them too.
+    if (comm && comm->world_size() > 1) comm->Abort(trainer.status());
     return trainer.status().code() == chorus::StatusCode::kInvalidArgument ? 2 : 1;
   }
   auto result = (*trainer)->Run();
   if (!result.ok()) {
     spdlog::error("{}", result.status().ToString());
+    if (comm && comm->world_size() > 1) comm->Abort(result.status());
     return 1;
   }
   if (result->interrupted) return 3;
+  if (comm && comm->rank() != 0) return 0;
   if (result->test) {
     std::cout << "\nTest set of " << spec->name << ":\n" << result->test->ToTable();
     std::printf("\ntest accuracy: %.4f (%lld clips)\n", result->test->accuracy,

@@ -5,6 +5,8 @@
 // compiler.
 #include "common/audio/augment.h"
 
+#include "common/audio/resample.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -74,6 +76,13 @@ Status ValidateAugmentOptions(const AugmentOptions& o) {
   if (o.snr_db_min > o.snr_db_max) {
     return Bad("snr_db_min " + Num(o.snr_db_min) + " must not exceed snr_db_max " + Num(o.snr_db_max));
   }
+  if (!(o.speed_min > 0.5 && o.speed_max < 2.0 && o.speed_min <= o.speed_max)) {
+    return Bad("speed_min " + Num(o.speed_min) + " and speed_max " + Num(o.speed_max) +
+               " must satisfy 0.5 < speed_min <= speed_max < 2");
+  }
+  if (!(o.gain_db_max >= 0.0 && o.gain_db_max <= 40.0)) {
+    return Bad("gain_db_max " + Num(o.gain_db_max) + " must be in [0, 40]");
+  }
   if (o.time_masks < 0) return Bad("time_masks " + std::to_string(o.time_masks) + " must be >= 0");
   if (o.time_mask_max < 0) return Bad("time_mask_max " + std::to_string(o.time_mask_max) + " must be >= 0");
   if (o.freq_masks < 0) return Bad("freq_masks " + std::to_string(o.freq_masks) + " must be >= 0");
@@ -95,6 +104,30 @@ Augmenter::Augmenter(AugmentOptions options, std::vector<Waveform> noises, int s
 void Augmenter::ApplyToWave(std::vector<float>& samples, std::mt19937_64& rng) const {
   const auto n = static_cast<int64_t>(samples.size());
   if (n == 0) return;
+
+  // Speed perturbation: play the clip `factor` times faster (fewer samples),
+  // then centre it back into the clip length.
+  if (options_.speed_min != 1.0 || options_.speed_max != 1.0) {
+    const double factor = UniformReal(rng, options_.speed_min, options_.speed_max);
+    const int target = static_cast<int>(std::lround(sample_rate_ / factor));
+    if (target != sample_rate_) {
+      Result<std::vector<float>> faster = Resample(samples, sample_rate_, target);
+      if (faster.ok()) {
+        std::vector<float> fitted(n, 0.0f);
+        const auto m = static_cast<int64_t>(faster->size());
+        if (m >= n) {
+          std::copy(faster->begin() + (m - n) / 2, faster->begin() + (m - n) / 2 + n, fitted.begin());
+        } else {
+          std::copy(faster->begin(), faster->end(), fitted.begin() + (n - m) / 2);
+        }
+        samples.swap(fitted);
+      }
+    }
+  }
+  if (options_.gain_db_max > 0.0) {
+    const float gain = static_cast<float>(std::pow(10.0, UniformReal(rng, -options_.gain_db_max, options_.gain_db_max) / 20.0));
+    for (float& x : samples) x = std::clamp(x * gain, -1.0f, 1.0f);
+  }
 
   // Time shift: positive moves the content later; the gap is zero-filled.
   const auto max_shift = static_cast<int64_t>(std::llround(options_.time_shift_ms * sample_rate_ / 1000.0));

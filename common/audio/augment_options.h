@@ -7,6 +7,9 @@
 namespace chorus::audio {
 
 struct AugmentOptions {
+  double speed_min = 1.0;         // speed perturbation: resample by a factor uniform in
+  double speed_max = 1.0;         // [speed_min, speed_max] (changes tempo and pitch); 1, 1: off
+  double gain_db_max = 0.0;       // random gain uniform in [-g, +g] dB; 0: off
   double time_shift_ms = 100.0;   // shift uniformly in [-t, t], zero-filled
   double noise_probability = 0.8; // chance that a clip gets background noise
   double noise_volume_max = 0.1;  // noise volume uniform in [0, max] ...

@@ -26,6 +26,10 @@ struct FeatureOptions {
   double f_min = 20.0;
   double f_max = 0.0;   // 0: Nyquist (for Kaldi: a value <= 0 is an offset from Nyquist)
   int n_mfcc = 13;      // kMfcc only
+  // Per-utterance normalisation of every bin over time: "none", "mean"
+  // (cepstral mean normalisation) or "mean_var" (also unit variance). Removes
+  // channel and loudness differences between recordings.
+  std::string normalize = "none";
 };
 
 // Checks ranges (positive sizes, f_min < f_max <= Nyquist, n_mfcc <= n_mels, ...).

@@ -215,6 +215,9 @@ Status ValidateFeatureOptions(const FeatureOptions& o) {
   if (o.kind == FeatureKind::kMfcc && (o.n_mfcc < 1 || o.n_mfcc > o.n_mels)) {
     return Bad("n_mfcc " + std::to_string(o.n_mfcc) + " must be in [1, n_mels " + std::to_string(o.n_mels) + "]");
   }
+  if (o.normalize != "none" && o.normalize != "mean" && o.normalize != "mean_var") {
+    return Bad("normalize '" + o.normalize + "' must be none, mean or mean_var");
+  }
   return Status::Ok();
 }
 
@@ -223,7 +226,7 @@ nlohmann::json FeatureOptionsToJson(const FeatureOptions& o) {
                         {"window_ms", o.window_ms},        {"hop_ms", o.hop_ms},
                         {"n_fft", o.n_fft},                {"n_mels", o.n_mels},
                         {"f_min", o.f_min},                {"f_max", o.f_max},
-                        {"n_mfcc", o.n_mfcc}};
+                        {"n_mfcc", o.n_mfcc},              {"normalize", o.normalize}};
 }
 
 Result<FeatureOptions> FeatureOptionsFromJson(const nlohmann::json& json) {
@@ -267,6 +270,9 @@ Result<FeatureOptions> FeatureOptionsFromJson(const nlohmann::json& json) {
       RETURN_IF_ERROR(get_double(o.f_max));
     } else if (key == "n_mfcc") {
       RETURN_IF_ERROR(get_int(o.n_mfcc));
+    } else if (key == "normalize") {
+      if (!v.is_string()) return Bad("key 'normalize' must be a string, got " + v.dump());
+      o.normalize = v.get<std::string>();
     } else {
       return Bad("unknown key '" + key + "'");
     }
@@ -381,10 +387,14 @@ Result<at::Tensor> FeatureExtractor::Compute(const float* samples, int64_t num_s
 
     if (kaldi) {
       mel.clamp_min_(std::numeric_limits<float>::epsilon()).log_();
-      return mel;
+    } else {
+      mel.add_(kLogMelFloor).log_();
+      if (options_.kind == FeatureKind::kMfcc) mel = at::mm(mel, dct_);
     }
-    mel.add_(kLogMelFloor).log_();
-    if (options_.kind == FeatureKind::kMfcc) return at::mm(mel, dct_);
+    if (options_.normalize != "none") {
+      mel.sub_(mel.mean(0, /*keepdim=*/true));
+      if (options_.normalize == "mean_var") mel.div_(mel.std(0, /*unbiased=*/false, /*keepdim=*/true).add_(1e-5));
+    }
     return mel;
   } catch (const c10::Error& e) {
     return Internal(std::string("feature extraction failed: ") + e.what_without_backtrace());

@@ -12,9 +12,11 @@ namespace internal {
 
 struct Rendezvous {
   std::vector<at::Tensor> ins, outs;
+  std::vector<bool> joined;
   int arrived = 0;
   int left = 0;
   bool done = false;
+  Status status;  // of combine, for every rank
 };
 
 struct LocalGroupState {
@@ -41,44 +43,93 @@ LocalCommunicator::LocalCommunicator(std::shared_ptr<internal::LocalGroupState> 
 
 LocalCommunicator::~LocalCommunicator() = default;
 
+namespace {
+
+// The same argument checks as the MPI backend, so code tested against the
+// in-process group fails the same way it would across processes.
+Status CheckTensor(const at::Tensor& t, const char* what) {
+  if (!t.defined()) return InvalidArgument(std::string(what) + " tensor is undefined");
+  if (!t.is_contiguous()) return InvalidArgument(std::string(what) + " tensor must be contiguous");
+  return Status::Ok();
+}
+
+WorkPtr Failed(Status st) {
+  auto work = std::make_shared<QueuedWork>("", std::chrono::steady_clock::now());
+  work->Complete(std::move(st));
+  return work;
+}
+
+// Average: integer tensors divide with truncation (as NCCL's ncclAvg and the
+// MPI backend do); at::div_ alone would refuse to write a float into them.
+void DivideBy(at::Tensor& t, int n) {
+  if (c10::isIntegralType(t.scalar_type(), /*includeBool=*/true)) {
+    t.div_(n, "trunc");
+  } else {
+    t.div_(n);
+  }
+}
+
+}  // namespace
+
 WorkPtr LocalCommunicator::Collective(
     const char* kind, const std::string& tag, at::Tensor in, at::Tensor out,
     std::function<void(const std::vector<at::Tensor>&, const std::vector<at::Tensor>&)> combine) {
   const int64_t seq = next_seq_++;
-  const auto deadline = std::chrono::steady_clock::now() + timeout();
-  return queue_->Enqueue(kind, tag, timeout(), [this, seq, in, out, combine, deadline]() -> Status {
+  const auto limit = timeout();
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  return queue_->Enqueue(kind, tag, limit, [this, kind, tag, limit, seq, in, out, combine, deadline]() -> Status {
     auto& g = *group_;
     std::unique_lock<std::mutex> lock(g.mu);
     auto& rv = g.pending[seq];
     if (rv.ins.empty()) {
       rv.ins.resize(world_size_);
       rv.outs.resize(world_size_);
+      rv.joined.resize(world_size_, false);
     }
     rv.ins[rank_] = in;
     rv.outs[rank_] = out;
+    rv.joined[rank_] = true;
     if (++rv.arrived == world_size_) {
-      combine(rv.ins, rv.outs);
+      // A failure here is every rank's failure: the peers must not wait for
+      // a result that never comes.
+      try {
+        combine(rv.ins, rv.outs);
+      } catch (const std::exception& e) {
+        rv.status = Internal(std::string(kind) + ": " + e.what());
+      }
       rv.done = true;
       g.cv.notify_all();
     } else if (!g.cv.wait_until(lock, deadline, [&] { return rv.done; })) {
-      return DeadlineExceeded("peers never joined the collective");
+      // This status races the Work's own deadline (the same instant), so it
+      // must say as much: who, what, and which peers are missing.
+      std::string missing;
+      for (int r = 0; r < world_size_; ++r) {
+        if (!rv.joined[r]) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+      }
+      return DeadlineExceeded("rank " + std::to_string(rank_) + " of " + std::to_string(world_size_) + " (local): " +
+                              kind + " '" + tag + "' (timeout " + std::to_string(limit.count() / 1000.0).substr(0, 6) +
+                              " s) did not finish in time: rank(s) " + missing + " never joined");
     }
+    Status status = rv.status;
     if (++rv.left == world_size_) g.pending.erase(seq);
-    return Status::Ok();
+    return status;
   });
 }
 
 WorkPtr LocalCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::string& tag) {
+  if (Status st = CheckTensor(tensor, "all_reduce"); !st.ok()) return Failed(st);
   const int n = world_size_;
   return Collective("all_reduce", tag, tensor, tensor, [op, n](const auto& ins, const auto& outs) {
     at::Tensor sum = ins[0].clone();
     for (int r = 1; r < n; ++r) sum.add_(ins[r]);
-    if (op == ReduceOp::kAverage) sum.div_(n);
+    if (op == ReduceOp::kAverage) DivideBy(sum, n);
     for (const auto& o : outs) o.copy_(sum);
   });
 }
 
 WorkPtr LocalCommunicator::Broadcast(at::Tensor tensor, int root, const std::string& tag) {
+  if (Status st = CheckTensor(tensor, "broadcast"); !st.ok()) return Failed(st);
+  if (root < 0 || root >= world_size_) return Failed(InvalidArgument("broadcast root " + std::to_string(root) + " out of range"));
   return Collective("broadcast", tag, tensor, tensor, [root](const auto& ins, const auto& outs) {
     at::Tensor value = ins[root].clone();
     for (const auto& o : outs) o.copy_(value);
@@ -86,18 +137,30 @@ WorkPtr LocalCommunicator::Broadcast(at::Tensor tensor, int root, const std::str
 }
 
 WorkPtr LocalCommunicator::AllGather(at::Tensor output, at::Tensor input, const std::string& tag) {
+  if (Status st = CheckTensor(output, "all_gather output"); !st.ok()) return Failed(st);
+  if (Status st = CheckTensor(input, "all_gather input"); !st.ok()) return Failed(st);
+  if (output.numel() != input.numel() * world_size_ || output.scalar_type() != input.scalar_type()) {
+    return Failed(InvalidArgument("all_gather output must hold world_size x input elements of the same dtype"));
+  }
   return Collective("all_gather", tag, input, output, [](const auto& ins, const auto& outs) {
-    at::Tensor all = at::cat(ins);
+    std::vector<at::Tensor> flat;
+    for (const auto& in : ins) flat.push_back(in.reshape(-1));
+    at::Tensor all = at::cat(flat);
     for (const auto& o : outs) o.copy_(all.view(o.sizes()));
   });
 }
 
 WorkPtr LocalCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, ReduceOp op, const std::string& tag) {
+  if (Status st = CheckTensor(output, "reduce_scatter output"); !st.ok()) return Failed(st);
+  if (Status st = CheckTensor(input, "reduce_scatter input"); !st.ok()) return Failed(st);
+  if (input.numel() != output.numel() * world_size_ || output.scalar_type() != input.scalar_type()) {
+    return Failed(InvalidArgument("reduce_scatter input must hold world_size x output elements of the same dtype"));
+  }
   const int n = world_size_;
   return Collective("reduce_scatter", tag, input, output, [op, n](const auto& ins, const auto& outs) {
     at::Tensor sum = ins[0].reshape(-1).clone();
     for (int r = 1; r < n; ++r) sum.add_(ins[r].reshape(-1));
-    if (op == ReduceOp::kAverage) sum.div_(n);
+    if (op == ReduceOp::kAverage) DivideBy(sum, n);
     const int64_t chunk = sum.numel() / n;
     for (int r = 0; r < n; ++r) outs[r].view(-1).copy_(sum.narrow(0, r * chunk, chunk));
   });

@@ -57,6 +57,16 @@ Status Complete(MPI_Request* request, int rc, const char* what) {
   }
 }
 
+// Average: integer tensors divide with truncation (as NCCL's ncclAvg does);
+// at::div_ alone would refuse to write a float into them.
+void DivideBy(at::Tensor& t, int n) {
+  if (c10::isIntegralType(t.scalar_type(), /*includeBool=*/true)) {
+    t.div_(n, "trunc");
+  } else {
+    t.div_(n);
+  }
+}
+
 WorkPtr Failed(Status st) {
   auto work = std::make_shared<QueuedWork>("", std::chrono::steady_clock::now());
   work->Complete(std::move(st));
@@ -100,7 +110,7 @@ WorkPtr MpiCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::st
     int rc = MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), type, MPI_SUM,
                             AsComm(comm_), &request);
     RETURN_IF_ERROR(Complete(&request, rc, "MPI_Iallreduce"));
-    if (op == ReduceOp::kAverage) tensor.div_(world_size_);
+    if (op == ReduceOp::kAverage) DivideBy(tensor, world_size_);
     return Status::Ok();
   });
 }
@@ -146,7 +156,7 @@ WorkPtr MpiCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, Redu
     int rc = MPI_Ireduce_scatter_block(input.data_ptr(), output.data_ptr(), static_cast<int>(output.numel()), type,
                                        MPI_SUM, AsComm(comm_), &request);
     RETURN_IF_ERROR(Complete(&request, rc, "MPI_Ireduce_scatter_block"));
-    if (op == ReduceOp::kAverage) output.div_(world_size_);
+    if (op == ReduceOp::kAverage) DivideBy(output, world_size_);
     return Status::Ok();
   });
 }

@@ -73,6 +73,7 @@ void ReadFeatures(ConfigNode node, audio::FeatureOptions* f) {
   node.Get("f_min", &f->f_min);
   node.Get("f_max", &f->f_max);
   node.Get("n_mfcc", &f->n_mfcc);
+  node.Get("normalize", &f->normalize);
   Status st = audio::ValidateFeatureOptions(*f);
   if (!st.ok()) node.Error("", st.message());
 }
@@ -80,6 +81,9 @@ void ReadFeatures(ConfigNode node, audio::FeatureOptions* f) {
 void ReadAugment(ConfigNode node, bool* enabled, audio::AugmentOptions* a) {
   node.Get("enabled", enabled);
   node.Get("time_shift_ms", &a->time_shift_ms);
+  node.Get("speed_min", &a->speed_min);
+  node.Get("speed_max", &a->speed_max);
+  node.Get("gain_db_max", &a->gain_db_max);
   node.Get("noise_probability", &a->noise_probability);
   node.Get("noise_volume_max", &a->noise_volume_max);
   node.Get("use_snr", &a->use_snr);
@@ -100,6 +104,8 @@ void ReadModel(ConfigNode node, ModelSpec* m) {
   node.Get("width", &m->width);
   node.Get("dropout", &m->dropout);
   node.Get("hidden", &m->hidden);
+  node.Get("norm", &m->norm);
+  node.Check(OneOf(m->norm, {"batch", "none"}), "norm", "must be batch or none; got '" + m->norm + "'");
   node.Check(m->width >= 4 && m->width <= 1024, "width", "must be in [4, 1024]");
   node.Check(m->dropout >= 0 && m->dropout < 1, "dropout", "must be in [0, 1)");
   node.Check(m->hidden >= 1 && m->hidden <= 4096, "hidden", "must be in [1, 4096]");

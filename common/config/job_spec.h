@@ -46,6 +46,8 @@ struct ModelSpec {
   int width = 64;               // base channel count
   double dropout = 0.2;
   int hidden = 64;              // recurrent size (crnn)
+  std::string norm = "batch";   // batch | none (no BatchNorm: used where per-rank batch
+                                // statistics must not matter, e.g. equivalence tests)
 };
 
 struct OptimizerSpec {

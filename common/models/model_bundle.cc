@@ -41,7 +41,8 @@ nlohmann::json ModelMetadata::ToJson() const {
   j["format"] = "chorus-model-1";
   j["name"] = name;
   j["version"] = version;
-  j["model"] = {{"name", model.name}, {"width", model.width}, {"dropout", model.dropout}, {"hidden", model.hidden}};
+  j["model"] = {{"name", model.name}, {"width", model.width}, {"dropout", model.dropout}, {"hidden", model.hidden},
+                {"norm", model.norm}};
   j["input"] = {{"frames", shape.frames}, {"bins", shape.bins}, {"num_classes", shape.num_classes}};
   j["features"] = audio::FeatureOptionsToJson(features);
   j["labels"] = labels;
@@ -65,6 +66,7 @@ Result<ModelMetadata> ModelMetadata::FromJson(const nlohmann::json& j, const std
     m.model.width = mj.at("width").get<int>();
     m.model.dropout = mj.at("dropout").get<double>();
     m.model.hidden = mj.at("hidden").get<int>();
+    m.model.norm = mj.value("norm", "batch");
     const auto& in = j.at("input");
     m.shape.frames = in.at("frames").get<int64_t>();
     m.shape.bins = in.at("bins").get<int64_t>();

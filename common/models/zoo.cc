@@ -10,17 +10,21 @@ namespace {
 
 namespace nn = torch::nn;
 
-// conv -> batch norm -> ReLU, the unit every 2-D model here is built from.
+// conv -> batch norm -> ReLU, the unit every 2-D model here is built from
+// (conv with a bias and no batch norm when the spec says norm: none).
 class ConvBnReluImpl : public nn::Module {
  public:
-  ConvBnReluImpl(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, torch::ExpandingArray<2> stride = 1,
-                 int64_t groups = 1) {
+  ConvBnReluImpl(bool batch_norm, int64_t in, int64_t out, torch::ExpandingArray<2> kernel,
+                 torch::ExpandingArray<2> stride = 1, int64_t groups = 1) {
     torch::ExpandingArray<2> padding({(*kernel)[0] / 2, (*kernel)[1] / 2});
-    conv_ = register_module(
-        "conv", nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).groups(groups).bias(false)));
-    bn_ = register_module("bn", nn::BatchNorm2d(out));
+    conv_ = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding)
+                                                   .groups(groups).bias(!batch_norm)));
+    if (batch_norm) bn_ = register_module("bn", nn::BatchNorm2d(out));
   }
-  torch::Tensor forward(torch::Tensor x) { return torch::relu(bn_->forward(conv_->forward(x))); }
+  torch::Tensor forward(torch::Tensor x) {
+    x = conv_->forward(x);
+    return torch::relu(bn_ ? bn_->forward(x) : x);
+  }
 
  private:
   nn::Conv2d conv_{nullptr};
@@ -33,12 +37,13 @@ TORCH_MODULE(ConvBnRelu);
 class Vgg : public Model {
  public:
   Vgg(const config::ModelSpec& s, const InputShape& shape) {
+    const bool bn = s.norm == "batch";
     const int64_t w = s.width;
     features_ = register_module(
         "features",
-        nn::Sequential(ConvBnRelu(1, w / 2, 3), ConvBnRelu(w / 2, w / 2, 3), nn::MaxPool2d(2),
-                       ConvBnRelu(w / 2, w, 3), ConvBnRelu(w, w, 3), nn::MaxPool2d(2),
-                       ConvBnRelu(w, 2 * w, 3), ConvBnRelu(2 * w, 2 * w, 3), nn::MaxPool2d(2),
+        nn::Sequential(ConvBnRelu(bn, 1, w / 2, 3), ConvBnRelu(bn, w / 2, w / 2, 3), nn::MaxPool2d(2),
+                       ConvBnRelu(bn, w / 2, w, 3), ConvBnRelu(bn, w, w, 3), nn::MaxPool2d(2),
+                       ConvBnRelu(bn, w, 2 * w, 3), ConvBnRelu(bn, 2 * w, 2 * w, 3), nn::MaxPool2d(2),
                        nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({2, 2}))));
     classifier_ = register_module(
         "classifier", nn::Sequential(nn::Flatten(), nn::Linear(8 * w, 4 * w), nn::ReLU(), nn::Dropout(s.dropout),
@@ -55,11 +60,12 @@ class Vgg : public Model {
 class DsCnn : public Model {
  public:
   DsCnn(const config::ModelSpec& s, const InputShape& shape) {
+    const bool bn = s.norm == "batch";
     const int64_t w = s.width;
-    nn::Sequential body(ConvBnRelu(1, w, torch::ExpandingArray<2>({10, 4}), torch::ExpandingArray<2>({2, 2})));
+    nn::Sequential body(ConvBnRelu(bn, 1, w, torch::ExpandingArray<2>({10, 4}), torch::ExpandingArray<2>({2, 2})));
     for (int i = 0; i < 4; ++i) {
-      body->push_back(ConvBnRelu(w, w, 3, 1, /*groups=*/w));  // depthwise
-      body->push_back(ConvBnRelu(w, w, 1));                    // pointwise
+      body->push_back(ConvBnRelu(bn, w, w, 3, 1, /*groups=*/w));  // depthwise
+      body->push_back(ConvBnRelu(bn, w, w, 1));                    // pointwise
     }
     body->push_back(nn::AdaptiveAvgPool2d(1));
     body->push_back(nn::Flatten());
@@ -78,20 +84,24 @@ class DsCnn : public Model {
 // possibly strided, with a 1x1 projection on the shortcut when shapes change.
 class TcBlockImpl : public nn::Module {
  public:
-  TcBlockImpl(int64_t in, int64_t out, int64_t stride) {
-    conv1_ = register_module("conv1", nn::Conv1d(nn::Conv1dOptions(in, out, 9).stride(stride).padding(4).bias(false)));
-    bn1_ = register_module("bn1", nn::BatchNorm1d(out));
-    conv2_ = register_module("conv2", nn::Conv1d(nn::Conv1dOptions(out, out, 9).padding(4).bias(false)));
-    bn2_ = register_module("bn2", nn::BatchNorm1d(out));
+  TcBlockImpl(bool bn, int64_t in, int64_t out, int64_t stride) {
+    conv1_ = register_module("conv1", nn::Conv1d(nn::Conv1dOptions(in, out, 9).stride(stride).padding(4).bias(!bn)));
+    conv2_ = register_module("conv2", nn::Conv1d(nn::Conv1dOptions(out, out, 9).padding(4).bias(!bn)));
+    if (bn) {
+      bn1_ = register_module("bn1", nn::BatchNorm1d(out));
+      bn2_ = register_module("bn2", nn::BatchNorm1d(out));
+    }
     if (in != out || stride != 1) {
-      shortcut_ = register_module(
-          "shortcut", nn::Sequential(nn::Conv1d(nn::Conv1dOptions(in, out, 1).stride(stride).bias(false)),
-                                     nn::BatchNorm1d(out)));
+      nn::Sequential shortcut(nn::Conv1d(nn::Conv1dOptions(in, out, 1).stride(stride).bias(!bn)));
+      if (bn) shortcut->push_back(nn::BatchNorm1d(out));
+      shortcut_ = register_module("shortcut", shortcut);
     }
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor y = torch::relu(bn1_->forward(conv1_->forward(x)));
-    y = bn2_->forward(conv2_->forward(y));
+    torch::Tensor y = conv1_->forward(x);
+    y = torch::relu(bn1_ ? bn1_->forward(y) : y);
+    y = conv2_->forward(y);
+    if (bn2_) y = bn2_->forward(y);
     torch::Tensor skip = shortcut_ ? shortcut_->forward(x) : x;
     return torch::relu(y + skip);
   }
@@ -108,10 +118,11 @@ TORCH_MODULE(TcBlock);
 class TcResNet : public Model {
  public:
   TcResNet(const config::ModelSpec& s, const InputShape& shape) {
+    const bool bn = s.norm == "batch";
     auto c = [&](int64_t base) { return std::max<int64_t>(4, base * s.width / 16); };
     stem_ = register_module("stem", nn::Conv1d(nn::Conv1dOptions(shape.bins, c(16), 3).padding(1).bias(false)));
-    blocks_ = register_module("blocks", nn::Sequential(TcBlock(c(16), c(24), 2), TcBlock(c(24), c(32), 2),
-                                                       TcBlock(c(32), c(48), 2)));
+    blocks_ = register_module("blocks", nn::Sequential(TcBlock(bn, c(16), c(24), 2), TcBlock(bn, c(24), c(32), 2),
+                                                       TcBlock(bn, c(32), c(48), 2)));
     dropout_ = register_module("dropout", nn::Dropout(s.dropout));
     head_ = register_module("head", nn::Linear(c(48), shape.num_classes));
   }
@@ -132,9 +143,10 @@ class TcResNet : public Model {
 class Crnn : public Model {
  public:
   Crnn(const config::ModelSpec& s, const InputShape& shape) {
+    const bool bn = s.norm == "batch";
     const int64_t w = s.width;
-    conv_ = register_module("conv", nn::Sequential(ConvBnRelu(1, w / 2, 3), nn::MaxPool2d(nn::MaxPool2dOptions({2, 2})),
-                                                   ConvBnRelu(w / 2, w, 3), nn::MaxPool2d(nn::MaxPool2dOptions({1, 2}))));
+    conv_ = register_module("conv", nn::Sequential(ConvBnRelu(bn, 1, w / 2, 3), nn::MaxPool2d(nn::MaxPool2dOptions({2, 2})),
+                                                   ConvBnRelu(bn, w / 2, w, 3), nn::MaxPool2d(nn::MaxPool2dOptions({1, 2}))));
     const int64_t pooled_bins = shape.bins / 2 / 2;
     gru_ = register_module("gru", nn::GRU(nn::GRUOptions(w * pooled_bins, s.hidden).num_layers(2).batch_first(true)
                                               .bidirectional(true).dropout(s.dropout)));
@@ -167,6 +179,9 @@ Result<ModelPtr> CreateModel(const config::ModelSpec& spec, const InputShape& sh
                            std::to_string(shape.num_classes) + " classes");
   }
   if (spec.width < 4) return InvalidArgument("model width must be >= 4, got " + std::to_string(spec.width));
+  if (spec.norm != "batch" && spec.norm != "none") {
+    return InvalidArgument("model norm must be batch or none, got '" + spec.norm + "'");
+  }
   ModelPtr model;
   try {
     if (spec.name == "vgg") model = std::make_shared<Vgg>(spec, shape);

@@ -38,7 +38,10 @@ Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& 
   std::vector<float> wave;
   for (int64_t pos = begin; pos < end; ++pos) {
     const int64_t example = order[pos];
-    std::mt19937_64 rng(Mix(Mix(options_.seed) ^ Mix(static_cast<uint64_t>(epoch) * 0x100000001b3ULL + pos)));
+    // Keyed by the example, not its position: the same example gets the same
+    // augmentation in an epoch whichever rank (and world size) reads it.
+    std::mt19937_64 rng(Mix(Mix(options_.seed) ^ Mix(static_cast<uint64_t>(epoch) * 0x100000001b3ULL +
+                                                     static_cast<uint64_t>(example))));
     ASSIGN_OR_RETURN(const std::vector<float>* clip, clips_.Get(example));
     if (clips_.is_silence(example)) {
       wave.assign(clips_.clip_samples(), 0.0f);

@@ -4,9 +4,9 @@
 // Worker threads build batches in parallel; Next() returns them in order.
 //
 // Every random choice for an example (time shift, noise, SpecAugment, silence
-// noise) comes from an RNG seeded by (seed, epoch, position in the epoch), so
-// a batch's content does not depend on which thread made it or on whether
-// the run was resumed. Evaluation loaders (augment off) still draw silence
+// noise) comes from an RNG seeded by (seed, epoch, example index), so a
+// batch's content does not depend on which thread made it, on whether the run
+// was resumed, or on how many ranks share the epoch. Evaluation loaders (augment off) still draw silence
 // noise from that RNG, so evaluation sets are fixed for a seed.
 //
 // Next() is called from one thread only. Destruction stops the workers.

@@ -262,6 +262,9 @@ Result<models::EvalReport> Trainer::Impl::Evaluate(ClipSet& clips, const std::st
     }
     cached = eval_batches.emplace(&clips, std::move(batches)).first;
   }
+  // Every rank evaluates with rank 0's BatchNorm statistics (each rank's own
+  // drift during the step since the last broadcast).
+  if (distributed()) RETURN_IF_ERROR(Collective(SyncBuffers(tag + " buffers")));
   const int n = static_cast<int>(split.labels.size());
   torch::Tensor counts = torch::zeros({n * n + 1}, torch::kFloat64);  // confusion matrix + loss sum
   auto c = counts.accessor<double, 1>();
@@ -447,7 +450,12 @@ Result<TrainResult> Trainer::Impl::Run() {
                                         accumulate * world / std::max(1e-9, elapsed)
                                   : 0;
 
-  if (distributed()) RETURN_IF_ERROR(Collective(comm->Barrier("best weights written")->Wait()));
+  if (distributed()) {
+    // Leave every rank with the same model: rank 0's buffers, and the best
+    // weights file complete before anyone reads it.
+    RETURN_IF_ERROR(Collective(SyncBuffers("final buffers")));
+    RETURN_IF_ERROR(Collective(comm->Barrier("best weights written")->Wait()));
+  }
   if (has_validation && fs::exists(best_weights_path)) {
     RETURN_IF_ERROR(LoadBestWeights());
     if (rank == 0) {

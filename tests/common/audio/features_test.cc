@@ -206,13 +206,15 @@ TEST(FeatureOptions, JsonRoundTrip) {
   o.f_min = 60.0;
   o.f_max = 3800.0;
   o.n_mfcc = 20;
+  o.normalize = "mean_var";
   const nlohmann::json j = FeatureOptionsToJson(o);
   EXPECT_EQ(j.at("kind"), "mfcc");
-  EXPECT_EQ(j.size(), 9u);
+  EXPECT_EQ(j.size(), 10u);
   auto back = FeatureOptionsFromJson(j);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->kind, o.kind);
   EXPECT_EQ(back->sample_rate, o.sample_rate);
+  EXPECT_EQ(back->normalize, "mean_var");
   EXPECT_EQ(back->window_ms, o.window_ms);
   EXPECT_EQ(back->hop_ms, o.hop_ms);
   EXPECT_EQ(back->n_fft, o.n_fft);
