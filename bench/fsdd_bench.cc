@@ -14,6 +14,7 @@
 #include "bench/bench_util.h"
 #include "common/config/job_spec.h"
 #include "common/data/synth.h"
+#include "common/util/allocator.h"
 #include "common/util/logging.h"
 #include "worker/train/trainer.h"
 
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-ablation", no_ablation, "skip the run without synthetic digits");
   CLI11_PARSE(app, argc, argv);
   chorus::InitLogging("warn");
+  chorus::TuneAllocatorForTensors();
 
   if (!fs::exists(fsdd)) {
     std::printf("fsdd_bench: %s not found; nothing to measure\n", fsdd.c_str());

@@ -14,6 +14,7 @@
 
 #include "bench/bench_util.h"
 #include "common/models/model.h"
+#include "common/util/allocator.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Training samples/s of the Chorus model zoo against PyTorch on the same shapes"};
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   torch::set_num_threads(threads);
+  chorus::TuneAllocatorForTensors();
   torch::manual_seed(0);
   chorus::config::ModelSpec spec;
   spec.name = model_name;

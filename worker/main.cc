@@ -15,6 +15,7 @@
 #include "common/comm/factory.h"
 #include "common/comm/mpi_runtime.h"
 #include "common/config/job_spec.h"
+#include "common/util/allocator.h"
 #include "common/util/logging.h"
 #include "worker/train/trainer.h"
 
@@ -124,6 +125,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   chorus::InitLogging(log_level);
+  chorus::TuneAllocatorForTensors();
   if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps);
   return 2;
 }

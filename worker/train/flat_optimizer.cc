@@ -58,7 +58,7 @@ void FlatOptimizer::FlattenGrads(torch::Tensor out) const {
 void FlatOptimizer::ScatterToParams(const torch::Tensor& flat) const {
   int64_t at = 0;
   for (const auto& p : params_) {
-    p.detach().view(-1).copy_(flat.narrow(0, at, p.numel()));
+    p.detach().copy_(flat.narrow(0, at, p.numel()).view(p.sizes()));  // any memory format
     at += p.numel();
   }
 }

@@ -23,6 +23,7 @@
 #include "worker/train/flat_optimizer.h"
 #include "worker/train/gradient_reducer.h"
 #include "worker/train/lr_schedule.h"
+#include "worker/train/model_sync.h"
 
 namespace chorus::train {
 namespace {
@@ -39,15 +40,6 @@ class SilentReporter : public ProgressReporter {
   void OnEvaluation(int64_t, const std::string&, const models::EvalReport&) override {}
   void OnCheckpoint(int64_t, const std::string&) override {}
 };
-
-// Every floating-point buffer (BatchNorm running statistics) flattened, and
-// the integer ones (num_batches_tracked), so they move in two collectives.
-std::vector<torch::Tensor> BuffersOf(models::Model& model, bool floating) {
-  std::vector<torch::Tensor> out;
-  for (const auto& b : model.buffers())
-    if (b.is_floating_point() == floating) out.push_back(b);
-  return out;
-}
 
 }  // namespace
 
@@ -95,8 +87,7 @@ struct Trainer::Impl {
   Status SaveBestWeights();
   Status LoadBestWeights();
   Status Checkpoint();
-  Status BroadcastModel(const std::string& tag);
-  Status SyncBuffers(const std::string& tag);
+  Status SyncBuffers(const std::string& tag) { return BroadcastBuffers(*model, *comm, tag); }
   void AppendMetrics(const nlohmann::json& line);
   // A failed collective ends the whole job: the other ranks would wait forever.
   Status Collective(Status st) {
@@ -181,7 +172,7 @@ Status Trainer::Impl::Setup() {
                    state.batch_in_epoch);
     }
   }
-  if (distributed()) RETURN_IF_ERROR(Collective(BroadcastModel("initial parameters")));
+  if (distributed()) RETURN_IF_ERROR(Collective(BroadcastParameters(*model, *comm, "initial parameters")));
 
   // Decode this rank's first-epoch shard now, so a bad file stops the job
   // before training starts; later epochs decode lazily.
@@ -195,43 +186,6 @@ Status Trainer::Impl::Setup() {
                  spec.model.name, models::CountParameters(*model), shape.frames, shape.bins,
                  optimizer->StateBytesPerRank() / 1024.0, optimizer->sharded() ? " (ZeRO-1 sharded)" : "");
     if (reducer) spdlog::info("gradient buckets: {}", reducer->num_buckets());
-  }
-  return Status::Ok();
-}
-
-Status Trainer::Impl::BroadcastModel(const std::string& tag) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> params = model->parameters();
-  for (const auto& b : BuffersOf(*model, true)) params.push_back(b);
-  torch::Tensor flat = torch::cat(
-      [&] {
-        std::vector<torch::Tensor> views;
-        for (const auto& p : params) views.push_back(p.detach().reshape(-1));
-        return views;
-      }());
-  RETURN_IF_ERROR(comm->Broadcast(flat, 0, tag)->Wait());
-  int64_t at = 0;
-  for (auto& p : params) {
-    p.detach().view(-1).copy_(flat.narrow(0, at, p.numel()));
-    at += p.numel();
-  }
-  return SyncBuffers(tag + " buffers");
-}
-
-Status Trainer::Impl::SyncBuffers(const std::string& tag) {
-  torch::NoGradGuard no_grad;
-  for (bool floating : {true, false}) {
-    std::vector<torch::Tensor> buffers = BuffersOf(*model, floating);
-    if (buffers.empty()) continue;
-    std::vector<torch::Tensor> views;
-    for (const auto& b : buffers) views.push_back(b.reshape(-1));
-    torch::Tensor flat = torch::cat(views);
-    RETURN_IF_ERROR(comm->Broadcast(flat, 0, tag)->Wait());
-    int64_t at = 0;
-    for (auto& b : buffers) {
-      b.view(-1).copy_(flat.narrow(0, at, b.numel()));
-      at += b.numel();
-    }
   }
   return Status::Ok();
 }
