@@ -37,24 +37,9 @@ std::string MpiError(int code) {
   return std::string(text, len);
 }
 
-// Polls a non-blocking request to completion. Spins briefly (short
-// collectives finish in microseconds), then backs off so a rank waiting on a
-// slow peer does not take the core its own training thread needs.
-Status Complete(MPI_Request* request, int rc, const char* what) {
+Status Check(int rc, const char* what) {
   if (rc != MPI_SUCCESS) return Unavailable(std::string(what) + ": " + MpiError(rc));
-  int done = 0;
-  auto sleep = std::chrono::microseconds(0);
-  for (int polls = 0;; ++polls) {
-    rc = MPI_Test(request, &done, MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS) return Unavailable(std::string(what) + ": " + MpiError(rc));
-    if (done) return Status::Ok();
-    if (polls < 200) {
-      std::this_thread::yield();
-    } else {
-      sleep = std::min(std::chrono::microseconds(500), sleep + std::chrono::microseconds(20));
-      std::this_thread::sleep_for(sleep);
-    }
-  }
+  return Status::Ok();
 }
 
 // Average: integer tensors divide with truncation (as NCCL's ncclAvg does);
@@ -106,10 +91,9 @@ WorkPtr MpiCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::st
   auto type = DatatypeOf(tensor);
   if (!type.ok()) return Failed(type.status());
   return queue_->Enqueue("all_reduce", tag, timeout(), [this, tensor, op, type = *type]() mutable -> Status {
-    MPI_Request request;
-    int rc = MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), type, MPI_SUM,
-                            AsComm(comm_), &request);
-    RETURN_IF_ERROR(Complete(&request, rc, "MPI_Iallreduce"));
+    int rc = MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), type, MPI_SUM,
+                           AsComm(comm_));
+    RETURN_IF_ERROR(Check(rc, "MPI_Allreduce"));
     if (op == ReduceOp::kAverage) DivideBy(tensor, world_size_);
     return Status::Ok();
   });
@@ -121,9 +105,8 @@ WorkPtr MpiCommunicator::Broadcast(at::Tensor tensor, int root, const std::strin
   auto type = DatatypeOf(tensor);
   if (!type.ok()) return Failed(type.status());
   return queue_->Enqueue("broadcast", tag, timeout(), [this, tensor, root, type = *type]() mutable -> Status {
-    MPI_Request request;
-    int rc = MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), type, root, AsComm(comm_), &request);
-    return Complete(&request, rc, "MPI_Ibcast");
+    return Check(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), type, root, AsComm(comm_)),
+                 "MPI_Bcast");
   });
 }
 
@@ -136,10 +119,9 @@ WorkPtr MpiCommunicator::AllGather(at::Tensor output, at::Tensor input, const st
   auto type = DatatypeOf(input);
   if (!type.ok()) return Failed(type.status());
   return queue_->Enqueue("all_gather", tag, timeout(), [this, output, input, type = *type]() mutable -> Status {
-    MPI_Request request;
     const int n = static_cast<int>(input.numel());
-    int rc = MPI_Iallgather(input.data_ptr(), n, type, output.data_ptr(), n, type, AsComm(comm_), &request);
-    return Complete(&request, rc, "MPI_Iallgather");
+    return Check(MPI_Allgather(input.data_ptr(), n, type, output.data_ptr(), n, type, AsComm(comm_)),
+                 "MPI_Allgather");
   });
 }
 
@@ -152,10 +134,9 @@ WorkPtr MpiCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, Redu
   auto type = DatatypeOf(input);
   if (!type.ok()) return Failed(type.status());
   return queue_->Enqueue("reduce_scatter", tag, timeout(), [this, output, input, op, type = *type]() mutable -> Status {
-    MPI_Request request;
-    int rc = MPI_Ireduce_scatter_block(input.data_ptr(), output.data_ptr(), static_cast<int>(output.numel()), type,
-                                       MPI_SUM, AsComm(comm_), &request);
-    RETURN_IF_ERROR(Complete(&request, rc, "MPI_Ireduce_scatter_block"));
+    int rc = MPI_Reduce_scatter_block(input.data_ptr(), output.data_ptr(), static_cast<int>(output.numel()), type,
+                                      MPI_SUM, AsComm(comm_));
+    RETURN_IF_ERROR(Check(rc, "MPI_Reduce_scatter_block"));
     if (op == ReduceOp::kAverage) DivideBy(output, world_size_);
     return Status::Ok();
   });
@@ -163,9 +144,7 @@ WorkPtr MpiCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, Redu
 
 WorkPtr MpiCommunicator::Barrier(const std::string& tag) {
   return queue_->Enqueue("barrier", tag, timeout(), [this]() -> Status {
-    MPI_Request request;
-    int rc = MPI_Ibarrier(AsComm(comm_), &request);
-    return Complete(&request, rc, "MPI_Ibarrier");
+    return Check(MPI_Barrier(AsComm(comm_)), "MPI_Barrier");
   });
 }
 
