@@ -1,5 +1,7 @@
 #include "common/comm/local_communicator.h"
 
+#include "common/comm/collective_util.h"
+
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -42,34 +44,6 @@ LocalCommunicator::LocalCommunicator(std::shared_ptr<internal::LocalGroupState> 
                                          " (local)")) {}
 
 LocalCommunicator::~LocalCommunicator() = default;
-
-namespace {
-
-// The same argument checks as the MPI backend, so code tested against the
-// in-process group fails the same way it would across processes.
-Status CheckTensor(const at::Tensor& t, const char* what) {
-  if (!t.defined()) return InvalidArgument(std::string(what) + " tensor is undefined");
-  if (!t.is_contiguous()) return InvalidArgument(std::string(what) + " tensor must be contiguous");
-  return Status::Ok();
-}
-
-WorkPtr Failed(Status st) {
-  auto work = std::make_shared<QueuedWork>("", std::chrono::steady_clock::now());
-  work->Complete(std::move(st));
-  return work;
-}
-
-// Average: integer tensors divide with truncation (as NCCL's ncclAvg and the
-// MPI backend do); at::div_ alone would refuse to write a float into them.
-void DivideBy(at::Tensor& t, int n) {
-  if (c10::isIntegralType(t.scalar_type(), /*includeBool=*/true)) {
-    t.div_(n, "trunc");
-  } else {
-    t.div_(n);
-  }
-}
-
-}  // namespace
 
 WorkPtr LocalCommunicator::Collective(
     const char* kind, const std::string& tag, at::Tensor in, at::Tensor out,
@@ -117,7 +91,7 @@ WorkPtr LocalCommunicator::Collective(
 }
 
 WorkPtr LocalCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::string& tag) {
-  if (Status st = CheckTensor(tensor, "all_reduce"); !st.ok()) return Failed(st);
+  if (Status st = CheckTensorArgument(tensor, "all_reduce"); !st.ok()) return FinishedWork(st);
   const int n = world_size_;
   return Collective("all_reduce", tag, tensor, tensor, [op, n](const auto& ins, const auto& outs) {
     at::Tensor sum = ins[0].clone();
@@ -128,8 +102,8 @@ WorkPtr LocalCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::
 }
 
 WorkPtr LocalCommunicator::Broadcast(at::Tensor tensor, int root, const std::string& tag) {
-  if (Status st = CheckTensor(tensor, "broadcast"); !st.ok()) return Failed(st);
-  if (root < 0 || root >= world_size_) return Failed(InvalidArgument("broadcast root " + std::to_string(root) + " out of range"));
+  if (Status st = CheckTensorArgument(tensor, "broadcast"); !st.ok()) return FinishedWork(st);
+  if (root < 0 || root >= world_size_) return FinishedWork(InvalidArgument("broadcast root " + std::to_string(root) + " out of range"));
   return Collective("broadcast", tag, tensor, tensor, [root](const auto& ins, const auto& outs) {
     at::Tensor value = ins[root].clone();
     for (const auto& o : outs) o.copy_(value);
@@ -137,11 +111,9 @@ WorkPtr LocalCommunicator::Broadcast(at::Tensor tensor, int root, const std::str
 }
 
 WorkPtr LocalCommunicator::AllGather(at::Tensor output, at::Tensor input, const std::string& tag) {
-  if (Status st = CheckTensor(output, "all_gather output"); !st.ok()) return Failed(st);
-  if (Status st = CheckTensor(input, "all_gather input"); !st.ok()) return Failed(st);
-  if (output.numel() != input.numel() * world_size_ || output.scalar_type() != input.scalar_type()) {
-    return Failed(InvalidArgument("all_gather output must hold world_size x input elements of the same dtype"));
-  }
+  if (Status st = CheckTensorArgument(output, "all_gather output"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckTensorArgument(input, "all_gather input"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckGatherSizes(output, input, world_size_, "all_gather"); !st.ok()) return FinishedWork(st);
   return Collective("all_gather", tag, input, output, [](const auto& ins, const auto& outs) {
     std::vector<at::Tensor> flat;
     for (const auto& in : ins) flat.push_back(in.reshape(-1));
@@ -151,11 +123,9 @@ WorkPtr LocalCommunicator::AllGather(at::Tensor output, at::Tensor input, const 
 }
 
 WorkPtr LocalCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, ReduceOp op, const std::string& tag) {
-  if (Status st = CheckTensor(output, "reduce_scatter output"); !st.ok()) return Failed(st);
-  if (Status st = CheckTensor(input, "reduce_scatter input"); !st.ok()) return Failed(st);
-  if (input.numel() != output.numel() * world_size_ || output.scalar_type() != input.scalar_type()) {
-    return Failed(InvalidArgument("reduce_scatter input must hold world_size x output elements of the same dtype"));
-  }
+  if (Status st = CheckTensorArgument(output, "reduce_scatter output"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckTensorArgument(input, "reduce_scatter input"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckGatherSizes(input, output, world_size_, "reduce_scatter"); !st.ok()) return FinishedWork(st);
   const int n = world_size_;
   return Collective("reduce_scatter", tag, input, output, [op, n](const auto& ins, const auto& outs) {
     at::Tensor sum = ins[0].reshape(-1).clone();

@@ -1,5 +1,7 @@
 #include "common/comm/mpi_communicator.h"
 
+#include "common/comm/collective_util.h"
+
 #include <mpi.h>
 
 #include <thread>
@@ -24,9 +26,8 @@ Result<MPI_Datatype> DatatypeOf(const at::Tensor& t) {
 }
 
 Status CheckTensor(const at::Tensor& t, const char* what) {
-  if (!t.defined()) return InvalidArgument(std::string(what) + " tensor is undefined");
+  RETURN_IF_ERROR(CheckTensorArgument(t, what));
   if (!t.device().is_cpu()) return InvalidArgument(std::string(what) + " tensor must be on the CPU for MPI");
-  if (!t.is_contiguous()) return InvalidArgument(std::string(what) + " tensor must be contiguous");
   return Status::Ok();
 }
 
@@ -42,21 +43,6 @@ Status Check(int rc, const char* what) {
   return Status::Ok();
 }
 
-// Average: integer tensors divide with truncation (as NCCL's ncclAvg does);
-// at::div_ alone would refuse to write a float into them.
-void DivideBy(at::Tensor& t, int n) {
-  if (c10::isIntegralType(t.scalar_type(), /*includeBool=*/true)) {
-    t.div_(n, "trunc");
-  } else {
-    t.div_(n);
-  }
-}
-
-WorkPtr Failed(Status st) {
-  auto work = std::make_shared<QueuedWork>("", std::chrono::steady_clock::now());
-  work->Complete(std::move(st));
-  return work;
-}
 
 }  // namespace
 
@@ -87,9 +73,9 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 WorkPtr MpiCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::string& tag) {
-  if (Status st = CheckTensor(tensor, "all_reduce"); !st.ok()) return Failed(st);
+  if (Status st = CheckTensor(tensor, "all_reduce"); !st.ok()) return FinishedWork(st);
   auto type = DatatypeOf(tensor);
-  if (!type.ok()) return Failed(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return queue_->Enqueue("all_reduce", tag, timeout(), [this, tensor, op, type = *type]() mutable -> Status {
     int rc = MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), type, MPI_SUM,
                            AsComm(comm_));
@@ -100,10 +86,10 @@ WorkPtr MpiCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::st
 }
 
 WorkPtr MpiCommunicator::Broadcast(at::Tensor tensor, int root, const std::string& tag) {
-  if (Status st = CheckTensor(tensor, "broadcast"); !st.ok()) return Failed(st);
-  if (root < 0 || root >= world_size_) return Failed(InvalidArgument("broadcast root " + std::to_string(root) + " out of range"));
+  if (Status st = CheckTensor(tensor, "broadcast"); !st.ok()) return FinishedWork(st);
+  if (root < 0 || root >= world_size_) return FinishedWork(InvalidArgument("broadcast root " + std::to_string(root) + " out of range"));
   auto type = DatatypeOf(tensor);
-  if (!type.ok()) return Failed(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return queue_->Enqueue("broadcast", tag, timeout(), [this, tensor, root, type = *type]() mutable -> Status {
     return Check(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), type, root, AsComm(comm_)),
                  "MPI_Bcast");
@@ -111,13 +97,11 @@ WorkPtr MpiCommunicator::Broadcast(at::Tensor tensor, int root, const std::strin
 }
 
 WorkPtr MpiCommunicator::AllGather(at::Tensor output, at::Tensor input, const std::string& tag) {
-  if (Status st = CheckTensor(output, "all_gather output"); !st.ok()) return Failed(st);
-  if (Status st = CheckTensor(input, "all_gather input"); !st.ok()) return Failed(st);
-  if (output.numel() != input.numel() * world_size_ || output.scalar_type() != input.scalar_type()) {
-    return Failed(InvalidArgument("all_gather output must hold world_size x input elements of the same dtype"));
-  }
+  if (Status st = CheckTensor(output, "all_gather output"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckTensor(input, "all_gather input"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckGatherSizes(output, input, world_size_, "all_gather"); !st.ok()) return FinishedWork(st);
   auto type = DatatypeOf(input);
-  if (!type.ok()) return Failed(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return queue_->Enqueue("all_gather", tag, timeout(), [this, output, input, type = *type]() mutable -> Status {
     const int n = static_cast<int>(input.numel());
     return Check(MPI_Allgather(input.data_ptr(), n, type, output.data_ptr(), n, type, AsComm(comm_)),
@@ -126,13 +110,11 @@ WorkPtr MpiCommunicator::AllGather(at::Tensor output, at::Tensor input, const st
 }
 
 WorkPtr MpiCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, ReduceOp op, const std::string& tag) {
-  if (Status st = CheckTensor(output, "reduce_scatter output"); !st.ok()) return Failed(st);
-  if (Status st = CheckTensor(input, "reduce_scatter input"); !st.ok()) return Failed(st);
-  if (input.numel() != output.numel() * world_size_ || output.scalar_type() != input.scalar_type()) {
-    return Failed(InvalidArgument("reduce_scatter input must hold world_size x output elements of the same dtype"));
-  }
+  if (Status st = CheckTensor(output, "reduce_scatter output"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckTensor(input, "reduce_scatter input"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckGatherSizes(input, output, world_size_, "reduce_scatter"); !st.ok()) return FinishedWork(st);
   auto type = DatatypeOf(input);
-  if (!type.ok()) return Failed(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return queue_->Enqueue("reduce_scatter", tag, timeout(), [this, output, input, op, type = *type]() mutable -> Status {
     int rc = MPI_Reduce_scatter_block(input.data_ptr(), output.data_ptr(), static_cast<int>(output.numel()), type,
                                       MPI_SUM, AsComm(comm_));

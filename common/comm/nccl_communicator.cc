@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <spdlog/spdlog.h>
 
+#include "common/comm/collective_util.h"
 #include "common/comm/work_queue.h"
 
 namespace chorus::comm {
@@ -94,11 +95,6 @@ class NcclWork : public Work {
   cudaEvent_t done_ = nullptr;
 };
 
-WorkPtr FailedWork(Status st) {
-  auto work = std::make_shared<QueuedWork>("", std::chrono::steady_clock::now());
-  work->Complete(std::move(st));
-  return work;
-}
 
 Status CheckCuda(const at::Tensor& t, c10::Device device, const char* what) {
   if (!t.defined() || !t.is_cuda() || t.device() != device) {
@@ -163,44 +159,40 @@ WorkPtr Launch(const std::shared_ptr<NcclCommunicator::State>& state, std::vecto
 }  // namespace
 
 WorkPtr NcclCommunicator::AllReduce(at::Tensor tensor, ReduceOp op, const std::string& tag) {
-  if (Status st = CheckCuda(tensor, state_->device, "all_reduce"); !st.ok()) return FailedWork(st);
+  if (Status st = CheckCuda(tensor, state_->device, "all_reduce"); !st.ok()) return FinishedWork(st);
   auto type = NcclType(tensor);
-  if (!type.ok()) return FailedWork(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return Launch(state_, {tensor}, "all_reduce", tag, timeout(), [&](cudaStream_t s) {
     return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), *type, NcclOp(op), state_->comm, s);
   });
 }
 
 WorkPtr NcclCommunicator::Broadcast(at::Tensor tensor, int root, const std::string& tag) {
-  if (Status st = CheckCuda(tensor, state_->device, "broadcast"); !st.ok()) return FailedWork(st);
+  if (Status st = CheckCuda(tensor, state_->device, "broadcast"); !st.ok()) return FinishedWork(st);
   auto type = NcclType(tensor);
-  if (!type.ok()) return FailedWork(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return Launch(state_, {tensor}, "broadcast", tag, timeout(), [&](cudaStream_t s) {
     return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), *type, root, state_->comm, s);
   });
 }
 
 WorkPtr NcclCommunicator::AllGather(at::Tensor output, at::Tensor input, const std::string& tag) {
-  if (Status st = CheckCuda(output, state_->device, "all_gather output"); !st.ok()) return FailedWork(st);
-  if (Status st = CheckCuda(input, state_->device, "all_gather input"); !st.ok()) return FailedWork(st);
-  if (output.numel() != input.numel() * world_size_) {
-    return FailedWork(InvalidArgument("all_gather output must hold world_size x input elements"));
-  }
+  if (Status st = CheckCuda(output, state_->device, "all_gather output"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckCuda(input, state_->device, "all_gather input"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckGatherSizes(output, input, world_size_, "all_gather"); !st.ok()) return FinishedWork(st);
   auto type = NcclType(input);
-  if (!type.ok()) return FailedWork(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return Launch(state_, {output, input}, "all_gather", tag, timeout(), [&](cudaStream_t s) {
     return ncclAllGather(input.data_ptr(), output.data_ptr(), input.numel(), *type, state_->comm, s);
   });
 }
 
 WorkPtr NcclCommunicator::ReduceScatter(at::Tensor output, at::Tensor input, ReduceOp op, const std::string& tag) {
-  if (Status st = CheckCuda(output, state_->device, "reduce_scatter output"); !st.ok()) return FailedWork(st);
-  if (Status st = CheckCuda(input, state_->device, "reduce_scatter input"); !st.ok()) return FailedWork(st);
-  if (input.numel() != output.numel() * world_size_) {
-    return FailedWork(InvalidArgument("reduce_scatter input must hold world_size x output elements"));
-  }
+  if (Status st = CheckCuda(output, state_->device, "reduce_scatter output"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckCuda(input, state_->device, "reduce_scatter input"); !st.ok()) return FinishedWork(st);
+  if (Status st = CheckGatherSizes(input, output, world_size_, "reduce_scatter"); !st.ok()) return FinishedWork(st);
   auto type = NcclType(input);
-  if (!type.ok()) return FailedWork(type.status());
+  if (!type.ok()) return FinishedWork(type.status());
   return Launch(state_, {output, input}, "reduce_scatter", tag, timeout(), [&](cudaStream_t s) {
     return ncclReduceScatter(input.data_ptr(), output.data_ptr(), output.numel(), *type, NcclOp(op), state_->comm, s);
   });
