@@ -57,6 +57,11 @@ int Worker(const Settings& s) {
   config::OptimizerSpec opt_spec;
   const bool shard = s.sharding == "optimizer" && world->world_size > 1;
   auto optimizer = train::FlatOptimizer::Create(model->parameters(), opt_spec, comm->get(), shard).value();
+  if (world->rank == 0) {
+    std::fprintf(stderr, "  %d rank(s)%s: optimizer state %lld bytes per rank for %lld parameters\n", world->world_size,
+                 shard ? " with ZeRO-1" : "", static_cast<long long>(optimizer->StateBytesPerRank()),
+                 static_cast<long long>(optimizer->num_elements()));
+  }
   std::unique_ptr<train::GradientReducer> reducer;
   if (world->world_size > 1 && !shard) {
     reducer = std::make_unique<train::GradientReducer>(model->parameters(), **comm, train::ReducerOptions{});

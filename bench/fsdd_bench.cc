@@ -74,8 +74,9 @@ int main(int argc, char** argv) {
     chorus::data::SynthOptions synth;
     synth.root = extra.root;
     synth.words = chorus::data::DigitWords();
-    synth.num_voices = 120;
-    synth.takes_per_voice = 4;
+    synth.num_voices = 300;  // many voices beat many takes of few voices for an unseen speaker
+    synth.takes_per_voice = 2;
+    synth.seed = 7;
     std::printf("synthesizing digits into %s ...\n", synth.root.c_str());
     std::fflush(stdout);
     if (auto st = chorus::data::SynthesizeDataset(synth); !st.ok()) {
