@@ -34,6 +34,8 @@ void ReadDataset(ConfigNode node, DatasetSpec* d) {
   node.Get("validation_speakers", &d->validation_speakers);
   node.Get("test_speakers", &d->test_speakers);
   node.Get("clip_seconds", &d->clip_seconds);
+  node.Get("repeat", &d->repeat);
+  node.Check(d->repeat >= 1 && d->repeat <= 100, "repeat", "must be in [1, 100]");
   for (ConfigNode source : node.ChildList("extra_train")) {
     ExtraTrainSource extra;
     source.Require("root", &extra.root);

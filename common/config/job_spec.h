@@ -37,6 +37,10 @@ struct DatasetSpec {
   std::vector<std::string> validation_speakers;
   std::vector<std::string> test_speakers;
   std::vector<ExtraTrainSource> extra_train;
+  // Each training example of the dataset itself (not of extra_train) appears
+  // this many times per epoch, each time with its own augmentation: weights
+  // scarce real recordings against plentiful synthetic ones.
+  int repeat = 1;
   // every clip is padded or cropped to this length at the features' sample rate
   double clip_seconds = 1.0;
 };

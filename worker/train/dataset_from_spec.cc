@@ -63,6 +63,8 @@ Result<data::DatasetSplit> LoadDatasetFromSpec(const config::DatasetSpec& spec, 
     split = data::LoadFolderDataset(o);
   }
   if (!split.ok()) return split.status();
+  const std::vector<data::Example> once = split->train;
+  for (int r = 1; r < spec.repeat; ++r) split->train.insert(split->train.end(), once.begin(), once.end());
   for (const auto& extra : spec.extra_train) RETURN_IF_ERROR(AddExtraSource(extra, &split.value()));
   if (split->train.empty()) return InvalidArgument(spec.root + ": the dataset has no training examples");
   return split;
