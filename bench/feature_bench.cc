@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_util.h"
 #include "common/audio/features.h"
 #include "common/audio/wav_io.h"
 
@@ -61,10 +62,6 @@ struct Row {
   int64_t theirs_frames = 0;
 };
 
-std::string SourceDir() {
-  if (const char* env = std::getenv("CHORUS_SOURCE_DIR"); env != nullptr && *env != '\0') return env;
-  return fs::path(__FILE__).parent_path().parent_path().string();
-}
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
@@ -144,7 +141,7 @@ nlohmann::json TimeTorchaudio(const Workload& w, const FeatureOptions& o, const 
   }
   std::ostringstream cmd;
   cmd << "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 /usr/bin/python3 "
-      << Quote(SourceDir() + "/bench/torchaudio_fbank_bench.py") << " " << Quote(samples.string()) << " "
+      << Quote(chorus::bench::SourcePath("bench/torchaudio_fbank_bench.py")) << " " << Quote(samples.string()) << " "
       << Quote(lengths.string()) << " sample_rate=" << o.sample_rate << " window_ms=" << o.window_ms
       << " hop_ms=" << o.hop_ms << " n_mels=" << o.n_mels << " f_min=" << o.f_min << " f_max=" << o.f_max
       << " n_fft=512 repeats=" << w.repeats;
@@ -174,7 +171,7 @@ int main(int argc, char** argv) {
   } else if (const char* env = std::getenv("CHORUS_FSDD_DIR"); env != nullptr && *env != '\0') {
     fsdd = env;
   } else {
-    fsdd = fs::path(SourceDir()) / ".." / "shared" / "data" / "fsdd";
+    fsdd = chorus::bench::SourcePath("../shared/data/fsdd");
   }
 
   std::vector<Workload> workloads;
