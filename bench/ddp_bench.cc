@@ -85,7 +85,6 @@ int Worker(const Settings& s) {
   torch::Tensor seconds = torch::tensor({std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
                                         torch::kFloat64);
   // The slowest rank sets the pace.
-  std::vector<torch::Tensor> all;
   torch::Tensor gathered = torch::empty({world->world_size}, torch::kFloat64);
   CHORUS_CHECK((*comm)->AllGather(gathered, seconds, "times")->Wait().ok());
   const double slowest = gathered.max().item<double>();

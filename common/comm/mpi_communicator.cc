@@ -4,7 +4,6 @@
 
 #include <mpi.h>
 
-#include <thread>
 
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>

@@ -24,9 +24,14 @@ class CheckFailure {
   std::ostringstream stream_;
 };
 
+// Turns the streamed message into a void expression (binds after operator<<).
+struct Voidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace chorus::internal
 
+// One expression, so it is safe as the body of an unbraced if/else.
 #define CHORUS_CHECK(cond) \
-  if (cond) {              \
-  } else                   \
-    ::chorus::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
+  (cond) ? (void)0         \
+         : ::chorus::internal::Voidify() & ::chorus::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()

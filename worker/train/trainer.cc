@@ -125,9 +125,7 @@ Status Trainer::Impl::Setup() {
   shape.bins = extractor->NumBins();
   shape.num_classes = static_cast<int64_t>(split.labels.size());
   ASSIGN_OR_RETURN(model, models::CreateModel(spec.model, shape));
-  ASSIGN_OR_RETURN(optimizer, FlatOptimizer::Create(model->parameters(), spec.optimizer, comm,
-                                                    distributed() && spec.training.sharding == "optimizer"));
-  if (distributed() && !optimizer->sharded()) {
+  if (distributed() && spec.training.sharding != "optimizer") {  // ZeRO-1 reduce-scatters in its Step instead
     ReducerOptions ro;
     ro.first_bucket_bytes = static_cast<int64_t>(spec.training.first_bucket_mb * (1 << 20));
     ro.bucket_bytes = static_cast<int64_t>(spec.training.bucket_mb * (1 << 20));
@@ -155,16 +153,11 @@ Status Trainer::Impl::Setup() {
   best_weights_path = (fs::path(spec.output.dir) / "best-model.pt").string();
   checkpoints = std::make_unique<CheckpointStore>((fs::path(spec.output.dir) / "checkpoints").string(),
                                                   spec.training.keep_checkpoints);
+  FlatState resumed_optimizer;  // empty unless a checkpoint is loaded
   if (options.resume) {
     ASSIGN_OR_RETURN(std::optional<std::string> latest, checkpoints->Latest());
     if (latest) {
-      FlatState flat;
-      RETURN_IF_ERROR(CheckpointStore::Load(*latest, &state, *model, &flat));
-      RETURN_IF_ERROR(optimizer->LoadState(flat));
-      // The optimizer's copy of the parameters must follow the loaded weights.
-      ASSIGN_OR_RETURN(optimizer, FlatOptimizer::Create(model->parameters(), spec.optimizer, comm,
-                                                        optimizer->sharded()));
-      RETURN_IF_ERROR(optimizer->LoadState(flat));
+      RETURN_IF_ERROR(CheckpointStore::Load(*latest, &state, *model, &resumed_optimizer));
       // Positions are counted in optimizer steps; the rank count may differ
       // from the run that wrote the checkpoint.
       state.batch_in_epoch = std::min(state.batch_in_epoch, steps_per_epoch);
@@ -172,6 +165,10 @@ Status Trainer::Impl::Setup() {
                    state.batch_in_epoch);
     }
   }
+  // Built after any checkpoint is loaded: its copy of the parameters must be the loaded weights.
+  ASSIGN_OR_RETURN(optimizer, FlatOptimizer::Create(model->parameters(), spec.optimizer, comm,
+                                                    distributed() && spec.training.sharding == "optimizer"));
+  RETURN_IF_ERROR(optimizer->LoadState(resumed_optimizer));
   if (distributed()) RETURN_IF_ERROR(Collective(BroadcastParameters(*model, *comm, "initial parameters")));
 
   // Decode this rank's first-epoch shard now, so a bad file stops the job
