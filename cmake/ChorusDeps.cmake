@@ -10,6 +10,8 @@ find_package(GTest REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(MPI REQUIRED COMPONENTS CXX)
+find_package(Protobuf REQUIRED)
+find_package(cppzmq REQUIRED)
 
 # NCCL: on when LibTorch was built with CUDA and NCCL is found (AUTO), or forced.
 set(CHORUS_WITH_NCCL AUTO CACHE STRING "Build the NCCL communicator: AUTO, ON or OFF")

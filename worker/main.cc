@@ -1,6 +1,9 @@
 // chorus-worker: the process that does the work on a node.
 //   chorus-worker train JOB.yaml   train one job; started by `mpirun -np N` or
-//                                  `srun --mpi=pmix` it becomes rank r of N
+//                                  `srun --mpi=pmix` it becomes rank r of N.
+//                                  Started by the coordinator (CHORUS_COORDINATOR
+//                                  and CHORUS_JOB_ID set), rank 0 reports progress
+//                                  and heartbeats to it.
 // Exit codes: 0 success, 1 the job failed, 2 bad usage or an invalid job
 // file, 3 interrupted by SIGINT/SIGTERM after writing a checkpoint.
 #include <csignal>
@@ -17,6 +20,7 @@
 #include "common/config/job_spec.h"
 #include "common/util/allocator.h"
 #include "common/util/logging.h"
+#include "worker/train/coordinator_reporter.h"
 #include "worker/train/trainer.h"
 
 namespace {
@@ -33,7 +37,7 @@ bool LaunchedByMpi() {
   return false;
 }
 
-int Train(const std::string& job_path, bool resume, int threads, int max_steps) {
+int Train(const std::string& job_path, bool resume, int threads, int max_steps, const std::string& output_dir) {
   chorus::Result<chorus::config::TrainJobSpec> spec = chorus::config::LoadTrainJobSpec(job_path);
   if (!spec.ok()) {
     std::cerr << "invalid job file:\n" << spec.status().message() << std::endl;
@@ -41,6 +45,7 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps) 
   }
   if (threads > 0) spec->training.threads = threads;
   if (max_steps > 0) spec->training.max_steps = max_steps;
+  if (!output_dir.empty()) spec->output.dir = output_dir;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
@@ -71,7 +76,17 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps) 
     }
   } shutdown{comm};
 
+  // Rank 0 of a coordinator-launched job reports to the coordinator (and the log).
+  chorus::train::LogProgressReporter log_reporter;
+  std::unique_ptr<chorus::train::CoordinatorReporter> coordinator;
+  if (auto link = chorus::train::CoordinatorLinkFromEnvironment(); link && (!comm || comm->rank() == 0)) {
+    spdlog::info("reporting to coordinator {} as job {} attempt {}", link->endpoint, link->job_id, link->attempt);
+    coordinator = std::make_unique<chorus::train::CoordinatorReporter>(*link, &log_reporter,
+                                                                       comm ? comm->world_size() : 1);
+  }
+
   chorus::train::TrainerOptions options;
+  options.reporter = coordinator.get();
   options.spec = *spec;
   options.resume = resume;
   options.stop_requested = &g_stop;
@@ -96,7 +111,10 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps) 
     std::printf("\ntest accuracy: %.4f (%lld clips)\n", result->test->accuracy,
                 static_cast<long long>(result->test->count));
   }
-  if (!result->export_dir.empty()) std::cout << "exported: " << result->export_dir << "\n";
+  if (!result->export_dir.empty()) {
+    std::cout << "exported: " << result->export_dir << "\n";
+    if (coordinator) coordinator->OnExport(result->export_dir);
+  }
   return 0;
 }
 
@@ -112,12 +130,14 @@ int main(int argc, char** argv) {
   std::string job_path;
   bool no_resume = false;
   int threads = 0, max_steps = 0;
+  std::string output_dir;
   train->add_option("job", job_path, "job file, e.g. jobs/kws/synth.yaml")->required()->check(CLI::ExistingFile);
   train->add_flag("--no-resume", no_resume, "start from scratch even if OUTPUT/checkpoints has a checkpoint");
   train->add_option("--threads", threads, "intra-op threads for the model (overrides training.threads)")
       ->check(CLI::Range(1, 256));
   train->add_option("--max-steps", max_steps, "stop after this many steps (overrides training.max_steps)")
       ->check(CLI::Range(1, 1 << 30));
+  train->add_option("--output-dir", output_dir, "checkpoints and metrics go here (overrides output.dir)");
 
   try {
     app.parse(argc, argv);
@@ -126,6 +146,6 @@ int main(int argc, char** argv) {
   }
   chorus::InitLogging(log_level);
   chorus::TuneAllocatorForTensors();
-  if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps);
+  if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps, output_dir);
   return 2;
 }

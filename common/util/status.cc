@@ -16,8 +16,15 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
     case StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
     case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
   }
   return "UNKNOWN";
+}
+
+StatusCode StatusCodeFromName(const std::string& name) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kUnauthenticated); ++c)
+    if (name == StatusCodeName(static_cast<StatusCode>(c))) return static_cast<StatusCode>(c);
+  return StatusCode::kInternal;
 }
 
 std::string Status::ToString() const {

@@ -28,9 +28,12 @@ enum class StatusCode {
   kResourceExhausted,
   kFailedPrecondition,
   kInternal,          // a library we call failed in a way we did not expect
+  kUnauthenticated,   // the request lacked the right token
 };
 
 const char* StatusCodeName(StatusCode code);
+// The inverse of StatusCodeName; unknown names map to kInternal.
+StatusCode StatusCodeFromName(const std::string& name);
 
 class [[nodiscard]] Status {
  public:
@@ -65,6 +68,7 @@ inline Status Cancelled(std::string m) { return Status(StatusCode::kCancelled, s
 inline Status ResourceExhausted(std::string m) { return Status(StatusCode::kResourceExhausted, std::move(m)); }
 inline Status FailedPrecondition(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
+inline Status Unauthenticated(std::string m) { return Status(StatusCode::kUnauthenticated, std::move(m)); }
 
 template <typename T>
 class [[nodiscard]] Result {

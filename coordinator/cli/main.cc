@@ -1,8 +1,9 @@
 // chorus: the command users type.
 //   chorus dataset synth --out DIR [...]   make a synthetic speech-commands set
 //   chorus demo                             synthesize a small set, train, report
-// Later parts add job control (submit, list, status, ...) and serving.
-// Exit codes: 0 success, 1 the command failed, 2 bad usage.
+//   chorus submit|list|status|watch|logs|cancel|retry   job control (job_commands.h)
+// Exit codes: 0 success, 1 the command (or watched job) failed, 2 bad usage;
+// job commands add 3-7 (see job_commands.h).
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/data/synth.h"
+#include "coordinator/cli/job_commands.h"
 #include "common/util/logging.h"
 
 namespace {
@@ -109,6 +111,9 @@ int main(int argc, char** argv) {
   demo->add_option("--takes", demo_takes, "clips per word and voice")->capture_default_str();
   demo->add_flag("--fresh", demo_fresh, "make the dataset again and train from scratch");
 
+  chorus::cli::JobCommands jobs;
+  jobs.Register(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -123,6 +128,7 @@ int main(int argc, char** argv) {
     }
     return RunSynth(synth_options);
   }
+  if (std::optional<int> rc = jobs.Run()) return *rc;
   if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_takes, demo_fresh);
   return 2;
 }

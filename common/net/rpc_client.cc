@@ -1,0 +1,33 @@
+#include "common/net/rpc_client.h"
+
+#include "common/net/zmq_channel.h"
+
+namespace chorus::net {
+
+RpcClient::RpcClient(RpcClientOptions options) : options_(std::move(options)) {}
+
+Status RpcClient::Call(const google::protobuf::MessageLite& request, google::protobuf::MessageLite* reply) {
+  try {
+    if (!socket_) {
+      socket_ = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::req);
+      socket_->set(zmq::sockopt::linger, 0);
+      socket_->connect(options_.endpoint);
+    }
+    RETURN_IF_ERROR(SendProto(*socket_, request));
+    zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, options_.timeout);
+    if (!(item.revents & ZMQ_POLLIN)) {
+      socket_.reset();  // a REQ socket that lost its reply cannot send again
+      return Unavailable("no answer from " + options_.endpoint + " within " +
+                         std::to_string(options_.timeout.count()) + " ms");
+    }
+    zmq::message_t frame;
+    (void)socket_->recv(frame, zmq::recv_flags::none);
+    return ParseProto(frame, reply);
+  } catch (const zmq::error_t& e) {
+    socket_.reset();
+    return Unavailable(options_.endpoint + ": " + e.what());
+  }
+}
+
+}  // namespace chorus::net

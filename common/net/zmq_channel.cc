@@ -1,0 +1,67 @@
+#include "common/net/zmq_channel.h"
+
+namespace chorus::net {
+
+zmq::context_t& SharedContext() {
+  static zmq::context_t* context = new zmq::context_t(1);  // never destroyed: sockets may outlive statics
+  return *context;
+}
+
+Status SendProto(zmq::socket_t& socket, const google::protobuf::MessageLite& message, bool delimiter) {
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) return Internal("cannot serialize " + message.GetTypeName());
+  try {
+    if (delimiter) socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    if (!socket.send(zmq::buffer(bytes), zmq::send_flags::none)) return Unavailable("send would block");
+  } catch (const zmq::error_t& e) {
+    return Unavailable(std::string("zmq send: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Status ParseProto(const zmq::message_t& frame, google::protobuf::MessageLite* message) {
+  if (!message->ParseFromArray(frame.data(), static_cast<int>(frame.size())))
+    return InvalidArgument("malformed " + message->GetTypeName() + " (" + std::to_string(frame.size()) + " bytes)");
+  return Status::Ok();
+}
+
+Result<std::optional<RoutedMessage>> ReceiveRouted(zmq::socket_t& router) {
+  std::vector<zmq::message_t> frames;
+  try {
+    zmq::message_t frame;
+    if (!router.recv(frame, zmq::recv_flags::dontwait)) return std::optional<RoutedMessage>();
+    frames.push_back(std::move(frame));
+    while (router.get(zmq::sockopt::rcvmore)) {
+      zmq::message_t more;
+      (void)router.recv(more, zmq::recv_flags::none);
+      frames.push_back(std::move(more));
+    }
+  } catch (const zmq::error_t& e) {
+    return Unavailable(std::string("zmq recv: ") + e.what());
+  }
+  // identity, [more routing], empty, payload
+  size_t delimiter = 0;
+  while (delimiter < frames.size() && frames[delimiter].size() != 0) ++delimiter;
+  if (delimiter == 0 || delimiter + 2 != frames.size())
+    return InvalidArgument("message without the [route][empty][payload] framing (" + std::to_string(frames.size()) +
+                           " frames)");
+  RoutedMessage out;
+  for (size_t i = 0; i < delimiter; ++i) out.route.push_back(std::move(frames[i]));
+  out.payload = std::move(frames.back());
+  return std::optional<RoutedMessage>(std::move(out));
+}
+
+Status ReplyRouted(zmq::socket_t& router, const RoutedMessage& to, const google::protobuf::MessageLite& reply) {
+  std::string bytes;
+  if (!reply.SerializeToString(&bytes)) return Internal("cannot serialize " + reply.GetTypeName());
+  try {
+    for (const auto& r : to.route) router.send(zmq::buffer(r.data(), r.size()), zmq::send_flags::sndmore);
+    router.send(zmq::message_t(), zmq::send_flags::sndmore);
+    router.send(zmq::buffer(bytes), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    return Unavailable(std::string("zmq reply: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace chorus::net

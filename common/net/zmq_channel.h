@@ -1,0 +1,38 @@
+// Framing of protobuf messages on ZeroMQ sockets, shared by every
+// control-plane endpoint (coordinator, CLI, workers).
+//
+// On the wire a message is [routing frames...] [empty delimiter] [payload].
+// REQ sockets add the delimiter themselves; DEALER senders call SendProto with
+// `delimiter = true` so a ROUTER peer always sees the same shape.
+// Not thread-safe: ZeroMQ sockets belong to one thread at a time.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message_lite.h>
+#include <zmq.hpp>
+
+#include "common/util/status.h"
+
+namespace chorus::net {
+
+// One process-wide context (ZeroMQ contexts are thread-safe).
+zmq::context_t& SharedContext();
+
+Status SendProto(zmq::socket_t& socket, const google::protobuf::MessageLite& message, bool delimiter = false);
+Status ParseProto(const zmq::message_t& frame, google::protobuf::MessageLite* message);
+
+// A request read from a ROUTER socket: who sent it, and what.
+struct RoutedMessage {
+  std::vector<zmq::message_t> route;  // routing frames, up to and excluding the delimiter
+  zmq::message_t payload;
+};
+
+// Reads one message if one is waiting (std::nullopt otherwise). Malformed
+// framing is an InvalidArgument; the frames are consumed either way.
+Result<std::optional<RoutedMessage>> ReceiveRouted(zmq::socket_t& router);
+Status ReplyRouted(zmq::socket_t& router, const RoutedMessage& to, const google::protobuf::MessageLite& reply);
+
+}  // namespace chorus::net

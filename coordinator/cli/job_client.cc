@@ -1,0 +1,67 @@
+#include "coordinator/cli/job_client.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/util/fs.h"
+#include "coordinator/coordinator_config.h"
+
+namespace chorus::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string FirstLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+}  // namespace
+
+Result<JobClient> JobClient::Connect(const ConnectOptions& options) {
+  std::string config_path = options.config_path;
+  if (config_path.empty()) {
+    if (const char* env = std::getenv("CHORUS_CONFIG"); env && *env) config_path = env;
+    else if (fs::exists("configs/coordinator.yaml")) config_path = "configs/coordinator.yaml";
+  }
+  ASSIGN_OR_RETURN(coordinator::CoordinatorConfig config, coordinator::LoadCoordinatorConfig(config_path));
+  const std::string state_dir =
+      options.state_dir.empty() ? config.state_dir : fs::absolute(options.state_dir).lexically_normal().string();
+
+  std::string endpoint = options.coordinator;
+  if (endpoint.empty())
+    if (const char* env = std::getenv("CHORUS_COORDINATOR"); env && *env) endpoint = env;
+  if (endpoint.empty())
+    if (auto written = ReadFile(state_dir + "/endpoint"); written.ok()) endpoint = FirstLine(*written);
+  if (endpoint.empty()) endpoint = config.listen;
+
+  std::string token = config.token;
+  if (const char* env = std::getenv("CHORUS_TOKEN"); env && *env) token = env;
+  if (token.empty())
+    if (auto stored = ReadFile(state_dir + "/token"); stored.ok()) token = FirstLine(*stored);
+  return JobClient({endpoint, options.timeout}, token);
+}
+
+Result<proto::Reply> JobClient::Call(proto::Request request) {
+  request.set_token(token_);
+  proto::Reply reply;
+  Status sent = client_.Call(request, &reply);
+  if (!sent.ok()) {
+    if (sent.code() == StatusCode::kUnavailable)
+      return Unavailable("no coordinator answered at " + client_.endpoint() +
+                         ". Start one with: build/bin/chorus-coordinator --config configs/coordinator.yaml "
+                         "(or point --coordinator / CHORUS_COORDINATOR at a running one)");
+    return sent;
+  }
+  if (reply.code() != "OK") {
+    std::string error = reply.error();
+    if (reply.code() == "UNAUTHENTICATED")
+      error += " (set CHORUS_TOKEN, or run on the coordinator's host where STATE_DIR/token is readable)";
+    return Status(StatusCodeFromName(reply.code()), error);
+  }
+  return reply;
+}
+
+}  // namespace chorus::cli

@@ -1,0 +1,97 @@
+#include "coordinator/coordinator_config.h"
+
+#include <filesystem>
+
+#include "common/config/yaml_reader.h"
+
+namespace chorus::coordinator {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Absolute(const std::string& path) {
+  return path.empty() ? path : fs::absolute(path).lexically_normal().string();
+}
+
+// chorus-worker next to this binary (build/bin), unless configured.
+std::string DefaultWorker() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "chorus-worker" : (self.parent_path() / "chorus-worker").string();
+}
+
+}  // namespace
+
+Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
+  CoordinatorConfig c;
+  c.scheduler.worker_binary = DefaultWorker();
+  c.local.env = {{"OMPI_MCA_btl", "self,vader"}};
+  if (!path.empty()) {
+    ASSIGN_OR_RETURN(config::YamlReader reader, config::YamlReader::LoadFile(path));
+    config::ConfigNode root = reader.Root();
+    root.Get("listen", &c.listen);
+    root.Check(c.listen.rfind("tcp://", 0) == 0 || c.listen.rfind("ipc://", 0) == 0, "listen",
+               "must be a tcp:// or ipc:// ZeroMQ endpoint");
+    root.Get("state_dir", &c.state_dir);
+    root.Get("token", &c.token);
+    root.Get("tick_ms", &c.tick_ms);
+    root.Check(c.tick_ms >= 10 && c.tick_ms <= 10000, "tick_ms", "must be between 10 and 10000");
+    root.Get("worker", &c.scheduler.worker_binary);
+    root.Get("default_launcher", &c.scheduler.default_launcher);
+    root.Get("max_restarts", &c.scheduler.default_max_restarts);
+    root.Check(c.scheduler.default_max_restarts >= 0 && c.scheduler.default_max_restarts <= 100, "max_restarts",
+               "must be between 0 and 100");
+    root.Get("cancel_grace_s", &c.scheduler.cancel_grace_s);
+    root.Check(c.scheduler.cancel_grace_s > 0, "cancel_grace_s", "must be positive");
+    config::ConfigNode hb = root.Child("heartbeat");
+    hb.Get("interval_ms", &c.scheduler.heartbeat_interval_ms);
+    hb.Get("timeout_s", &c.scheduler.heartbeat_timeout_s);
+    hb.Get("startup_timeout_s", &c.scheduler.startup_timeout_s);
+    hb.Check(c.scheduler.heartbeat_interval_ms >= 10, "interval_ms", "must be at least 10");
+    hb.Check(c.scheduler.heartbeat_timeout_s * 1000 > 2 * c.scheduler.heartbeat_interval_ms, "timeout_s",
+             "must be more than two heartbeat intervals");
+    hb.Check(c.scheduler.startup_timeout_s > 0, "startup_timeout_s", "must be positive");
+
+    config::ConfigNode launchers = root.Child("launchers");
+    config::ConfigNode local = launchers.Child("local");
+    local.Get("enabled", &c.local_enabled);
+    local.Get("slots", &c.local.slots);
+    local.Check(c.local.slots >= 1, "slots", "must be at least 1");
+    local.Get("mpirun", &c.local.mpirun);
+    local.Get("mpirun_args", &c.local.mpirun_args);
+    local.Get("env", &c.local.env);
+    c.slurm_enabled = launchers.Has("slurm");
+    config::ConfigNode slurm = launchers.Child("slurm");
+    slurm.Get("enabled", &c.slurm_enabled);
+    slurm.Get("slots", &c.slurm.slots);
+    slurm.Check(c.slurm.slots >= 1, "slots", "must be at least 1");
+    slurm.Get("partition", &c.slurm.partition);
+    slurm.Get("template", &c.slurm.template_path);
+    slurm.Get("time_limit", &c.slurm.time_limit);
+    slurm.Get("cpus_per_task", &c.slurm.cpus_per_task);
+    slurm.Check(c.slurm.cpus_per_task >= 1, "cpus_per_task", "must be at least 1");
+    slurm.Get("extra_sbatch", &c.slurm.extra_sbatch);
+    slurm.Get("env", &c.slurm.env);
+    std::string slurm_conf;
+    slurm.Get("slurm_conf", &slurm_conf);
+    if (!slurm_conf.empty()) c.slurm.command_env["SLURM_CONF"] = Absolute(slurm_conf);
+    for (const auto& line : c.slurm.extra_sbatch)
+      slurm.Check(line.rfind("#SBATCH ", 0) == 0, "extra_sbatch", "every line must start with '#SBATCH '");
+    root.Check(c.scheduler.default_launcher == "local" || c.scheduler.default_launcher == "slurm",
+               "default_launcher", "must be local or slurm");
+    RETURN_IF_ERROR(reader.Finish());
+  }
+  if (c.slurm.template_path.empty()) c.slurm.template_path = "slurm/train.sbatch.in";
+  if (const char* conf = std::getenv("SLURM_CONF"); conf && !c.slurm.command_env.count("SLURM_CONF"))
+    c.slurm.command_env["SLURM_CONF"] = conf;
+  c.state_dir = Absolute(c.state_dir);
+  c.slurm.template_path = Absolute(c.slurm.template_path);
+  if (c.scheduler.worker_binary.find('/') != std::string::npos)
+    c.scheduler.worker_binary = Absolute(c.scheduler.worker_binary);
+  if (c.slurm_enabled && !fs::exists(c.slurm.template_path))
+    return InvalidArgument(path + ": launchers.slurm.template: " + c.slurm.template_path + " does not exist");
+  return c;
+}
+
+}  // namespace chorus::coordinator

@@ -1,0 +1,30 @@
+// CoordinatorConfig: configs/coordinator.yaml as a validated struct. Relative
+// paths are resolved against the directory the coordinator starts in; every
+// problem is reported as file:line:col: key like job files.
+#pragma once
+
+#include <string>
+
+#include "common/util/status.h"
+#include "coordinator/local_launcher.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/slurm_launcher.h"
+
+namespace chorus::coordinator {
+
+struct CoordinatorConfig {
+  std::string listen = "tcp://127.0.0.1:7450";  // port 0: any free port (written to STATE_DIR/endpoint)
+  std::string state_dir = "runs/coordinator";
+  std::string token;                             // "" : CHORUS_TOKEN, else STATE_DIR/token
+  double tick_ms = 200;
+  SchedulerOptions scheduler;                    // state_dir/endpoint/token/worker filled at start
+  bool local_enabled = true;
+  LocalLauncherOptions local;
+  bool slurm_enabled = false;
+  SlurmLauncherOptions slurm;
+};
+
+// `path` "" : the defaults. Paths in the result are absolute.
+Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path);
+
+}  // namespace chorus::coordinator

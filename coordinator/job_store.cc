@@ -1,0 +1,291 @@
+#include "coordinator/job_store.h"
+
+#include <sqlite3.h>
+
+namespace chorus::coordinator {
+
+namespace {
+
+// One prepared statement, finalized on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Status prepared() const { return rc_ == SQLITE_OK ? Status::Ok() : Error("prepare"); }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
+  void Bind(int i, const std::string& v) { sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  // SQLITE_ROW: a row is ready; SQLITE_DONE: finished; anything else: error.
+  int Step() { return rc_ = sqlite3_step(stmt_); }
+  Status Run() { return Step() == SQLITE_DONE ? Status::Ok() : Error("step"); }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::string Blob(int col) {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  Status Error(const char* what) const {
+    return IoError(std::string("job store ") + what + ": " + sqlite3_errmsg(db_));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+template <typename Message>
+Result<Message> ParseBlob(const std::string& blob, const char* what) {
+  Message m;
+  if (!m.ParseFromString(blob)) return Corruption(std::string("job store: unreadable ") + what + " record");
+  return m;
+}
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  launcher TEXT NOT NULL,
+  submitted_at REAL NOT NULL,
+  finished_at REAL NOT NULL,
+  spec_yaml TEXT NOT NULL,
+  job BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, priority);
+CREATE TABLE IF NOT EXISTS attempts(
+  job_id INTEGER NOT NULL,
+  number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempt BLOB NOT NULL,
+  PRIMARY KEY(job_id, number));
+CREATE TABLE IF NOT EXISTS metrics(
+  job_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  time REAL NOT NULL,
+  value BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS metrics_job ON metrics(job_id, kind);
+)sql";
+
+}  // namespace
+
+const char* JobStateName(proto::JobState state) {
+  switch (state) {
+    case proto::PENDING: return "PENDING";
+    case proto::RUNNING: return "RUNNING";
+    case proto::SUCCEEDED: return "SUCCEEDED";
+    case proto::FAILED: return "FAILED";
+    case proto::CANCELLED: return "CANCELLED";
+    default: return "UNKNOWN";
+  }
+}
+
+bool IsTerminal(proto::JobState state) {
+  return state == proto::SUCCEEDED || state == proto::FAILED || state == proto::CANCELLED;
+}
+
+Result<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return IoError(path + ": cannot open job store: " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<JobStore> store(new JobStore(db, path));
+  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=FULL;", "PRAGMA foreign_keys=ON;"})
+    RETURN_IF_ERROR(store->Exec(pragma).WithContext(path));
+  RETURN_IF_ERROR(store->Exec(kSchema).WithContext(path));
+  RETURN_IF_ERROR(store->Exec("PRAGMA quick_check;").WithContext(path));
+  return store;
+}
+
+JobStore::~JobStore() { sqlite3_close(db_); }
+
+Status JobStore::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    return IoError("job store: " + msg);
+  }
+  return Status::Ok();
+}
+
+Status JobStore::Atomically(const std::function<Status()>& body) {
+  if (transaction_depth_ > 0) return body();  // already inside one
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE;"));
+  ++transaction_depth_;
+  Status s = body();
+  --transaction_depth_;
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK;");
+    return s;
+  }
+  return Exec("COMMIT;");
+}
+
+namespace {
+std::string JobBlob(const proto::Job& job) {
+  proto::Job copy = job;
+  copy.clear_evaluations();
+  copy.clear_attempt_history();
+  return copy.SerializeAsString();
+}
+}  // namespace
+
+Result<int64_t> JobStore::CreateJob(proto::Job* job, const std::string& spec_yaml) {
+  int64_t id = 0;
+  RETURN_IF_ERROR(Atomically([&]() -> Status {
+    Statement insert(db_,
+                     "INSERT INTO jobs(name,state,priority,launcher,submitted_at,finished_at,spec_yaml,job) "
+                     "VALUES(?,?,?,?,?,?,?,x'')");
+    RETURN_IF_ERROR(insert.prepared());
+    insert.Bind(1, job->name());
+    insert.Bind(2, std::string(JobStateName(job->state())));
+    insert.Bind(3, static_cast<int64_t>(job->priority()));
+    insert.Bind(4, job->launcher());
+    insert.Bind(5, job->submitted_at());
+    insert.Bind(6, job->finished_at());
+    insert.Bind(7, spec_yaml);
+    RETURN_IF_ERROR(insert.Run());
+    id = sqlite3_last_insert_rowid(db_);
+    job->set_id(id);
+    return SaveJob(*job);
+  }));
+  return id;
+}
+
+Status JobStore::SaveJob(const proto::Job& job) {
+  Statement update(db_, "UPDATE jobs SET name=?, state=?, priority=?, launcher=?, finished_at=?, job=? WHERE id=?");
+  RETURN_IF_ERROR(update.prepared());
+  update.Bind(1, job.name());
+  update.Bind(2, std::string(JobStateName(job.state())));
+  update.Bind(3, static_cast<int64_t>(job.priority()));
+  update.Bind(4, job.launcher());
+  update.Bind(5, job.finished_at());
+  update.BindBlob(6, JobBlob(job));
+  update.Bind(7, job.id());
+  RETURN_IF_ERROR(update.Run());
+  if (sqlite3_changes(db_) != 1) return NotFound("job " + std::to_string(job.id()) + " does not exist");
+  return Status::Ok();
+}
+
+Result<proto::Job> JobStore::LoadJob(int64_t id, bool history) {
+  Statement select(db_, "SELECT job FROM jobs WHERE id=?");
+  RETURN_IF_ERROR(select.prepared());
+  select.Bind(1, id);
+  int rc = select.Step();
+  if (rc == SQLITE_DONE) return NotFound("no job with id " + std::to_string(id));
+  if (rc != SQLITE_ROW) return select.Error("read");
+  ASSIGN_OR_RETURN(proto::Job job, ParseBlob<proto::Job>(select.Blob(0), "job"));
+  if (history) {
+    ASSIGN_OR_RETURN(std::vector<proto::Attempt> attempts, Attempts(id));
+    for (auto& a : attempts) *job.add_attempt_history() = std::move(a);
+    Statement evals(db_, "SELECT value FROM metrics WHERE job_id=? AND kind='evaluation' ORDER BY rowid");
+    RETURN_IF_ERROR(evals.prepared());
+    evals.Bind(1, id);
+    while ((rc = evals.Step()) == SQLITE_ROW) {
+      ASSIGN_OR_RETURN(proto::Evaluation e, ParseBlob<proto::Evaluation>(evals.Blob(0), "evaluation"));
+      *job.add_evaluations() = std::move(e);
+    }
+    if (rc != SQLITE_DONE) return evals.Error("read");
+  }
+  return job;
+}
+
+Result<std::vector<proto::Job>> JobStore::ListJobs(bool active_only, int limit) {
+  std::string sql = "SELECT job FROM jobs";
+  if (active_only) sql += " WHERE state IN ('PENDING','RUNNING')";
+  sql += " ORDER BY id DESC";
+  if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+  Statement select(db_, sql.c_str());
+  RETURN_IF_ERROR(select.prepared());
+  std::vector<proto::Job> out;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    ASSIGN_OR_RETURN(proto::Job job, ParseBlob<proto::Job>(select.Blob(0), "job"));
+    out.push_back(std::move(job));
+  }
+  if (rc != SQLITE_DONE) return select.Error("list");
+  return out;
+}
+
+Result<std::string> JobStore::JobSpec(int64_t id) {
+  Statement select(db_, "SELECT spec_yaml FROM jobs WHERE id=?");
+  RETURN_IF_ERROR(select.prepared());
+  select.Bind(1, id);
+  int rc = select.Step();
+  if (rc == SQLITE_DONE) return NotFound("no job with id " + std::to_string(id));
+  if (rc != SQLITE_ROW) return select.Error("read");
+  return select.Blob(0);
+}
+
+Status JobStore::SaveAttempt(int64_t job_id, const proto::Attempt& attempt) {
+  Statement upsert(db_, "INSERT OR REPLACE INTO attempts(job_id,number,state,attempt) VALUES(?,?,?,?)");
+  RETURN_IF_ERROR(upsert.prepared());
+  upsert.Bind(1, job_id);
+  upsert.Bind(2, static_cast<int64_t>(attempt.number()));
+  upsert.Bind(3, attempt.state());
+  upsert.BindBlob(4, attempt.SerializeAsString());
+  return upsert.Run();
+}
+
+Result<std::vector<proto::Attempt>> JobStore::Attempts(int64_t job_id) {
+  Statement select(db_, "SELECT attempt FROM attempts WHERE job_id=? ORDER BY number");
+  RETURN_IF_ERROR(select.prepared());
+  select.Bind(1, job_id);
+  std::vector<proto::Attempt> out;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    ASSIGN_OR_RETURN(proto::Attempt a, ParseBlob<proto::Attempt>(select.Blob(0), "attempt"));
+    out.push_back(std::move(a));
+  }
+  if (rc != SQLITE_DONE) return select.Error("read");
+  return out;
+}
+
+namespace {
+Status AppendMetric(sqlite3* db, int64_t job_id, const char* kind, int64_t step, double time, const std::string& blob) {
+  Statement insert(db, "INSERT INTO metrics(job_id,kind,step,time,value) VALUES(?,?,?,?,?)");
+  RETURN_IF_ERROR(insert.prepared());
+  insert.Bind(1, job_id);
+  insert.Bind(2, std::string(kind));
+  insert.Bind(3, step);
+  insert.Bind(4, time);
+  insert.BindBlob(5, blob);
+  return insert.Run();
+}
+}  // namespace
+
+Status JobStore::AppendProgress(int64_t job_id, const proto::Progress& p) {
+  return AppendMetric(db_, job_id, "progress", p.step(), p.time(), p.SerializeAsString());
+}
+
+Status JobStore::AppendEvaluation(int64_t job_id, const proto::Evaluation& e) {
+  return AppendMetric(db_, job_id, "evaluation", e.step(), e.time(), e.SerializeAsString());
+}
+
+Result<std::vector<proto::Progress>> JobStore::ProgressHistory(int64_t job_id) {
+  Statement select(db_, "SELECT value FROM metrics WHERE job_id=? AND kind='progress' ORDER BY rowid");
+  RETURN_IF_ERROR(select.prepared());
+  select.Bind(1, job_id);
+  std::vector<proto::Progress> out;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    ASSIGN_OR_RETURN(proto::Progress p, ParseBlob<proto::Progress>(select.Blob(0), "progress"));
+    out.push_back(std::move(p));
+  }
+  if (rc != SQLITE_DONE) return select.Error("read");
+  return out;
+}
+
+}  // namespace chorus::coordinator

@@ -1,0 +1,118 @@
+// chorus-coordinator: queues, launches, watches and restarts training jobs,
+// and answers the `chorus` CLI. See configs/coordinator.yaml.
+// Stopping it (SIGINT/SIGTERM, or kill -9) leaves running jobs running; the
+// next coordinator started on the same state directory re-attaches to them.
+// Exit codes: 0 stopped by a signal, 1 could not start, 2 bad usage or config.
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/util/fs.h"
+#include "common/util/logging.h"
+#include "coordinator/coordinator_config.h"
+#include "coordinator/job_api.h"
+#include "coordinator/job_store.h"
+#include "coordinator/local_launcher.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/server.h"
+#include "coordinator/slurm_launcher.h"
+#include "coordinator/token.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+using namespace chorus;
+using namespace chorus::coordinator;
+
+int Serve(CoordinatorConfig config) {
+  if (Status s = MakeDirs(config.state_dir); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  // One coordinator per state directory.
+  const std::string lock_path = config.state_dir + "/coordinator.lock";
+  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    spdlog::error("another coordinator already uses {} (lock {})", config.state_dir, lock_path);
+    return 1;
+  }
+  auto token = LoadOrCreateToken(config.token, config.state_dir);
+  auto store = JobStore::Open(config.state_dir + "/jobs.db");
+  auto server = CoordinatorServer::Bind(config.listen);
+  for (const Status& s : {token.status(), store.status(), server.status()}) {
+    if (!s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+  }
+  const std::string endpoint = (*server)->endpoint();
+  if (Status s = AtomicWriteFile(config.state_dir + "/endpoint", endpoint + "\n"); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+
+  std::map<std::string, Launcher*> launchers;
+  LocalLauncher local(config.local);
+  SlurmLauncher slurm(config.slurm);
+  if (config.local_enabled) launchers["local"] = &local;
+  if (config.slurm_enabled) launchers["slurm"] = &slurm;
+  config.scheduler.state_dir = config.state_dir;
+  config.scheduler.endpoint = endpoint;
+  config.scheduler.token = *token;
+  SystemClock clock;
+  Scheduler scheduler(config.scheduler, **store, launchers, clock);
+  if (Status s = scheduler.Recover(); !s.ok()) {
+    spdlog::error("recovering jobs: {}", s.ToString());
+    return 1;
+  }
+  JobApi api(*token, scheduler, **store);
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string names;
+  for (const auto& [name, l] : launchers) names += " " + name + "(" + std::to_string(l->slots()) + " slots)";
+  spdlog::info("coordinator listening on {}; state in {}; launchers:{}", endpoint, config.state_dir, names);
+  (*server)->Run([&](const proto::Request& r) { return api.Handle(r); }, [&] { scheduler.Tick(); },
+                 std::chrono::milliseconds(static_cast<int64_t>(config.tick_ms)), g_stop);
+  spdlog::info("coordinator stopping; running jobs keep running and are re-attached at the next start");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "chorus-coordinator: queues, launches (mpirun or Slurm), watches and restarts Chorus training jobs, and "
+      "answers the chorus CLI."};
+  std::string config_path, listen, state_dir, log_level = "info";
+  app.add_option("--config", config_path, "coordinator YAML (see configs/coordinator.yaml)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--listen", listen, "ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7450 (port 0: any free port)");
+  app.add_option("--state-dir", state_dir, "where the job database, token and job directories live");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  chorus::InitLogging(log_level);
+  auto config = LoadCoordinatorConfig(config_path);
+  if (!config.ok()) {
+    std::cerr << "invalid coordinator configuration:\n" << config.status().message() << std::endl;
+    return 2;
+  }
+  if (!listen.empty()) config->listen = listen;
+  if (!state_dir.empty()) config->state_dir = std::filesystem::absolute(state_dir).lexically_normal().string();
+  return Serve(*config);
+}

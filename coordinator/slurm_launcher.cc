@@ -1,0 +1,116 @@
+#include "coordinator/slurm_launcher.h"
+
+#include <sstream>
+
+#include "common/util/fs.h"
+#include "common/util/subprocess.h"
+#include "coordinator/sbatch_template.h"
+
+namespace chorus::coordinator {
+
+namespace {
+
+std::string Trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// "Key=Value" from scontrol's one-line output.
+std::string Field(const std::string& line, const std::string& key) {
+  std::istringstream in(line);
+  std::string word;
+  while (in >> word)
+    if (word.rfind(key + "=", 0) == 0) return word.substr(key.size() + 1);
+  return "";
+}
+
+}  // namespace
+
+SlurmLauncher::SlurmLauncher(SlurmLauncherOptions options) : options_(std::move(options)) {}
+
+std::string SlurmLauncher::JobName(const LaunchSpec& spec) {
+  return "chorus-" + std::to_string(spec.job_id) + "-" + std::to_string(spec.attempt);
+}
+
+Result<std::string> SlurmLauncher::Slurm(const std::vector<std::string>& argv) const {
+  CommandOptions co;
+  co.env = options_.command_env;
+  co.timeout = options_.command_timeout;
+  ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv, co));
+  if (r.exit_code != 0) {
+    std::string why = Trim(r.err.empty() ? r.out : r.err);
+    return Unavailable(ShellJoin(argv) + " failed (exit " + std::to_string(r.exit_code) + "): " + why);
+  }
+  return r.out;
+}
+
+Result<std::string> SlurmLauncher::RenderScript(const LaunchSpec& spec) const {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(options_.template_path));
+  std::string environment, extra;
+  std::map<std::string, std::string> env = options_.env;
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  for (const auto& [k, v] : env) environment += "export " + k + "=" + ShellQuote(v) + "\n";
+  for (const auto& line : options_.extra_sbatch) extra += line + "\n";
+  std::map<std::string, std::string> values = {
+      {"job_name", JobName(spec)},
+      {"partition", options_.partition},
+      {"ntasks", std::to_string(spec.ranks)},
+      {"cpus_per_task", std::to_string(options_.cpus_per_task)},
+      {"time_limit", options_.time_limit},
+      {"log_path", spec.log_path},
+      {"workdir", spec.workdir},
+      {"extra_sbatch", extra},
+      {"environment", environment},
+      {"command", ShellJoin(spec.command)},
+      {"exit_file", spec.exit_file},
+  };
+  return RenderTemplate(text, values, options_.template_path);
+}
+
+Result<std::string> SlurmLauncher::Launch(const LaunchSpec& spec) {
+  ASSIGN_OR_RETURN(std::string script, RenderScript(spec));
+  const std::string script_path = spec.run_dir + "/attempt-" + std::to_string(spec.attempt) + ".sbatch";
+  RETURN_IF_ERROR(AtomicWriteFile(script_path, script));
+  ASSIGN_OR_RETURN(std::string out, Slurm({"sbatch", "--parsable", script_path}));
+  std::string id = Trim(out.substr(0, out.find(';')));
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
+    return Internal("sbatch answered '" + Trim(out) + "' instead of a job id");
+  return id;
+}
+
+Result<std::string> SlurmLauncher::Find(const LaunchSpec& spec) {
+  ASSIGN_OR_RETURN(std::string out, Slurm({"squeue", "-h", "-n", JobName(spec), "-o", "%i"}));
+  std::istringstream in(out);
+  std::string id;
+  in >> id;
+  return id;
+}
+
+RunStatus SlurmLauncher::Poll(const std::string& handle, const std::string& exit_file) {
+  if (auto code = ReadExitFile(exit_file)) return {RunState::kExited, *code, ""};
+  auto queued = Slurm({"squeue", "-h", "-j", handle, "-o", "%T"});
+  if (queued.ok()) {
+    std::string state = Trim(*queued);
+    if (state == "PENDING" || state == "CONFIGURING") return {RunState::kQueued, 0, state};
+    if (!state.empty()) return {RunState::kRunning, 0, state};
+  } else if (queued.status().code() == StatusCode::kDeadlineExceeded) {
+    return {RunState::kRunning, 0, "squeue did not answer; assuming still running"};
+  }
+  if (auto code = ReadExitFile(exit_file)) return {RunState::kExited, *code, ""};
+  auto shown = Slurm({"scontrol", "show", "job", handle, "-o"});
+  if (!shown.ok()) return {RunState::kLost, 0, "Slurm no longer knows job " + handle};
+  std::string state = Field(*shown, "JobState"), exit_code = Field(*shown, "ExitCode");
+  if (state == "PENDING" || state == "CONFIGURING") return {RunState::kQueued, 0, state};
+  if (state == "RUNNING" || state == "COMPLETING" || state == "SUSPENDED") return {RunState::kRunning, 0, state};
+  return {RunState::kLost, 0,
+          "Slurm job " + handle + " ended as " + state + " (ExitCode " + exit_code + ") without an exit status"};
+}
+
+Status SlurmLauncher::Terminate(const std::string& handle, bool force) {
+  std::vector<std::string> argv = {"scancel"};
+  if (force) argv.insert(argv.end(), {"--signal=KILL", "--full"});
+  argv.push_back(handle);
+  return Slurm(argv).status();
+}
+
+}  // namespace chorus::coordinator

@@ -1,0 +1,51 @@
+// SlurmLauncher: runs an attempt as one Slurm batch job. It renders the
+// training template (slurm/train.sbatch.in), submits it with `sbatch
+// --parsable`, follows it with squeue (and scontrol once it left the queue),
+// and cancels it with scancel. Ranks start through `srun --mpi=pmix` inside
+// the batch script, which also writes the exit file. The handle is the Slurm
+// job id. Used from one thread.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "coordinator/launcher.h"
+
+namespace chorus::coordinator {
+
+struct SlurmLauncherOptions {
+  int slots = 2;                    // ranks the partition runs at once
+  std::string partition = "debug";
+  std::string template_path;        // absolute, e.g. <repo>/slurm/train.sbatch.in
+  std::string time_limit = "UNLIMITED";
+  int cpus_per_task = 1;
+  std::vector<std::string> extra_sbatch;      // extra "#SBATCH ..." lines
+  std::map<std::string, std::string> command_env;  // for sbatch/squeue/...: e.g. SLURM_CONF
+  std::map<std::string, std::string> env;          // exported to the ranks
+  std::chrono::milliseconds command_timeout{20000};
+};
+
+class SlurmLauncher : public Launcher {
+ public:
+  explicit SlurmLauncher(SlurmLauncherOptions options);
+
+  const std::string& name() const override { return name_; }
+  int slots() const override { return options_.slots; }
+  Result<std::string> Launch(const LaunchSpec& spec) override;
+  Result<std::string> Find(const LaunchSpec& spec) override;
+  RunStatus Poll(const std::string& handle, const std::string& exit_file) override;
+  Status Terminate(const std::string& handle, bool force) override;
+
+  // The batch script for `spec` (exposed for tests).
+  Result<std::string> RenderScript(const LaunchSpec& spec) const;
+  static std::string JobName(const LaunchSpec& spec);
+
+ private:
+  Result<std::string> Slurm(const std::vector<std::string>& argv) const;  // stdout, or the error
+  SlurmLauncherOptions options_;
+  std::string name_ = "slurm";
+};
+
+}  // namespace chorus::coordinator

@@ -1,0 +1,144 @@
+#include "worker/train/coordinator_reporter.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include "common/net/zmq_channel.h"
+#include "common/proto/job.pb.h"
+
+namespace chorus::train {
+
+namespace {
+
+double UnixNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+std::optional<CoordinatorLink> CoordinatorLinkFromEnvironment() {
+  CoordinatorLink link;
+  link.endpoint = Env("CHORUS_COORDINATOR");
+  if (link.endpoint.empty() || Env("CHORUS_JOB_ID").empty()) return std::nullopt;
+  link.token = Env("CHORUS_TOKEN");
+  link.job_id = std::atoll(Env("CHORUS_JOB_ID").c_str());
+  link.attempt = std::atoi(Env("CHORUS_ATTEMPT").c_str());
+  if (int ms = std::atoi(Env("CHORUS_HEARTBEAT_MS").c_str()); ms > 0)
+    link.heartbeat_interval = std::chrono::milliseconds(ms);
+  return link;
+}
+
+CoordinatorReporter::CoordinatorReporter(CoordinatorLink link, ProgressReporter* inner, int world_size)
+    : link_(std::move(link)), inner_(inner), world_size_(world_size) {
+  socket_ = std::make_unique<zmq::socket_t>(net::SharedContext(), zmq::socket_type::dealer);
+  socket_->set(zmq::sockopt::sndhwm, 1000);
+  socket_->set(zmq::sockopt::linger, 1000);
+  socket_->set(zmq::sockopt::immediate, 0);
+  socket_->connect(link_.endpoint);
+  heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+}
+
+CoordinatorReporter::~CoordinatorReporter() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  heartbeat_.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  socket_.reset();  // linger: pending reports get one second to leave
+}
+
+void CoordinatorReporter::Send(proto::WorkerReport& report) {
+  report.set_job_id(link_.job_id);
+  report.set_attempt(link_.attempt);
+  report.set_rank(0);
+  report.set_world_size(world_size_);
+  report.set_pid(static_cast<int>(getpid()));
+  proto::Request request;
+  request.set_token(link_.token);
+  *request.mutable_report() = report;
+  std::string bytes = request.SerializeAsString();
+  std::lock_guard<std::mutex> lock(mutex_);
+  try {
+    // Replies (acks or refusals) are read and dropped; a refusal is logged.
+    zmq::message_t frame;
+    while (socket_->recv(frame, zmq::recv_flags::dontwait)) {
+      if (frame.size() == 0) continue;
+      proto::Reply reply;
+      if (reply.ParseFromArray(frame.data(), static_cast<int>(frame.size())) && reply.code() != "OK")
+        spdlog::warn("coordinator refused a report: {} {}", reply.code(), reply.error());
+    }
+    socket_->send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    spdlog::debug("report to {} dropped: {}", link_.endpoint, e.what());
+  }
+}
+
+void CoordinatorReporter::HeartbeatLoop() {
+  std::unique_lock<std::mutex> lock(stop_mutex_);
+  while (!stop_) {
+    lock.unlock();
+    proto::WorkerReport report;
+    report.set_heartbeat(true);
+    Send(report);
+    lock.lock();
+    stop_cv_.wait_for(lock, link_.heartbeat_interval, [this] { return stop_; });
+  }
+}
+
+void CoordinatorReporter::OnStep(const StepProgress& p) {
+  if (inner_) inner_->OnStep(p);
+  proto::WorkerReport report;
+  proto::Progress* out = report.mutable_step();
+  out->set_step(p.step);
+  out->set_total_steps(p.total_steps);
+  out->set_epoch(p.epoch);
+  out->set_loss(p.loss);
+  out->set_accuracy(p.accuracy);
+  out->set_learning_rate(p.learning_rate);
+  out->set_samples_per_second(p.samples_per_second);
+  out->set_eta_seconds(p.eta_seconds);
+  out->set_time(UnixNow());
+  Send(report);
+}
+
+void CoordinatorReporter::OnEvaluation(int64_t step, const std::string& split, const models::EvalReport& r) {
+  if (inner_) inner_->OnEvaluation(step, split, r);
+  proto::WorkerReport report;
+  proto::Evaluation* out = report.mutable_evaluation();
+  out->set_step(step);
+  out->set_split(split);
+  out->set_accuracy(r.accuracy);
+  double f1 = 0;
+  for (const auto& c : r.classes) f1 += c.f1;
+  out->set_macro_f1(r.classes.empty() ? 0 : f1 / static_cast<double>(r.classes.size()));
+  out->set_count(r.count);
+  out->set_time(UnixNow());
+  Send(report);
+}
+
+void CoordinatorReporter::OnCheckpoint(int64_t step, const std::string& path) {
+  if (inner_) inner_->OnCheckpoint(step, path);
+  proto::WorkerReport report;
+  report.set_checkpoint(path);
+  Send(report);
+}
+
+void CoordinatorReporter::OnExport(const std::string& export_dir) {
+  proto::WorkerReport report;
+  report.set_export_dir(export_dir);
+  Send(report);
+}
+
+}  // namespace chorus::train
