@@ -320,10 +320,15 @@ Status Scheduler::FinishAttempt(int64_t job_id, int exit_code, const std::string
     // Exit code 2 is chorus-worker's "invalid job": running it again cannot help.
     const bool permanent = exit_code == 2 && detail.empty() && failure.empty();
     if (!permanent && (!counts_as_restart || job.restarts() < job.max_restarts())) {
-      if (counts_as_restart) job.set_restarts(job.restarts() + 1);
       job.set_state(proto::PENDING);
-      job.set_reason("attempt " + n + " failed (" + why + "); restart " + std::to_string(job.restarts()) + " of " +
-                     std::to_string(job.max_restarts()) + " resumes from the latest checkpoint");
+      if (counts_as_restart) {
+        job.set_restarts(job.restarts() + 1);
+        job.set_reason("attempt " + n + " failed (" + why + "); restart " + std::to_string(job.restarts()) + " of " +
+                       std::to_string(job.max_restarts()) + " resumes from the latest checkpoint");
+      } else {
+        job.set_reason("attempt " + n + " was lost (" + why +
+                       "); starting again from the latest checkpoint (not counted as a restart)");
+      }
     } else {
       job.set_state(proto::FAILED);
       job.set_finished_at(now);

@@ -1,0 +1,58 @@
+#include "coordinator/sbatch_template.h"
+
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "coordinator/slurm_launcher.h"
+
+namespace chorus::coordinator {
+namespace {
+
+TEST(SbatchTemplate, FillsEveryPlaceholder) {
+  auto out = RenderTemplate("#SBATCH -n {{ntasks}}\nrun {{command}} {{ntasks}}\n",
+                            {{"ntasks", "2"}, {"command", "'a b'"}}, "t");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, "#SBATCH -n 2\nrun 'a b' 2\n");
+}
+
+TEST(SbatchTemplate, NamesMissingAndUnusedKeys) {
+  auto missing = RenderTemplate("{{a}} {{b}}", {{"a", "1"}}, "train.sbatch.in");
+  EXPECT_NE(missing.status().message().find("train.sbatch.in: no value for placeholder {{b}}"), std::string::npos);
+  auto unused = RenderTemplate("{{a}}", {{"a", "1"}, {"c", "2"}}, "t");
+  EXPECT_NE(unused.status().message().find("{{c}}"), std::string::npos);
+  auto open = RenderTemplate("{{a", {{"a", "1"}}, "t");
+  EXPECT_NE(open.status().message().find("unterminated"), std::string::npos);
+}
+
+TEST(SbatchTemplate, TheShippedTrainingTemplateRenders) {
+  const char* src = std::getenv("CHORUS_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  SlurmLauncherOptions options;
+  options.template_path = std::string(src) + "/slurm/train.sbatch.in";
+  options.env = {{"OMPI_MCA_btl", "self,vader"}};
+  SlurmLauncher launcher(options);
+  LaunchSpec spec;
+  spec.job_id = 7;
+  spec.attempt = 2;
+  spec.ranks = 2;
+  spec.workdir = "/work dir";
+  spec.run_dir = "/state/jobs/7";
+  spec.command = {"/bin/chorus-worker", "train", "/state/jobs/7/job.yaml"};
+  spec.env = {{"CHORUS_JOB_ID", "7"}};
+  spec.log_path = "/state/jobs/7/job.log";
+  spec.exit_file = "/state/jobs/7/attempt-2.exit";
+  auto script = launcher.RenderScript(spec);
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  EXPECT_NE(script->find("#SBATCH --job-name=chorus-7-2"), std::string::npos);
+  EXPECT_NE(script->find("#SBATCH --ntasks=2"), std::string::npos);
+  EXPECT_NE(script->find("export CHORUS_JOB_ID=7"), std::string::npos);
+  EXPECT_NE(script->find("export OMPI_MCA_btl=self,vader"), std::string::npos);
+  EXPECT_NE(script->find("/bin/chorus-worker train /state/jobs/7/job.yaml"), std::string::npos);
+  EXPECT_NE(script->find("srun --mpi=pmix"), std::string::npos);
+  EXPECT_EQ(script->find("{{"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace chorus::coordinator
