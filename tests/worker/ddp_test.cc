@@ -70,7 +70,9 @@ config::TrainJobSpec EquivalenceSpec(const std::string& run, int batch) {
 std::vector<float> Train(config::TrainJobSpec spec, comm::Communicator* comm, bool resume = false,
                          TrainResult* result_out = nullptr) {
   if (!resume && (!comm || comm->rank() == 0)) fs::remove_all(spec.output.dir);
-  if (comm) EXPECT_TRUE(comm->Barrier("clean output")->Wait().ok());
+  if (comm) {
+    EXPECT_TRUE(comm->Barrier("clean output")->Wait().ok());
+  }
   TrainerOptions o;
   o.spec = std::move(spec);
   o.comm = comm;
