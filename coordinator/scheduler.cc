@@ -99,7 +99,9 @@ Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
   }));
   spdlog::info("job {} '{}' queued: {} rank(s) on {}, priority {}", job.id(), job.name(), ranks, launcher_name,
                job.priority());
-  return job;
+  StartPending();  // start now if there is room, not at the next tick
+  auto started = store_.LoadJob(job.id());
+  return started.ok() ? *started : job;
 }
 
 int Scheduler::UsedSlots(const std::string& launcher) const {

@@ -37,7 +37,8 @@ bool LaunchedByMpi() {
   return false;
 }
 
-int Train(const std::string& job_path, bool resume, int threads, int max_steps, const std::string& output_dir) {
+int Train(const std::string& job_path, bool resume, int threads, int max_steps, const std::string& output_dir,
+          int log_every_steps) {
   chorus::Result<chorus::config::TrainJobSpec> spec = chorus::config::LoadTrainJobSpec(job_path);
   if (!spec.ok()) {
     std::cerr << "invalid job file:\n" << spec.status().message() << std::endl;
@@ -87,6 +88,7 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps, 
 
   chorus::train::TrainerOptions options;
   options.reporter = coordinator.get();
+  if (log_every_steps > 0) options.log_every_steps = log_every_steps;
   options.spec = *spec;
   options.resume = resume;
   options.stop_requested = &g_stop;
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
   bool no_resume = false;
   int threads = 0, max_steps = 0;
   std::string output_dir;
+  int log_every_steps = 0;
   train->add_option("job", job_path, "job file, e.g. jobs/kws/synth.yaml")->required()->check(CLI::ExistingFile);
   train->add_flag("--no-resume", no_resume, "start from scratch even if OUTPUT/checkpoints has a checkpoint");
   train->add_option("--threads", threads, "intra-op threads for the model (overrides training.threads)")
@@ -138,6 +141,8 @@ int main(int argc, char** argv) {
   train->add_option("--max-steps", max_steps, "stop after this many steps (overrides training.max_steps)")
       ->check(CLI::Range(1, 1 << 30));
   train->add_option("--output-dir", output_dir, "checkpoints and metrics go here (overrides output.dir)");
+  train->add_option("--log-every-steps", log_every_steps, "progress line (and report) every N steps (default 20)")
+      ->check(CLI::Range(1, 1 << 30));
 
   try {
     app.parse(argc, argv);
@@ -146,6 +151,6 @@ int main(int argc, char** argv) {
   }
   chorus::InitLogging(log_level);
   chorus::TuneAllocatorForTensors();
-  if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps, output_dir);
+  if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps, output_dir, log_every_steps);
   return 2;
 }

@@ -3,6 +3,7 @@
 // parsing and the coordinator can validate them cheaply. Plain value types.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -37,5 +38,15 @@ Status ValidateFeatureOptions(const FeatureOptions& options);
 
 nlohmann::json FeatureOptionsToJson(const FeatureOptions& options);
 Result<FeatureOptions> FeatureOptionsFromJson(const nlohmann::json& json);
+
+// Arithmetic shared by validation and the extractor.
+inline constexpr int64_t kMaxFft = int64_t{1} << 20;
+int64_t NextPowerOfTwo(int64_t x);
+// Window/hop in samples. Kaldi (and torchaudio) truncate sr * ms * 0.001, in
+// that order of double operations; the others round to nearest.
+int64_t MsToSamples(const FeatureOptions& o, double ms);
+double Nyquist(const FeatureOptions& o);
+// f_max as used: 0 means Nyquist; for Kaldi a negative value is an offset from it.
+double EffectiveFMax(const FeatureOptions& o);
 
 }  // namespace chorus::audio

@@ -92,10 +92,15 @@ TEST_F(SchedulerTest, RefusesWhatCanNeverRun) {
   EXPECT_TRUE(store_->ListJobs(false, 0)->empty());
 }
 
-TEST_F(SchedulerTest, StartsByPriorityWhenTheLauncherHasRoom) {
+TEST_F(SchedulerTest, StartsAtOnceWhenThereIsRoomElseByPriority) {
+  int64_t first = Submit(2, 0);
+  EXPECT_EQ(Job(first).state(), proto::RUNNING);  // started by the submit itself
   int64_t low = Submit(2, 0);
   int64_t high = Submit(2, 10);
+  EXPECT_EQ(Job(low).state(), proto::PENDING);
+  local_.Exit(local_.last, 0);
   scheduler_->Tick();
+  EXPECT_EQ(Job(first).state(), proto::SUCCEEDED);
   EXPECT_EQ(Job(high).state(), proto::RUNNING);
   EXPECT_EQ(Job(low).state(), proto::PENDING);  // 2 slots, both taken
   const auto& run = local_.runs[local_.last];
@@ -159,9 +164,8 @@ TEST_F(SchedulerTest, AnInvalidJobIsNotRestarted) {
 }
 
 TEST_F(SchedulerTest, LaunchFailureBecomesTheReason) {
-  int64_t id = Submit(1, 0, /*max_restarts=*/0);
   local_.fail_next_launch = Unavailable("sbatch: error: invalid partition specified: nope");
-  scheduler_->Tick();
+  int64_t id = Submit(1, 0, /*max_restarts=*/0);
   proto::Job job = Job(id);
   EXPECT_EQ(job.state(), proto::FAILED);
   EXPECT_NE(job.reason().find("invalid partition specified"), std::string::npos) << job.reason();
