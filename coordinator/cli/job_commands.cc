@@ -296,15 +296,16 @@ int JobCommands::Watch(int64_t id) {
     }
     std::string line = ProgressLine(job);
     auto now = std::chrono::steady_clock::now();
+    const bool done = coordinator::IsTerminal(job.state());
     if (tty) {
       if (line != last_line) std::printf("\r%-130s", line.c_str());
-    } else if (line != last_line && now - last_print > std::chrono::seconds(5)) {
+    } else if (line != last_line && (done || now - last_print > std::chrono::seconds(5))) {
       std::printf("%s\n", line.c_str());
       last_print = now;
     }
     last_line = line;
     std::fflush(stdout);
-    if (coordinator::IsTerminal(job.state())) {
+    if (done) {
       if (tty) std::printf("\n");
       for (const auto& e : job.evaluations())
         if (e.split() == "test")
