@@ -47,6 +47,23 @@ Result<Message> ParseBlob(const std::string& blob, const char* what) {
   return m;
 }
 
+// Every row's first column parsed as a Message: `sql` selects one blob and
+// takes one id parameter.
+template <typename Message>
+Result<std::vector<Message>> SelectBlobs(sqlite3* db, const char* sql, int64_t id, const char* what) {
+  Statement select(db, sql);
+  RETURN_IF_ERROR(select.prepared());
+  if (id >= 0) select.Bind(1, id);
+  std::vector<Message> out;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    ASSIGN_OR_RETURN(Message m, ParseBlob<Message>(select.Blob(0), what));
+    out.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) return select.Error("read");
+  return out;
+}
+
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -190,14 +207,11 @@ Result<proto::Job> JobStore::LoadJob(int64_t id, bool history) {
   if (history) {
     ASSIGN_OR_RETURN(std::vector<proto::Attempt> attempts, Attempts(id));
     for (auto& a : attempts) *job.add_attempt_history() = std::move(a);
-    Statement evals(db_, "SELECT value FROM metrics WHERE job_id=? AND kind='evaluation' ORDER BY rowid");
-    RETURN_IF_ERROR(evals.prepared());
-    evals.Bind(1, id);
-    while ((rc = evals.Step()) == SQLITE_ROW) {
-      ASSIGN_OR_RETURN(proto::Evaluation e, ParseBlob<proto::Evaluation>(evals.Blob(0), "evaluation"));
-      *job.add_evaluations() = std::move(e);
-    }
-    if (rc != SQLITE_DONE) return evals.Error("read");
+    ASSIGN_OR_RETURN(std::vector<proto::Evaluation> evaluations,
+                     SelectBlobs<proto::Evaluation>(
+                         db_, "SELECT value FROM metrics WHERE job_id=? AND kind='evaluation' ORDER BY rowid", id,
+                         "evaluation"));
+    for (auto& e : evaluations) *job.add_evaluations() = std::move(e);
   }
   return job;
 }
@@ -207,16 +221,7 @@ Result<std::vector<proto::Job>> JobStore::ListJobs(bool active_only, int limit) 
   if (active_only) sql += " WHERE state IN ('PENDING','RUNNING')";
   sql += " ORDER BY id DESC";
   if (limit > 0) sql += " LIMIT " + std::to_string(limit);
-  Statement select(db_, sql.c_str());
-  RETURN_IF_ERROR(select.prepared());
-  std::vector<proto::Job> out;
-  int rc;
-  while ((rc = select.Step()) == SQLITE_ROW) {
-    ASSIGN_OR_RETURN(proto::Job job, ParseBlob<proto::Job>(select.Blob(0), "job"));
-    out.push_back(std::move(job));
-  }
-  if (rc != SQLITE_DONE) return select.Error("list");
-  return out;
+  return SelectBlobs<proto::Job>(db_, sql.c_str(), -1, "job");
 }
 
 Result<std::string> JobStore::JobSpec(int64_t id) {
@@ -240,17 +245,8 @@ Status JobStore::SaveAttempt(int64_t job_id, const proto::Attempt& attempt) {
 }
 
 Result<std::vector<proto::Attempt>> JobStore::Attempts(int64_t job_id) {
-  Statement select(db_, "SELECT attempt FROM attempts WHERE job_id=? ORDER BY number");
-  RETURN_IF_ERROR(select.prepared());
-  select.Bind(1, job_id);
-  std::vector<proto::Attempt> out;
-  int rc;
-  while ((rc = select.Step()) == SQLITE_ROW) {
-    ASSIGN_OR_RETURN(proto::Attempt a, ParseBlob<proto::Attempt>(select.Blob(0), "attempt"));
-    out.push_back(std::move(a));
-  }
-  if (rc != SQLITE_DONE) return select.Error("read");
-  return out;
+  return SelectBlobs<proto::Attempt>(db_, "SELECT attempt FROM attempts WHERE job_id=? ORDER BY number", job_id,
+                                     "attempt");
 }
 
 namespace {
@@ -275,17 +271,8 @@ Status JobStore::AppendEvaluation(int64_t job_id, const proto::Evaluation& e) {
 }
 
 Result<std::vector<proto::Progress>> JobStore::ProgressHistory(int64_t job_id) {
-  Statement select(db_, "SELECT value FROM metrics WHERE job_id=? AND kind='progress' ORDER BY rowid");
-  RETURN_IF_ERROR(select.prepared());
-  select.Bind(1, job_id);
-  std::vector<proto::Progress> out;
-  int rc;
-  while ((rc = select.Step()) == SQLITE_ROW) {
-    ASSIGN_OR_RETURN(proto::Progress p, ParseBlob<proto::Progress>(select.Blob(0), "progress"));
-    out.push_back(std::move(p));
-  }
-  if (rc != SQLITE_DONE) return select.Error("read");
-  return out;
+  return SelectBlobs<proto::Progress>(
+      db_, "SELECT value FROM metrics WHERE job_id=? AND kind='progress' ORDER BY rowid", job_id, "progress");
 }
 
 }  // namespace chorus::coordinator
