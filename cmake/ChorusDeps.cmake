@@ -33,6 +33,7 @@ endif()
 message(STATUS "Chorus: NCCL communicator ${CHORUS_NCCL_ENABLED}")
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 find_path(ESPEAK_NG_INCLUDE_DIR espeak-ng/speak_lib.h REQUIRED)
 find_library(ESPEAK_NG_LIBRARY espeak-ng REQUIRED)

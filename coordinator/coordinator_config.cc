@@ -78,6 +78,39 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     if (!slurm_conf.empty()) c.slurm.command_env["SLURM_CONF"] = Absolute(slurm_conf);
     for (const auto& line : c.slurm.extra_sbatch)
       slurm.Check(line.rfind("#SBATCH ", 0) == 0, "extra_sbatch", "every line must start with '#SBATCH '");
+    config::ConfigNode serving = root.Child("serving");
+    serving.Get("enabled", &c.serving_enabled);
+    serving.Get("client_listen", &c.broker.client_listen);
+    serving.Get("worker_listen", &c.broker.worker_listen);
+    std::string http = c.http.host + ":" + std::to_string(c.http.port);
+    serving.Get("http", &http);
+    const size_t colon = http.rfind(':');
+    serving.Check(colon != std::string::npos && colon > 0 && colon + 1 < http.size(), "http", "must be HOST:PORT");
+    if (colon != std::string::npos && colon + 1 < http.size()) {
+      c.http.host = http.substr(0, colon);
+      c.http.port = std::atoi(http.c_str() + colon + 1);
+      serving.Check(c.http.port >= 0 && c.http.port < 65536, "http", "port must be in [0, 65535]");
+    }
+    serving.Get("max_queue", &c.broker.max_queue);
+    serving.Check(c.broker.max_queue >= 1, "max_queue", "must be at least 1");
+    int64_t timeout_ms = c.broker.default_timeout.count(), liveness_ms = c.broker.worker_liveness.count(),
+            heartbeat_ms = c.broker.heartbeat_interval.count();
+    serving.Get("timeout_ms", &timeout_ms);
+    serving.Get("worker_liveness_ms", &liveness_ms);
+    serving.Get("heartbeat_ms", &heartbeat_ms);
+    serving.Check(timeout_ms >= 1, "timeout_ms", "must be positive");
+    serving.Check(heartbeat_ms >= 10 && liveness_ms > 2 * heartbeat_ms, "worker_liveness_ms",
+                  "must be more than two heartbeats (heartbeat_ms, at least 10)");
+    c.broker.default_timeout = std::chrono::milliseconds(timeout_ms);
+    c.broker.worker_liveness = std::chrono::milliseconds(liveness_ms);
+    c.broker.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+    c.http.timeout = c.broker.default_timeout;
+    serving.Get("max_attempts", &c.broker.max_attempts);
+    serving.Check(c.broker.max_attempts >= 1, "max_attempts", "must be at least 1");
+    int64_t max_body = static_cast<int64_t>(c.http.max_body_bytes);
+    serving.Get("max_body_bytes", &max_body);
+    serving.Check(max_body >= 1024, "max_body_bytes", "must be at least 1024");
+    c.http.max_body_bytes = static_cast<size_t>(max_body);
     root.Check(c.scheduler.default_launcher == "local" || c.scheduler.default_launcher == "slurm",
                "default_launcher", "must be local or slurm");
     RETURN_IF_ERROR(reader.Finish());

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "common/util/status.h"
+#include "coordinator/broker.h"
+#include "coordinator/gateway.h"
 #include "coordinator/local_launcher.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/slurm_launcher.h"
@@ -22,6 +24,9 @@ struct CoordinatorConfig {
   LocalLauncherOptions local;
   bool slurm_enabled = false;
   SlurmLauncherOptions slurm;
+  bool serving_enabled = true;
+  BrokerOptions broker;     // token filled at start
+  GatewayOptions http;      // token and broker endpoint filled at start
 };
 
 // `path` "" : the defaults. Paths in the result are absolute.

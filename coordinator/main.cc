@@ -11,13 +11,18 @@
 #include <filesystem>
 #include <csignal>
 #include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/util/fs.h"
 #include "common/util/logging.h"
+#include "coordinator/broker.h"
 #include "coordinator/coordinator_config.h"
+#include "coordinator/gateway.h"
 #include "coordinator/job_api.h"
 #include "coordinator/job_store.h"
 #include "coordinator/local_launcher.h"
@@ -77,6 +82,38 @@ int Serve(CoordinatorConfig config) {
   }
   JobApi api(*token, scheduler, **store);
 
+  // Serving: the broker runs on a thread of its own, the gateway on httplib's.
+  std::unique_ptr<Broker> broker;
+  std::unique_ptr<Gateway> gateway;
+  std::thread broker_thread;
+  if (config.serving_enabled) {
+    config.broker.token = *token;
+    auto bound = Broker::Bind(config.broker);
+    if (!bound.ok()) {
+      spdlog::error("{}", bound.status().ToString());
+      return 1;
+    }
+    broker = std::move(*bound);
+    config.http.token = *token;
+    config.http.broker_endpoint = broker->client_endpoint();
+    auto started = Gateway::Start(config.http, *broker);
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().ToString());
+      return 1;
+    }
+    gateway = std::move(*started);
+    const std::string http = "http://" + config.http.host + ":" + std::to_string(gateway->port());
+    nlohmann::json serving = {{"client", broker->client_endpoint()}, {"worker", broker->worker_endpoint()},
+                              {"http", http}};
+    if (Status s = AtomicWriteFile(config.state_dir + "/serving.json", serving.dump(2) + "\n"); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+    broker_thread = std::thread([&] { broker->Run(g_stop); });
+    spdlog::info("serving: clients {}, workers {}, HTTP {}", broker->client_endpoint(), broker->worker_endpoint(),
+                 http);
+  }
+
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
@@ -85,6 +122,8 @@ int Serve(CoordinatorConfig config) {
   spdlog::info("coordinator listening on {}; state in {}; launchers:{}", endpoint, config.state_dir, names);
   (*server)->Run([&](const proto::Request& r) { return api.Handle(r); }, [&] { scheduler.Tick(); },
                  std::chrono::milliseconds(static_cast<int64_t>(config.tick_ms)), g_stop);
+  if (broker_thread.joinable()) broker_thread.join();
+  gateway.reset();
   spdlog::info("coordinator stopping; running jobs keep running and are re-attached at the next start");
   return 0;
 }

@@ -4,6 +4,8 @@
 //                                  Started by the coordinator (CHORUS_COORDINATOR
 //                                  and CHORUS_JOB_ID set), rank 0 reports progress
 //                                  and heartbeats to it.
+//   chorus-worker serve --broker EP --model DIR...   answer inference requests
+//                                  from the coordinator's broker (dynamic batching)
 // Exit codes: 0 success, 1 the job failed, 2 bad usage or an invalid job
 // file, 3 interrupted by SIGINT/SIGTERM after writing a checkpoint.
 #include <csignal>
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +23,7 @@
 #include "common/config/job_spec.h"
 #include "common/util/allocator.h"
 #include "common/util/logging.h"
+#include "worker/serve/serve_loop.h"
 #include "worker/train/coordinator_reporter.h"
 #include "worker/train/trainer.h"
 
@@ -120,10 +124,28 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps, 
   return 0;
 }
 
+int Serve(chorus::serve::ServeOptions options) {
+  if (options.token.empty())
+    if (const char* t = std::getenv("CHORUS_TOKEN")) options.token = t;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  auto loop = chorus::serve::ServeLoop::Create(std::move(options));
+  if (!loop.ok()) {
+    std::cerr << "chorus-worker serve: " << loop.status().message() << std::endl;
+    return loop.status().code() == chorus::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  chorus::Status s = (*loop)->Run(g_stop);
+  if (!s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"chorus-worker: runs Chorus work on this node (training now; serving in a later release)"};
+  CLI::App app{"chorus-worker: runs Chorus work on this node: training ranks and inference workers"};
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")->capture_default_str();
@@ -144,6 +166,24 @@ int main(int argc, char** argv) {
   train->add_option("--log-every-steps", log_every_steps, "progress line (and report) every N steps (default 20)")
       ->check(CLI::Range(1, 1 << 30));
 
+  CLI::App* serve = app.add_subcommand("serve", "Answer inference requests from the coordinator's broker");
+  chorus::serve::ServeOptions serve_options;
+  int64_t max_delay_us = 1000;
+  serve->add_option("--broker", serve_options.broker, "the broker's worker endpoint, e.g. tcp://127.0.0.1:7452")
+      ->required();
+  serve->add_option("--model", serve_options.model_dirs, "model version folder(s), e.g. models/kws-synth/1")
+      ->check(CLI::ExistingDirectory);
+  serve->add_option("--id", serve_options.worker_id, "worker id (default host:pid)");
+  serve->add_option("--max-batch", serve_options.batching.max_batch_size, "largest batch")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  serve->add_option("--max-delay-us", max_delay_us, "longest a request waits for a batch to fill")
+      ->capture_default_str()->check(CLI::Range(0, 10000000));
+  serve->add_option("--preferred", serve_options.batching.preferred_sizes, "preferred batch sizes");
+  serve->add_option("--capacity", serve_options.capacity, "requests accepted at once")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  int serve_threads = 1;
+  serve->add_option("--threads", serve_threads, "intra-op threads")->capture_default_str()->check(CLI::Range(1, 256));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -151,6 +191,11 @@ int main(int argc, char** argv) {
   }
   chorus::InitLogging(log_level);
   chorus::TuneAllocatorForTensors();
+  if (serve->parsed()) {
+    serve_options.batching.max_queue_delay = std::chrono::microseconds(max_delay_us);
+    at::set_num_threads(serve_threads);
+    return Serve(std::move(serve_options));
+  }
   if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps, output_dir, log_every_steps);
   return 2;
 }

@@ -14,4 +14,8 @@ struct Waveform {
   double seconds() const { return sample_rate > 0 ? static_cast<double>(samples.size()) / sample_rate : 0.0; }
 };
 
+// Pads (centred, with zeros) or crops (centred) to exactly `length` samples:
+// how training fits clips, and so how serving must.
+std::vector<float> FitToLength(const std::vector<float>& samples, int64_t length);
+
 }  // namespace chorus::audio

@@ -9,19 +9,6 @@
 
 namespace chorus::train {
 
-std::vector<float> FitToLength(const std::vector<float>& samples, int64_t length) {
-  const int64_t n = static_cast<int64_t>(samples.size());
-  std::vector<float> out(length, 0.0f);
-  if (n >= length) {
-    const int64_t start = (n - length) / 2;
-    std::copy(samples.begin() + start, samples.begin() + start + length, out.begin());
-  } else {
-    const int64_t offset = (length - n) / 2;
-    std::copy(samples.begin(), samples.end(), out.begin() + offset);
-  }
-  return out;
-}
-
 ClipSet::ClipSet(std::vector<data::Example> examples, int sample_rate, int64_t clip_samples)
     : examples_(std::move(examples)), sample_rate_(sample_rate), clip_samples_(clip_samples),
       slots_(new Slot[examples_.size()]) {}
@@ -33,7 +20,7 @@ Result<const std::vector<float>*> ClipSet::Get(int64_t i) {
     audio::ReadOptions options;
     options.target_sample_rate = sample_rate_;
     Result<audio::Waveform> wave = audio::ReadAudio(examples_[i].path, options);
-    if (wave.ok()) slot.samples = FitToLength(wave->samples, clip_samples_);
+    if (wave.ok()) slot.samples = audio::FitToLength(wave->samples, clip_samples_);
     else slot.status = wave.status();
   });
   if (!slot.status.ok()) return slot.status;

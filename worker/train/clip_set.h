@@ -50,7 +50,4 @@ class ClipSet {
 // Background noise files, resampled to sample_rate (whole files, not clipped).
 Result<std::vector<audio::Waveform>> LoadNoise(const std::vector<std::string>& files, int sample_rate);
 
-// Pads (centred) or crops (centred) to exactly `length` samples.
-std::vector<float> FitToLength(const std::vector<float>& samples, int64_t length);
-
 }  // namespace chorus::train

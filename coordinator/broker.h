@@ -1,0 +1,103 @@
+// Broker: the inference broker inside the coordinator. Clients send
+// InferRequests to its client ROUTER; inference workers (DEALER) register on
+// its worker ROUTER with the models they serve and their capacity, and
+// heartbeat both ways (the ZeroMQ guide's Paranoid Pirate).
+//
+//  - Each request gets a deadline (its timeout, else the default) and waits
+//    in a bounded queue per model; a full queue refuses at once
+//    (RESOURCE_EXHAUSTED), an unknown model too (NOT_FOUND).
+//  - Dispatch goes to the least-loaded live, non-draining worker that serves
+//    the model and has room (ongoing < capacity).
+//  - A worker silent for the liveness window is dropped; its unanswered
+//    requests go to another worker, up to max_attempts, else fail with
+//    UNAVAILABLE. Every request is answered exactly once, by its deadline.
+//
+// Run() owns the sockets and runs on one thread; Snapshot(), Drain() and
+// Expect() may be called from any thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/proto/serve.pb.h"
+#include "common/util/status.h"
+
+namespace chorus::coordinator {
+
+struct BrokerOptions {
+  std::string client_listen = "tcp://127.0.0.1:0";
+  std::string worker_listen = "tcp://127.0.0.1:0";
+  std::string token;
+  int max_queue = 256;  // per model
+  std::chrono::milliseconds default_timeout{10000};
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds worker_liveness{2000};
+  int max_attempts = 3;
+};
+
+// Latencies in seconds, Prometheus-style cumulative buckets.
+struct Histogram {
+  static constexpr std::array<double, 16> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+  std::array<int64_t, 17> counts{};  // last: +Inf
+  double sum = 0;
+  int64_t count = 0;
+  void Add(double seconds);
+};
+
+struct ModelStats {
+  std::map<std::string, int64_t> outcomes;  // reply code -> requests
+  Histogram queue, compute, overhead, total;
+  int queued = 0;   // waiting in the broker
+  int ongoing = 0;  // queued + at workers
+  int workers = 0;
+};
+
+struct WorkerStatus {
+  std::string id;
+  std::vector<std::string> models;
+  int capacity = 0;
+  int ongoing = 0;
+  bool draining = false;
+  int pid = 0;
+  double silent_s = 0;
+};
+
+struct BrokerSnapshot {
+  std::map<std::string, ModelStats> models;
+  std::map<std::string, proto::ServedModelInfo> model_info;  // as the workers describe them
+  std::vector<WorkerStatus> workers;
+};
+
+class Broker {
+ public:
+  static Result<std::unique_ptr<Broker>> Bind(BrokerOptions options);
+  ~Broker();
+
+  const std::string& client_endpoint() const { return client_endpoint_; }
+  const std::string& worker_endpoint() const { return worker_endpoint_; }
+
+  void Run(const std::atomic<bool>& stop);
+
+  BrokerSnapshot Snapshot() const;
+  // Asks a worker to finish its requests and leave; no new request goes to it.
+  void Drain(const std::string& worker_id);
+  // Requests for `model` are queued even while no worker serves it (scale from
+  // zero); without it they are refused as NOT_FOUND.
+  void Expect(const std::string& model, bool expected);
+
+ private:
+  struct Impl;
+  explicit Broker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::string client_endpoint_, worker_endpoint_;
+};
+
+}  // namespace chorus::coordinator

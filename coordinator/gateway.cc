@@ -1,0 +1,268 @@
+#include "coordinator/gateway.h"
+
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/net/rpc_client.h"
+#include "common/proto/serve.pb.h"
+#include "coordinator/metrics_text.h"
+#include "coordinator/token.h"
+
+namespace chorus::coordinator {
+
+namespace {
+
+using nlohmann::json;
+
+int HttpStatus(const std::string& code) {
+  if (code == "OK") return 200;
+  if (code == "INVALID_ARGUMENT") return 400;
+  if (code == "UNAUTHENTICATED") return 401;
+  if (code == "NOT_FOUND") return 404;
+  if (code == "RESOURCE_EXHAUSTED") return 429;
+  if (code == "DEADLINE_EXCEEDED") return 504;
+  if (code == "UNAVAILABLE") return 503;
+  return 500;
+}
+
+void Error(httplib::Response& res, int status, const std::string& message) {
+  res.status = status;
+  if (status == 429) res.set_header("Retry-After", "1");
+  res.set_content(json{{"error", message}}.dump(), "application/json");
+}
+
+// Fills `out` from an OIP v2 JSON body: the one input tensor and parameters.
+Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("body is not JSON: ") + e.what());
+  }
+  if (!j.is_object()) return InvalidArgument("body must be a JSON object");
+  if (j.contains("id") && j["id"].is_string()) out->set_id(j["id"].get<std::string>());
+  if (j.contains("parameters")) {
+    const json& p = j["parameters"];
+    if (!p.is_object()) return InvalidArgument("parameters must be an object");
+    if (p.contains("top_k")) {
+      if (!p["top_k"].is_number_integer() || p["top_k"].get<int>() < 1)
+        return InvalidArgument("parameters.top_k must be a positive integer");
+      out->set_top_k(p["top_k"].get<int>());
+    }
+    if (p.contains("logits")) out->set_want_logits(p["logits"].is_boolean() && p["logits"].get<bool>());
+    if (p.contains("timeout_ms") && p["timeout_ms"].is_number_integer())
+      out->set_timeout_ms(p["timeout_ms"].get<int64_t>());
+  }
+  if (!j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].size() != 1)
+    return InvalidArgument("inputs must be an array with exactly one tensor ('features' or 'audio')");
+  const json& t = j["inputs"][0];
+  if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
+    return InvalidArgument("inputs[0] needs a name");
+  const std::string name = t["name"].get<std::string>();
+  if (t.value("datatype", "") != "FP32") return InvalidArgument("inputs[0].datatype must be FP32");
+  if (!t.contains("shape") || !t["shape"].is_array()) return InvalidArgument("inputs[0].shape must be an array");
+  std::vector<int64_t> shape;
+  int64_t elements = 1;
+  for (const auto& d : t["shape"]) {
+    if (!d.is_number_integer() || d.get<int64_t>() < 1) return InvalidArgument("inputs[0].shape must be positive integers");
+    shape.push_back(d.get<int64_t>());
+    elements *= shape.back();
+  }
+  if (!t.contains("data") || !t["data"].is_array()) return InvalidArgument("inputs[0].data must be an array");
+  json data = t["data"];
+  // OIP allows nested arrays; flatten them row-major.
+  std::vector<float> values;
+  std::vector<const json*> stack = {&data};
+  while (!stack.empty()) {
+    const json* v = stack.back();
+    stack.pop_back();
+    if (v->is_array()) {
+      for (auto it = v->rbegin(); it != v->rend(); ++it) stack.push_back(&*it);
+    } else if (v->is_number()) {
+      values.push_back(v->get<float>());
+    } else {
+      return InvalidArgument("inputs[0].data must hold numbers");
+    }
+  }
+  if (static_cast<int64_t>(values.size()) != elements)
+    return InvalidArgument("inputs[0] has " + std::to_string(values.size()) + " values but its shape says " +
+                           std::to_string(elements));
+  if (name == "features") {
+    if (shape.size() == 3 && shape[0] == 1) shape.erase(shape.begin());
+    if (shape.size() != 2) return InvalidArgument("features must have shape [frames, bins] or [1, frames, bins]");
+    proto::Tensor* f = out->mutable_features();
+    for (int64_t d : shape) f->add_shape(d);
+    f->mutable_data()->Add(values.begin(), values.end());
+  } else if (name == "audio") {
+    proto::Pcm* pcm = out->mutable_pcm();
+    pcm->mutable_samples()->Add(values.begin(), values.end());
+    int rate = 16000;
+    if (j.contains("parameters") && j["parameters"].contains("sample_rate")) {
+      if (!j["parameters"]["sample_rate"].is_number_integer())
+        return InvalidArgument("parameters.sample_rate must be an integer");
+      rate = j["parameters"]["sample_rate"].get<int>();
+    }
+    pcm->set_sample_rate(rate);
+  } else {
+    return InvalidArgument("unknown input '" + name + "' (expected 'features' or 'audio')");
+  }
+  return Status::Ok();
+}
+
+json ReplyJson(const proto::InferReply& r) {
+  json labels = json::array(), scores = json::array();
+  for (const auto& l : r.top()) {
+    labels.push_back(l.label());
+    scores.push_back(l.score());
+  }
+  json outputs = json::array({
+      {{"name", "labels"}, {"datatype", "BYTES"}, {"shape", {labels.size()}}, {"data", labels}},
+      {{"name", "scores"}, {"datatype", "FP32"}, {"shape", {scores.size()}}, {"data", scores}},
+  });
+  if (r.logits_size() > 0)
+    outputs.push_back({{"name", "logits"},
+                       {"datatype", "FP32"},
+                       {"shape", {r.logits_size()}},
+                       {"data", std::vector<float>(r.logits().begin(), r.logits().end())}});
+  json out = {{"model_name", r.model()},
+              {"model_version", std::to_string(r.version())},
+              {"outputs", outputs},
+              {"parameters",
+               {{"queue_us", r.queue_us()},
+                {"compute_us", r.compute_us()},
+                {"broker_us", r.broker_us()},
+                {"batch_size", r.batch_size()},
+                {"worker", r.worker()}}}};
+  if (!r.id().empty()) out["id"] = r.id();
+  return out;
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  GatewayOptions options;
+  Broker* broker = nullptr;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+
+  bool Authorized(const httplib::Request& req, httplib::Response& res) {
+    std::string header = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (header.rfind(prefix, 0) == 0 && TokensEqual(options.token, header.substr(prefix.size()))) return true;
+    Error(res, 401, header.empty() ? "missing 'Authorization: Bearer TOKEN'" : "wrong token");
+    return false;
+  }
+
+  bool Known(const std::string& model, proto::ServedModelInfo* info, int* workers) {
+    BrokerSnapshot s = broker->Snapshot();
+    auto it = s.model_info.find(model);
+    *workers = s.models.count(model) ? s.models[model].workers : 0;
+    if (it == s.model_info.end()) return false;
+    *info = it->second;
+    return true;
+  }
+
+  void Infer(const httplib::Request& req, httplib::Response& res) {
+    if (!Authorized(req, res)) return;
+    proto::InferRequest r;
+    r.set_model(req.matches[1]);
+    r.set_token(options.token);
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.rfind("audio/", 0) == 0 || type == "application/octet-stream") {
+      if (req.body.empty()) return Error(res, 400, "empty audio body");
+      r.set_wav(req.body);
+      if (req.has_param("top_k")) r.set_top_k(std::atoi(req.get_param_value("top_k").c_str()));
+    } else if (Status s = ParseInferJson(req.body, &r); !s.ok()) {
+      return Error(res, 400, s.message());
+    }
+    const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
+    r.set_timeout_ms(timeout);
+    thread_local std::unique_ptr<net::RpcClient> client;
+    if (!client || client->endpoint() != options.broker_endpoint)
+      client = std::make_unique<net::RpcClient>(
+          net::RpcClientOptions{options.broker_endpoint, std::chrono::milliseconds(timeout + 2000)});
+    proto::InferReply reply;
+    if (Status s = client->Call(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
+    if (reply.code() != "OK") return Error(res, HttpStatus(reply.code()), reply.error());
+    res.set_content(ReplyJson(reply).dump(), "application/json");
+  }
+};
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Gateway::~Gateway() {
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int Gateway::port() const { return impl_->port; }
+
+Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& broker) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->broker = &broker;
+  Impl* g = impl.get();
+  httplib::Server& s = g->server;
+  s.set_payload_max_length(g->options.max_body_bytes);
+  s.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"live":true})", "application/json");
+  });
+  s.Get("/v2/health/ready", [g](const httplib::Request&, httplib::Response& res) {
+    int workers = 0;
+    for (const auto& w : g->broker->Snapshot().workers) workers += !w.draining;
+    res.status = workers > 0 ? 200 : 503;
+    res.set_content(json{{"ready", workers > 0}, {"workers", workers}}.dump(), "application/json");
+  });
+  s.Get(R"(/v2/models/([^/]+)/ready)", [g](const httplib::Request& req, httplib::Response& res) {
+    if (!g->Authorized(req, res)) return;
+    proto::ServedModelInfo info;
+    int workers = 0;
+    if (!g->Known(req.matches[1], &info, &workers)) return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
+    res.status = workers > 0 ? 200 : 503;
+    res.set_content(json{{"name", info.name()}, {"ready", workers > 0}, {"workers", workers}}.dump(),
+                    "application/json");
+  });
+  s.Get(R"(/v2/models/([^/]+))", [g](const httplib::Request& req, httplib::Response& res) {
+    if (!g->Authorized(req, res)) return;
+    proto::ServedModelInfo info;
+    int workers = 0;
+    if (!g->Known(req.matches[1], &info, &workers)) return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
+    json labels(std::vector<std::string>(info.labels().begin(), info.labels().end()));
+    res.set_content(json{{"name", info.name()},
+                         {"versions", {std::to_string(info.version())}},
+                         {"platform", info.format() == "torchscript" ? "pytorch_torchscript" : "chorus"},
+                         {"inputs",
+                          {{{"name", "features"}, {"datatype", "FP32"}, {"shape", {info.frames(), info.bins()}}},
+                           {{"name", "audio"}, {"datatype", "FP32"}, {"shape", {-1}}}}},
+                         {"outputs",
+                          {{{"name", "labels"}, {"datatype", "BYTES"}, {"shape", {-1}}},
+                           {{"name", "scores"}, {"datatype", "FP32"}, {"shape", {-1}}}}},
+                         {"parameters",
+                          {{"labels", labels},
+                           {"sample_rate", info.sample_rate()},
+                           {"clip_seconds", info.clip_seconds()},
+                           {"workers", workers}}}}
+                        .dump(),
+                    "application/json");
+  });
+  s.Post(R"(/v2/models/([^/]+)/infer)", [g](const httplib::Request& req, httplib::Response& res) { g->Infer(req, res); });
+  s.Get("/metrics", [g](const httplib::Request&, httplib::Response& res) {
+    res.set_content(RenderMetrics(g->broker->Snapshot()), "text/plain; version=0.0.4");
+  });
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.status == 413) return Error(res, 413, "body too large");
+    if (res.body.empty()) Error(res, res.status, res.status == 404 ? "no such endpoint" : "request failed");
+  });
+  g->port = g->options.port == 0 ? s.bind_to_any_port(g->options.host)
+                                 : (s.bind_to_port(g->options.host, g->options.port) ? g->options.port : -1);
+  if (g->port <= 0)
+    return Unavailable("cannot listen for HTTP on " + g->options.host + ":" + std::to_string(g->options.port));
+  g->thread = std::thread([g] { g->server.listen_after_bind(); });
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+}  // namespace chorus::coordinator

@@ -1,0 +1,45 @@
+// Gateway: the HTTP face of the broker (cpp-httplib), speaking the Open
+// Inference Protocol v2 (KServe / Triton REST):
+//   GET  /v2/health/live, /v2/health/ready           open
+//   GET  /v2/models/{name}, /v2/models/{name}/ready  token
+//   POST /v2/models/{name}/infer                     token; JSON tensors
+//        ("features" FP32 [frames, bins] or "audio" FP32 [samples] with
+//        parameters.sample_rate), or a WAV body (Content-Type audio/*)
+//   GET  /metrics                                    Prometheus text, open
+// The token travels as "Authorization: Bearer TOKEN". Errors are JSON
+// {"error": "..."} with 400/401/404/413/429 (+Retry-After)/503/504.
+// Requests go to the broker over its client socket, one REQ socket per HTTP
+// thread. Start() listens on its own threads; the destructor stops them.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/util/status.h"
+#include "coordinator/broker.h"
+
+namespace chorus::coordinator {
+
+struct GatewayOptions {
+  std::string host = "127.0.0.1";
+  int port = 8000;  // 0: any free port
+  std::string token;
+  std::string broker_endpoint;  // the broker's client endpoint
+  size_t max_body_bytes = 16 << 20;
+  std::chrono::milliseconds timeout{10000};  // per request, unless it asks for less
+};
+
+class Gateway {
+ public:
+  static Result<std::unique_ptr<Gateway>> Start(GatewayOptions options, Broker& broker);
+  ~Gateway();
+  int port() const;
+
+ private:
+  struct Impl;
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chorus::coordinator

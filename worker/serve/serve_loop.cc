@@ -1,0 +1,261 @@
+#include "worker/serve/serve_loop.h"
+
+#include <unistd.h>
+
+#include <deque>
+#include <map>
+
+#include <torch/torch.h>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include "common/net/zmq_channel.h"
+#include "common/proto/serve.pb.h"
+#include "worker/serve/served_model.h"
+
+namespace chorus::serve {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t Micros(Clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
+
+struct Pending {
+  proto::InferRequest request;
+  at::Tensor input;
+  Clock::time_point received;
+  int64_t prepare_us = 0;
+};
+
+class Loop : public ServeLoop {
+ public:
+  explicit Loop(ServeOptions options) : options_(std::move(options)) {}
+
+  Status Init() {
+    RETURN_IF_ERROR(ValidateBatchPolicy(options_.batching));
+    if (options_.worker_id.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof host - 1);
+      options_.worker_id = std::string(host) + ":" + std::to_string(getpid());
+    }
+    for (const auto& dir : options_.model_dirs) RETURN_IF_ERROR(LoadModel(dir));
+    return Status::Ok();
+  }
+
+  Status Run(const std::atomic<bool>& stop) override {
+    Connect();
+    auto next_heartbeat = Clock::now();
+    bool draining = false;
+    while (true) {
+      if (stop.load() && !draining) {
+        spdlog::info("stopping: finishing {} queued request(s)", Queued());
+        draining = true;
+      }
+      const auto now = Clock::now();
+      if (now >= next_heartbeat) {
+        // Every tenth beat repeats the hello, so a restarted broker learns our models.
+        if (++beats_ % 10 == 0) SendHello();
+        else Send([](proto::WorkerMessage& m) { m.set_heartbeat(true); });
+        next_heartbeat = now + options_.heartbeat_interval;
+      }
+      if (now - last_heard_ > options_.broker_liveness) {
+        spdlog::warn("broker {} silent for {} ms; reconnecting", options_.broker,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heard_).count());
+        Connect();
+      }
+      // Run every batch that is due; find how long until the next one may be.
+      auto wait = std::chrono::duration_cast<std::chrono::microseconds>(next_heartbeat - Clock::now());
+      for (auto& [name, queue] : queues_) {
+        while (!queue.empty()) {
+          BatchDecision d = DecideBatch(options_.batching, static_cast<int>(queue.size()),
+                                        std::chrono::duration_cast<std::chrono::microseconds>(
+                                            Clock::now() - queue.front().received));
+          if (draining && d.take == 0) d.take = std::min<int>(static_cast<int>(queue.size()),
+                                                              options_.batching.max_batch_size);
+          if (d.take == 0) {
+            wait = std::min(wait, d.wait);
+            break;
+          }
+          RunBatch(name, d.take);
+        }
+      }
+      if (draining && Queued() == 0) {
+        Send([](proto::WorkerMessage& m) { m.set_goodbye(true); });
+        spdlog::info("drained; goodbye");
+        return Status::Ok();
+      }
+      zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
+      const long ms = std::max<long>(0, static_cast<long>((wait.count() + 999) / 1000));
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds(std::min<long>(ms, 100)));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) return Unavailable(std::string("poll: ") + e.what());
+        continue;
+      }
+      if (item.revents & ZMQ_POLLIN) {
+        if (Status s = Receive(&draining); !s.ok()) return s;
+      }
+    }
+  }
+
+ private:
+  Status LoadModel(const std::string& dir) {
+    ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, ServedModel::Load(dir));
+    const std::string name = model->info().name();
+    spdlog::info("serving {} version {} ({} labels, {}) from {}", name, model->info().version(),
+                 model->info().labels_size(), model->info().format(), dir);
+    models_[name] = std::move(model);
+    return Status::Ok();
+  }
+
+  size_t Queued() const {
+    size_t n = 0;
+    for (const auto& [name, q] : queues_) n += q.size();
+    return n;
+  }
+
+  void Connect() {
+    socket_ = std::make_unique<zmq::socket_t>(net::SharedContext(), zmq::socket_type::dealer);
+    socket_->set(zmq::sockopt::linger, 1000);
+    socket_->set(zmq::sockopt::routing_id, options_.worker_id);
+    socket_->connect(options_.broker);
+    last_heard_ = Clock::now();
+    SendHello();
+  }
+
+  template <typename Fill>
+  void Send(Fill fill) {
+    proto::WorkerMessage m;
+    m.set_token(options_.token);
+    fill(m);
+    if (Status s = net::SendProto(*socket_, m, /*delimiter=*/true); !s.ok()) spdlog::warn("{}", s.ToString());
+  }
+
+  void SendHello() {
+    Send([this](proto::WorkerMessage& m) {
+      proto::WorkerHello* h = m.mutable_hello();
+      h->set_worker_id(options_.worker_id);
+      h->set_capacity(options_.capacity);
+      h->set_pid(static_cast<int>(getpid()));
+      for (const auto& [name, model] : models_) *h->add_models() = model->info();
+    });
+  }
+
+  void ReplyError(const proto::InferRequest& r, const Status& s) {
+    Send([&](proto::WorkerMessage& m) {
+      proto::InferReply* reply = m.mutable_reply();
+      reply->set_id(r.id());
+      reply->set_model(r.model());
+      reply->set_code(StatusCodeName(s.code()));
+      reply->set_error(s.message());
+      reply->set_worker(options_.worker_id);
+    });
+  }
+
+  Status Receive(bool* draining) {
+    while (true) {
+      zmq::message_t delimiter, payload;
+      try {
+        if (!socket_->recv(delimiter, zmq::recv_flags::dontwait)) return Status::Ok();
+        if (delimiter.size() != 0 || !socket_->get(zmq::sockopt::rcvmore)) continue;  // not our framing
+        (void)socket_->recv(payload, zmq::recv_flags::none);
+      } catch (const zmq::error_t& e) {
+        return Unavailable(std::string("recv: ") + e.what());
+      }
+      last_heard_ = Clock::now();
+      proto::BrokerMessage m;
+      if (!net::ParseProto(payload, &m).ok()) continue;
+      switch (m.kind_case()) {
+        case proto::BrokerMessage::kRequest:
+          Accept(m.request());
+          break;
+        case proto::BrokerMessage::kDrain:
+          spdlog::info("the broker asked to drain");
+          *draining = true;
+          break;
+        case proto::BrokerMessage::kLoadModel:
+          if (Status s = LoadModel(m.load_model()); !s.ok()) spdlog::error("load: {}", s.ToString());
+          SendHello();
+          break;
+        case proto::BrokerMessage::kUnloadModel:
+          models_.erase(m.unload_model());
+          SendHello();
+          break;
+        default:
+          break;  // heartbeat: last_heard_ is enough
+      }
+    }
+  }
+
+  void Accept(const proto::InferRequest& r) {
+    auto it = models_.find(r.model());
+    if (it == models_.end() || (r.version() != 0 && r.version() != it->second->info().version())) {
+      ReplyError(r, NotFound("this worker does not serve " + r.model() +
+                             (r.version() ? " version " + std::to_string(r.version()) : "")));
+      return;
+    }
+    const auto start = Clock::now();
+    Result<at::Tensor> input = it->second->Prepare(r);
+    if (!input.ok()) {
+      ReplyError(r, input.status());
+      return;
+    }
+    queues_[r.model()].push_back(Pending{r, *input, start, Micros(Clock::now() - start)});
+  }
+
+  void RunBatch(const std::string& name, int take) {
+    auto& queue = queues_[name];
+    ServedModel& model = *models_.at(name);
+    std::vector<Pending> batch(std::make_move_iterator(queue.begin()),
+                               std::make_move_iterator(queue.begin() + take));
+    queue.erase(queue.begin(), queue.begin() + take);
+    const auto start = Clock::now();
+    std::vector<at::Tensor> inputs;
+    std::vector<const proto::InferRequest*> requests;
+    std::vector<proto::WorkerMessage> messages(batch.size());
+    std::vector<proto::InferReply*> replies;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      inputs.push_back(batch[i].input);
+      requests.push_back(&batch[i].request);
+      replies.push_back(messages[i].mutable_reply());
+    }
+    Status s = model.Predict(inputs, requests, replies);
+    const int64_t compute = Micros(Clock::now() - start);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      proto::InferReply* reply = replies[i];
+      if (!s.ok()) {
+        reply->Clear();
+        reply->set_error(s.message());
+      }
+      reply->set_code(StatusCodeName(s.code()));
+      reply->set_id(batch[i].request.id());
+      reply->set_model(name);
+      reply->set_version(model.info().version());
+      reply->set_queue_us(Micros(start - batch[i].received) - batch[i].prepare_us);
+      reply->set_compute_us(compute + batch[i].prepare_us);
+      reply->set_batch_size(static_cast<int>(batch.size()));
+      reply->set_worker(options_.worker_id);
+      messages[i].set_token(options_.token);
+      if (Status sent = net::SendProto(*socket_, messages[i], true); !sent.ok()) spdlog::warn("{}", sent.ToString());
+    }
+  }
+
+  ServeOptions options_;
+  std::map<std::string, std::unique_ptr<ServedModel>> models_;
+  std::map<std::string, std::deque<Pending>> queues_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  Clock::time_point last_heard_;
+  int64_t beats_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ServeLoop>> ServeLoop::Create(ServeOptions options) {
+  auto loop = std::make_unique<Loop>(std::move(options));
+  RETURN_IF_ERROR(loop->Init());
+  return std::unique_ptr<ServeLoop>(std::move(loop));
+}
+
+}  // namespace chorus::serve

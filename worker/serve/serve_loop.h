@@ -1,0 +1,40 @@
+// ServeLoop: the body of `chorus-worker serve`. One thread does everything:
+// it keeps a DEALER connection to the broker (hello with the models it
+// serves and its capacity, heartbeats both ways, reconnect when the broker
+// falls silent), prepares each request's input as it arrives, queues it per
+// model, and runs batches when the batching policy says so, replying with
+// top-k labels and the time spent queued and computing. A drain request (or
+// the stop flag) finishes what is queued, says goodbye and returns.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/util/status.h"
+#include "worker/serve/batch_policy.h"
+
+namespace chorus::serve {
+
+struct ServeOptions {
+  std::string broker;                   // the broker's worker endpoint
+  std::string token;
+  std::string worker_id;                // "" : host:pid
+  std::vector<std::string> model_dirs;  // version folders to load at start
+  BatchPolicyOptions batching;
+  int capacity = 64;                    // requests accepted at once
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds broker_liveness{3000};  // broker silent this long: reconnect
+};
+
+class ServeLoop {
+ public:
+  static Result<std::unique_ptr<ServeLoop>> Create(ServeOptions options);
+  virtual ~ServeLoop() = default;
+  // Serves until drained by the broker or `stop` becomes true.
+  virtual Status Run(const std::atomic<bool>& stop) = 0;
+};
+
+}  // namespace chorus::serve

@@ -1,0 +1,46 @@
+// ServedModel: one model version ready to answer requests: the network, its
+// front end and its labels, loaded from a model repository version folder:
+//   model.pt + model.json   a Chorus export (common/models/model_bundle.h), or
+//   model.ts + model.json   a TorchScript module saved from Python with
+//                           torch.jit.save; model.json ("format":
+//                           "torchscript-1") gives name, version, labels,
+//                           features, clip_seconds, frames and bins.
+// An input is WAV bytes (any rate: resampled), PCM, or features; audio is
+// fitted to the clip length the model was trained on. Prepare() is
+// thread-safe; Predict() runs on one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/proto/serve.pb.h"
+#include "common/util/status.h"
+
+namespace at {
+class Tensor;
+}
+
+namespace chorus::serve {
+
+class ServedModel {
+ public:
+  static Result<std::unique_ptr<ServedModel>> Load(const std::string& version_dir);
+  virtual ~ServedModel() = default;
+
+  const proto::ServedModelInfo& info() const { return info_; }
+
+  // The model's input for one request: features [frames, bins]. Bad input
+  // (not audio, wrong shape, NaN) is an InvalidArgument naming what is wrong.
+  virtual Result<at::Tensor> Prepare(const proto::InferRequest& request) const = 0;
+
+  // Runs prepared inputs as one batch and fills each reply's top-k labels
+  // (softmax scores) and, when asked, logits.
+  virtual Status Predict(const std::vector<at::Tensor>& inputs, const std::vector<const proto::InferRequest*>& requests,
+                         std::vector<proto::InferReply*>& replies) = 0;
+
+ protected:
+  proto::ServedModelInfo info_;
+};
+
+}  // namespace chorus::serve
