@@ -1,0 +1,250 @@
+// Serving end to end in one process: a real Broker, two real ServeLoop
+// workers and the HTTP gateway on loopback sockets, against the model run
+// directly. Every thread started here is joined before the test ends.
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+#include <zmq.hpp>
+
+#include "common/models/model_bundle.h"
+#include "common/net/rpc_client.h"
+#include "common/net/zmq_channel.h"
+#include "coordinator/broker.h"
+#include "coordinator/gateway.h"
+#include "worker/serve/serve_loop.h"
+#include "worker/serve/served_model.h"
+
+namespace chorus::serve {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr const char* kToken = "serving-test-token";
+
+proto::InferRequest Tone(int i) {
+  proto::InferRequest r;
+  r.set_model("kws");
+  r.set_token(kToken);
+  r.set_id("r" + std::to_string(i));
+  r.set_top_k(3);
+  r.set_want_logits(true);
+  proto::Pcm* pcm = r.mutable_pcm();
+  pcm->set_sample_rate(16000);
+  for (int t = 0; t < 16000; ++t)
+    pcm->add_samples(0.3f * std::sin(2 * M_PI * (200 + 97 * i) * t / 16000.0) + 0.01f * ((t * (i + 7)) % 13 - 6));
+  return r;
+}
+
+class ServingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = fs::temp_directory_path() / ("chorus_serving_test_" + std::to_string(::getpid()));
+    fs::remove_all(repo_);
+    models::ModelMetadata meta;
+    meta.name = "kws";
+    meta.model.name = "tc_resnet";
+    meta.model.width = 8;
+    meta.shape = {98, 40, 4};
+    meta.labels = {"_silence_", "_unknown_", "yes", "no"};
+    torch::manual_seed(5);
+    auto model = models::CreateModel(meta.model, meta.shape).value();
+    model->eval();
+    dir_ = models::ExportModel(*model, meta, repo_.string()).value();
+  }
+  void TearDown() override {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+    fs::remove_all(repo_);
+  }
+
+  void StartBroker(coordinator::BrokerOptions o = {}) {
+    o.token = kToken;
+    o.worker_liveness = 1000ms;
+    o.heartbeat_interval = 100ms;
+    broker_ = std::move(coordinator::Broker::Bind(o).value());
+    threads_.emplace_back([this] { broker_->Run(stop_); });
+  }
+  void StartWorker(const std::string& id, int max_batch = 4) {
+    ServeOptions o;
+    o.broker = broker_->worker_endpoint();
+    o.token = kToken;
+    o.worker_id = id;
+    o.model_dirs = {dir_};
+    o.batching.max_batch_size = max_batch;
+    o.batching.max_queue_delay = 2000us;
+    o.heartbeat_interval = 100ms;
+    auto loop = ServeLoop::Create(o);
+    ASSERT_TRUE(loop.ok()) << loop.status().ToString();
+    threads_.emplace_back([this, l = std::shared_ptr<ServeLoop>(std::move(*loop))] { (void)l->Run(stop_); });
+  }
+  void WaitForWorkers(int n) {
+    for (int i = 0; i < 200; ++i) {
+      if (static_cast<int>(broker_->Snapshot().workers.size()) >= n) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    FAIL() << "workers did not register";
+  }
+  proto::InferReply Call(const proto::InferRequest& r) {
+    net::RpcClient client({broker_->client_endpoint(), 10000ms});
+    proto::InferReply reply;
+    EXPECT_TRUE(client.Call(r, &reply).ok());
+    return reply;
+  }
+
+  fs::path repo_;
+  std::string dir_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<coordinator::Broker> broker_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
+  StartBroker();
+  StartWorker("w1");
+  StartWorker("w2");
+  WaitForWorkers(2);
+
+  // The model run directly, one request at a time.
+  auto direct = ServedModel::Load(dir_).value();
+  std::vector<proto::InferReply> expected(12);
+  for (int i = 0; i < 12; ++i) {
+    proto::InferRequest r = Tone(i);
+    at::Tensor input = direct->Prepare(r).value();
+    std::vector<proto::InferReply*> out = {&expected[i]};
+    ASSERT_TRUE(direct->Predict({input}, {&r}, out).ok());
+  }
+
+  // 12 requests from 4 concurrent clients, so both workers and batches are used.
+  std::vector<proto::InferReply> got(12);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c)
+    clients.emplace_back([&, c] {
+      for (int i = c; i < 12; i += 4) got[i] = Call(Tone(i));
+    });
+  for (auto& t : clients) t.join();
+  std::set<std::string> workers;
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(got[i].code(), "OK") << got[i].error();
+    EXPECT_EQ(got[i].id(), "r" + std::to_string(i));
+    workers.insert(got[i].worker());
+    ASSERT_EQ(got[i].top_size(), 3);
+    EXPECT_EQ(got[i].top(0).label(), expected[i].top(0).label());
+    ASSERT_EQ(got[i].logits_size(), 4);
+    for (int k = 0; k < 4; ++k) EXPECT_NEAR(got[i].logits(k), expected[i].logits(k), 1e-4);
+    EXPECT_GE(got[i].broker_us(), got[i].queue_us() + got[i].compute_us() - 1000);
+  }
+  EXPECT_EQ(workers.size(), 2u) << "all requests went to one worker";
+
+  // The same through HTTP (Open Inference Protocol v2).
+  coordinator::GatewayOptions go;
+  go.port = 0;
+  go.token = kToken;
+  go.broker_endpoint = broker_->client_endpoint();
+  go.max_body_bytes = 1 << 20;
+  auto gateway = coordinator::Gateway::Start(go, *broker_).value();
+  httplib::Client http("127.0.0.1", gateway->port());
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+  proto::InferRequest tone = Tone(3);
+  nlohmann::json body = {
+      {"inputs", {{{"name", "audio"}, {"datatype", "FP32"}, {"shape", {tone.pcm().samples_size()}},
+                   {"data", std::vector<float>(tone.pcm().samples().begin(), tone.pcm().samples().end())}}}},
+      {"parameters", {{"top_k", 2}, {"sample_rate", 16000}}}};
+  auto res = http.Post("/v2/models/kws/infer", auth, body.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  auto answer = nlohmann::json::parse(res->body);
+  EXPECT_EQ(answer["model_name"], "kws");
+  EXPECT_EQ(answer["outputs"][0]["data"][0], expected[3].top(0).label());
+  EXPECT_NEAR(answer["outputs"][1]["data"][0].get<float>(), expected[3].top(0).score(), 1e-5);
+
+  EXPECT_EQ(http.Get("/v2/health/ready")->status, 200);
+  EXPECT_EQ(http.Get("/v2/models/kws", auth)->status, 200);
+  EXPECT_EQ(http.Get("/v2/models/kws/ready", auth)->status, 200);
+  auto metrics = http.Get("/metrics");
+  EXPECT_THAT(metrics->body, HasSubstr("chorus_inference_requests_total{model=\"kws\",outcome=\"OK\"} 13"));
+  EXPECT_THAT(metrics->body, HasSubstr("chorus_workers{model=\"kws\"} 2"));
+
+  // Bad input: a clear 4xx, and serving goes on.
+  auto status_of = [&](const std::string& path, const std::string& b, const std::string& type, bool with_token = true) {
+    auto r = http.Post(path.c_str(), with_token ? auth : httplib::Headers{}, b, type.c_str());
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(status_of("/v2/models/kws/infer", "{not json", "application/json"), 400);
+  EXPECT_EQ(status_of("/v2/models/kws/infer",
+                      R"({"inputs":[{"name":"features","datatype":"FP32","shape":[2,2],"data":[1,2,3,4]}]})",
+                      "application/json"),
+            400);
+  EXPECT_EQ(status_of("/v2/models/kws/infer",
+                      R"({"inputs":[{"name":"features","datatype":"INT8","shape":[1],"data":[1]}]})",
+                      "application/json"),
+            400);
+  EXPECT_EQ(status_of("/v2/models/kws/infer", "RIFF but not really a wav file", "audio/wav"), 400);
+  EXPECT_EQ(status_of("/v2/models/nope/infer", "x", "audio/wav"), 404);
+  EXPECT_EQ(status_of("/v2/models/kws/infer", "x", "audio/wav", /*with_token=*/false), 401);
+  EXPECT_EQ(status_of("/v2/models/kws/infer", std::string(2 << 20, 'x'), "audio/wav"), 413);
+  EXPECT_EQ(Call(Tone(1)).code(), "OK");
+}
+
+TEST_F(ServingTest, FullQueueRefusesAtOnceAndQueuedRequestsEndByTheirDeadline) {
+  coordinator::BrokerOptions o;
+  o.max_queue = 2;
+  StartBroker(o);
+  broker_->Expect("kws", true);  // accepted, but no worker will come
+  std::vector<proto::InferReply> replies(2);
+  std::vector<std::thread> waiting;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 2; ++i)
+    waiting.emplace_back([&, i] {
+      proto::InferRequest r = Tone(i);
+      r.set_timeout_ms(400);
+      replies[i] = Call(r);
+    });
+  std::this_thread::sleep_for(100ms);
+  proto::InferReply refused = Call(Tone(2));
+  EXPECT_EQ(refused.code(), "RESOURCE_EXHAUSTED");
+  EXPECT_THAT(refused.error(), HasSubstr("full"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 350ms);  // refused without waiting
+  for (auto& t : waiting) t.join();
+  for (const auto& r : replies) EXPECT_EQ(r.code(), "DEADLINE_EXCEEDED");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
+  StartBroker();
+  // A worker that registers, takes requests and then goes silent (as if killed).
+  zmq::socket_t ghost(net::SharedContext(), zmq::socket_type::dealer);
+  ghost.set(zmq::sockopt::routing_id, "ghost");
+  ghost.set(zmq::sockopt::linger, 0);
+  ghost.connect(broker_->worker_endpoint());
+  proto::WorkerMessage hello;
+  hello.set_token(kToken);
+  hello.mutable_hello()->set_worker_id("ghost");
+  hello.mutable_hello()->set_capacity(100);
+  *hello.mutable_hello()->add_models() = ServedModel::Load(dir_).value()->info();
+  ASSERT_TRUE(net::SendProto(ghost, hello, true).ok());
+  WaitForWorkers(1);
+
+  std::vector<proto::InferReply> replies(6);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 6; ++i) clients.emplace_back([&, i] { replies[i] = Call(Tone(i)); });
+  std::this_thread::sleep_for(200ms);  // they all went to the ghost
+  StartWorker("real");
+  for (auto& t : clients) t.join();
+  for (const auto& r : replies) {
+    EXPECT_EQ(r.code(), "OK") << r.error();
+    EXPECT_EQ(r.worker(), "real");
+    EXPECT_EQ(r.attempts(), 2);
+  }
+}
+
+}  // namespace
+}  // namespace chorus::serve
