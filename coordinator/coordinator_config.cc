@@ -68,6 +68,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     slurm.Check(c.slurm.slots >= 1, "slots", "must be at least 1");
     slurm.Get("partition", &c.slurm.partition);
     slurm.Get("template", &c.slurm.template_path);
+    slurm.Get("pool_template", &c.slurm.pool_template_path);
     slurm.Get("time_limit", &c.slurm.time_limit);
     slurm.Get("cpus_per_task", &c.slurm.cpus_per_task);
     slurm.Check(c.slurm.cpus_per_task >= 1, "cpus_per_task", "must be at least 1");
@@ -116,10 +117,14 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     RETURN_IF_ERROR(reader.Finish());
   }
   if (c.slurm.template_path.empty()) c.slurm.template_path = "slurm/train.sbatch.in";
+  if (c.slurm.pool_template_path.empty())
+    c.slurm.pool_template_path =
+        (fs::path(c.slurm.template_path).parent_path() / "serve-pool.sbatch.in").string();
   if (const char* conf = std::getenv("SLURM_CONF"); conf && !c.slurm.command_env.count("SLURM_CONF"))
     c.slurm.command_env["SLURM_CONF"] = conf;
   c.state_dir = Absolute(c.state_dir);
   c.slurm.template_path = Absolute(c.slurm.template_path);
+  c.slurm.pool_template_path = Absolute(c.slurm.pool_template_path);
   if (c.scheduler.worker_binary.find('/') != std::string::npos)
     c.scheduler.worker_binary = Absolute(c.scheduler.worker_binary);
   if (c.slurm_enabled && !fs::exists(c.slurm.template_path))

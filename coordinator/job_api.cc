@@ -1,5 +1,7 @@
 #include "coordinator/job_api.h"
 
+#include <filesystem>
+
 #include "coordinator/token.h"
 
 namespace chorus::coordinator {
@@ -51,10 +53,48 @@ Status JobApi::Dispatch(const proto::Request& request, proto::Reply* reply) {
     }
     case proto::Request::kReport:
       return scheduler_.Report(request.report());
+    case proto::Request::kDeploy:
+    case proto::Request::kScale:
+    case proto::Request::kServing:
+    case proto::Request::kUndeploy:
+      return Serving(request, reply);
     case proto::Request::KIND_NOT_SET:
       break;
   }
   return InvalidArgument("the request names no operation");
+}
+
+Status JobApi::Serving(const proto::Request& request, proto::Reply* reply) {
+  if (!autoscaler_) return FailedPrecondition("serving is disabled in this coordinator's configuration");
+  switch (request.kind_case()) {
+    case proto::Request::kDeploy: {
+      proto::Deployment d = request.deploy().deployment();
+      if (request.deploy().job_id() > 0) {
+        ASSIGN_OR_RETURN(proto::Job job, store_.LoadJob(request.deploy().job_id()));
+        if (job.export_dir().empty())
+          return FailedPrecondition("job " + std::to_string(job.id()) + " has not exported a model (state " +
+                                    JobStateName(job.state()) + ")");
+        std::filesystem::path dir(job.export_dir());
+        d.set_model_dir((dir.is_absolute() ? dir : std::filesystem::path(job.workdir()) / dir)
+                            .lexically_normal()
+                            .string());
+      }
+      ASSIGN_OR_RETURN(*reply->mutable_deployment(), autoscaler_->Deploy(d));
+      return Status::Ok();
+    }
+    case proto::Request::kScale: {
+      const auto& s = request.scale();
+      ASSIGN_OR_RETURN(*reply->mutable_deployment(), autoscaler_->Scale(s.name(), s.min_workers(), s.max_workers()));
+      return Status::Ok();
+    }
+    case proto::Request::kUndeploy:
+      return autoscaler_->Undeploy(request.undeploy());
+    default: {
+      *reply->mutable_serving() = autoscaler_->ServingStatus();
+      reply->mutable_serving()->set_http(http_);
+      return Status::Ok();
+    }
+  }
 }
 
 }  // namespace chorus::coordinator

@@ -89,6 +89,9 @@ CREATE TABLE IF NOT EXISTS metrics(
   time REAL NOT NULL,
   value BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS metrics_job ON metrics(job_id, kind);
+CREATE TABLE IF NOT EXISTS deployments(
+  name TEXT PRIMARY KEY,
+  deployment BLOB NOT NULL);
 )sql";
 
 }  // namespace
@@ -273,6 +276,25 @@ Status JobStore::AppendEvaluation(int64_t job_id, const proto::Evaluation& e) {
 Result<std::vector<proto::Progress>> JobStore::ProgressHistory(int64_t job_id) {
   return SelectBlobs<proto::Progress>(
       db_, "SELECT value FROM metrics WHERE job_id=? AND kind='progress' ORDER BY rowid", job_id, "progress");
+}
+
+Status JobStore::SaveDeployment(const proto::Deployment& d) {
+  Statement upsert(db_, "INSERT OR REPLACE INTO deployments(name, deployment) VALUES(?,?)");
+  RETURN_IF_ERROR(upsert.prepared());
+  upsert.Bind(1, d.name());
+  upsert.BindBlob(2, d.SerializeAsString());
+  return upsert.Run();
+}
+
+Status JobStore::DeleteDeployment(const std::string& name) {
+  Statement del(db_, "DELETE FROM deployments WHERE name=?");
+  RETURN_IF_ERROR(del.prepared());
+  del.Bind(1, name);
+  return del.Run();
+}
+
+Result<std::vector<proto::Deployment>> JobStore::Deployments() {
+  return SelectBlobs<proto::Deployment>(db_, "SELECT deployment FROM deployments ORDER BY name", -1, "deployment");
 }
 
 }  // namespace chorus::coordinator

@@ -6,7 +6,8 @@
 // Tables: jobs (state, priority, launcher and times as columns for queries
 // and for people with the sqlite3 shell; the whole proto::Job as a blob; the
 // job file's text), attempts (one row per launch), metrics (every progress
-// and evaluation report: the metrics history).
+// and evaluation report: the metrics history), deployments (served models
+// and their scaling policies).
 //
 // Not thread-safe: the coordinator owns it from one thread.
 #pragma once
@@ -48,6 +49,10 @@ class JobStore {
   Status AppendProgress(int64_t job_id, const proto::Progress& progress);
   Status AppendEvaluation(int64_t job_id, const proto::Evaluation& evaluation);
   Result<std::vector<proto::Progress>> ProgressHistory(int64_t job_id);
+
+  Status SaveDeployment(const proto::Deployment& deployment);  // insert or replace, by name
+  Status DeleteDeployment(const std::string& name);
+  Result<std::vector<proto::Deployment>> Deployments();
 
   // Runs `body` in one transaction: committed if it returns OK, rolled back otherwise.
   Status Atomically(const std::function<Status()>& body);

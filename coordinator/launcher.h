@@ -26,6 +26,7 @@ struct LaunchSpec {
   std::string workdir;               // absolute; the processes start here
   std::string run_dir;               // absolute; the job's own directory (exists)
   std::vector<std::string> command;  // what every rank runs
+  bool mpi = true;                   // false: `ranks` independent processes (inference workers), no MPI
   std::map<std::string, std::string> env;  // added to the processes' environment
   std::string log_path;              // stdout+stderr, appended
   std::string exit_file;             // written when the attempt ends

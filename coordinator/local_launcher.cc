@@ -93,13 +93,24 @@ std::string LocalLauncher::PidFile(const LaunchSpec& spec) {
 
 Result<std::string> LocalLauncher::Launch(const LaunchSpec& spec) {
   if (spec.command.empty()) return InvalidArgument("local launcher: empty command");
-  ASSIGN_OR_RETURN(std::string mpirun, FindOnPath(options_.mpirun));
+  std::string mpirun;
+  if (spec.mpi) {
+    ASSIGN_OR_RETURN(mpirun, FindOnPath(options_.mpirun));
+  }
 
   // Everything the children need is built before fork: after it, only
   // async-signal-safe calls are allowed.
-  std::vector<std::string> args = {mpirun, "-np", std::to_string(spec.ranks)};
-  args.insert(args.end(), options_.mpirun_args.begin(), options_.mpirun_args.end());
-  args.insert(args.end(), spec.command.begin(), spec.command.end());
+  std::vector<std::string> args;
+  if (spec.mpi) {
+    args = {mpirun, "-np", std::to_string(spec.ranks)};
+    args.insert(args.end(), options_.mpirun_args.begin(), options_.mpirun_args.end());
+    args.insert(args.end(), spec.command.begin(), spec.command.end());
+  } else {
+    if (spec.ranks != 1) return InvalidArgument("local launcher: a non-MPI launch runs exactly one process");
+    ASSIGN_OR_RETURN(std::string program, FindOnPath(spec.command[0]));
+    args = spec.command;
+    args[0] = program;
+  }
   std::map<std::string, std::string> extra = options_.env;
   for (const auto& [k, v] : spec.env) extra[k] = v;
   if (geteuid() == 0) {  // Open MPI refuses root unless told twice
@@ -156,7 +167,7 @@ Result<std::string> LocalLauncher::Launch(const LaunchSpec& spec) {
         _exit(127);
       }
       execve(c_args[0], c_args.data(), c_env.data());
-      const char msg[] = "chorus local launcher: cannot execute mpirun\n";
+      const char msg[] = "chorus local launcher: cannot execute the command\n";
       ssize_t ignored = write(2, msg, sizeof msg - 1);
       (void)ignored;
       _exit(127);

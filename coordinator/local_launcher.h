@@ -1,4 +1,5 @@
-// LocalLauncher: runs an attempt on this host as `mpirun -np N COMMAND`.
+// LocalLauncher: runs an attempt on this host as `mpirun -np N COMMAND`, or
+// (LaunchSpec::mpi false, one inference worker) as COMMAND itself.
 //
 // Each attempt gets a monitor process in a session (and process group) of its
 // own: it starts mpirun, waits for it, and writes mpirun's exit status to the

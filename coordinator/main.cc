@@ -20,6 +20,7 @@
 
 #include "common/util/fs.h"
 #include "common/util/logging.h"
+#include "coordinator/autoscaler.h"
 #include "coordinator/broker.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/gateway.h"
@@ -80,12 +81,13 @@ int Serve(CoordinatorConfig config) {
     spdlog::error("recovering jobs: {}", s.ToString());
     return 1;
   }
-  JobApi api(*token, scheduler, **store);
 
   // Serving: the broker runs on a thread of its own, the gateway on httplib's.
   std::unique_ptr<Broker> broker;
   std::unique_ptr<Gateway> gateway;
   std::thread broker_thread;
+  std::unique_ptr<Autoscaler> autoscaler;
+  std::string http_url;
   if (config.serving_enabled) {
     config.broker.token = *token;
     auto bound = Broker::Bind(config.broker);
@@ -110,9 +112,23 @@ int Serve(CoordinatorConfig config) {
       return 1;
     }
     broker_thread = std::thread([&] { broker->Run(g_stop); });
+    http_url = http;
+    AutoscalerOptions ao;
+    ao.state_dir = config.state_dir;
+    ao.worker_binary = config.scheduler.worker_binary;
+    ao.token = *token;
+    autoscaler = std::make_unique<Autoscaler>(ao, *broker, launchers, **store, clock);
+    if (Status s = autoscaler->Recover(); !s.ok()) {
+      spdlog::error("restoring deployments: {}", s.ToString());
+      g_stop = true;
+      broker_thread.join();
+      return 1;
+    }
     spdlog::info("serving: clients {}, workers {}, HTTP {}", broker->client_endpoint(), broker->worker_endpoint(),
                  http);
   }
+
+  JobApi api(*token, scheduler, **store, autoscaler.get(), http_url);
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -120,7 +136,10 @@ int Serve(CoordinatorConfig config) {
   std::string names;
   for (const auto& [name, l] : launchers) names += " " + name + "(" + std::to_string(l->slots()) + " slots)";
   spdlog::info("coordinator listening on {}; state in {}; launchers:{}", endpoint, config.state_dir, names);
-  (*server)->Run([&](const proto::Request& r) { return api.Handle(r); }, [&] { scheduler.Tick(); },
+  (*server)->Run([&](const proto::Request& r) { return api.Handle(r); }, [&] {
+                   scheduler.Tick();
+                   if (autoscaler) autoscaler->Tick();
+                 },
                  std::chrono::milliseconds(static_cast<int64_t>(config.tick_ms)), g_stop);
   if (broker_thread.joinable()) broker_thread.join();
   gateway.reset();

@@ -45,7 +45,8 @@ Result<std::string> SlurmLauncher::Slurm(const std::vector<std::string>& argv) c
 }
 
 Result<std::string> SlurmLauncher::RenderScript(const LaunchSpec& spec) const {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(options_.template_path));
+  const std::string& path = spec.mpi ? options_.template_path : options_.pool_template_path;
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   std::string environment, extra;
   std::map<std::string, std::string> env = options_.env;
   for (const auto& [k, v] : spec.env) env[k] = v;
@@ -64,7 +65,7 @@ Result<std::string> SlurmLauncher::RenderScript(const LaunchSpec& spec) const {
       {"command", ShellJoin(spec.command)},
       {"exit_file", spec.exit_file},
   };
-  return RenderTemplate(text, values, options_.template_path);
+  return RenderTemplate(text, values, path);
 }
 
 Result<std::string> SlurmLauncher::Launch(const LaunchSpec& spec) {

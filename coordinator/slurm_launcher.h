@@ -19,6 +19,7 @@ struct SlurmLauncherOptions {
   int slots = 2;                    // ranks the partition runs at once
   std::string partition = "debug";
   std::string template_path;        // absolute, e.g. <repo>/slurm/train.sbatch.in
+  std::string pool_template_path;   // for non-MPI launches (inference workers): slurm/serve-pool.sbatch.in
   std::string time_limit = "UNLIMITED";
   int cpus_per_task = 1;
   std::vector<std::string> extra_sbatch;      // extra "#SBATCH ..." lines

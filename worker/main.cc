@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
   int64_t max_delay_us = 1000;
   serve->add_option("--broker", serve_options.broker, "the broker's worker endpoint, e.g. tcp://127.0.0.1:7452")
       ->required();
-  serve->add_option("--model", serve_options.model_dirs, "model version folder(s), e.g. models/kws-synth/1")
-      ->check(CLI::ExistingDirectory);
+  serve->add_option("--model", serve_options.model_dirs,
+                    "model version folder(s), e.g. models/kws-synth/1, or NAME=FOLDER to serve it as NAME");
   serve->add_option("--id", serve_options.worker_id, "worker id (default host:pid)");
   serve->add_option("--max-batch", serve_options.batching.max_batch_size, "largest batch")
       ->capture_default_str()->check(CLI::Range(1, 4096));

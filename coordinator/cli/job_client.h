@@ -31,6 +31,7 @@ class JobClient {
   Result<proto::Reply> Call(proto::Request request);
 
   const std::string& endpoint() const { return client_.endpoint(); }
+  const std::string& token() const { return token_; }
 
  private:
   JobClient(net::RpcClientOptions options, std::string token) : client_(std::move(options)), token_(std::move(token)) {}

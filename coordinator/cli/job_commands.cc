@@ -176,7 +176,7 @@ std::optional<int> JobCommands::Run() {
 
 Result<JobClient> JobCommands::Client() const { return JobClient::Connect(connect_); }
 
-int JobCommands::Fail(const Status& s) const {
+int FailWith(const Status& s) {
   std::cerr << "chorus: " << s.message() << std::endl;
   switch (s.code()) {
     case StatusCode::kInvalidArgument: return 2;

@@ -23,12 +23,17 @@ constexpr const char* kJobExitCodes =
     "file, 3 no coordinator answered, 4 refused (token), 5 no such job, 6 not possible in the job's state, 7 other "
     "error.";
 
+// Prints "chorus: MESSAGE" and returns the exit code for the status's code.
+int FailWith(const Status& status);
+
 class JobCommands {
  public:
   // Adds the subcommands and the connection flags to `app`.
   void Register(CLI::App& app);
   // The exit code of the job command that was parsed; std::nullopt if none was.
   std::optional<int> Run();
+
+  const ConnectOptions& connect() const { return connect_; }
 
  private:
   int Submit();
@@ -38,7 +43,7 @@ class JobCommands {
   int Logs();
   int Cancel();
   int Retry();
-  int Fail(const Status& status) const;  // prints, returns the exit code
+  int Fail(const Status& status) const { return FailWith(status); }
   Result<JobClient> Client() const;
 
   ConnectOptions connect_;

@@ -2,6 +2,7 @@
 //   chorus dataset synth --out DIR [...]   make a synthetic speech-commands set
 //   chorus demo                             synthesize a small set, train, report
 //   chorus submit|list|status|watch|logs|cancel|retry   job control (job_commands.h)
+//   chorus deploy|undeploy|models|workers|scale|infer|bench   serving (serve_commands.h)
 // Exit codes: 0 success, 1 the command (or watched job) failed, 2 bad usage;
 // job commands add 3-7 (see job_commands.h).
 #include <unistd.h>
@@ -16,6 +17,7 @@
 
 #include "common/data/synth.h"
 #include "coordinator/cli/job_commands.h"
+#include "coordinator/cli/serve_commands.h"
 #include "common/util/logging.h"
 
 namespace {
@@ -113,6 +115,8 @@ int main(int argc, char** argv) {
 
   chorus::cli::JobCommands jobs;
   jobs.Register(app);
+  chorus::cli::ServeCommands serving(jobs.connect());
+  serving.Register(app);
 
   try {
     app.parse(argc, argv);
@@ -129,6 +133,7 @@ int main(int argc, char** argv) {
     return RunSynth(synth_options);
   }
   if (std::optional<int> rc = jobs.Run()) return *rc;
+  if (std::optional<int> rc = serving.Run()) return *rc;
   if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_takes, demo_fresh);
   return 2;
 }

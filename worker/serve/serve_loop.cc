@@ -101,8 +101,15 @@ class Loop : public ServeLoop {
   }
 
  private:
-  Status LoadModel(const std::string& dir) {
+  // `spec` is DIR, or NAME=DIR to serve it under NAME.
+  Status LoadModel(const std::string& spec) {
+    std::string dir = spec, rename;
+    if (size_t eq = spec.find('='); eq != std::string::npos && spec.find('/') > eq) {
+      rename = spec.substr(0, eq);
+      dir = spec.substr(eq + 1);
+    }
     ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, ServedModel::Load(dir));
+    if (!rename.empty()) model->Rename(rename);
     const std::string name = model->info().name();
     spdlog::info("serving {} version {} ({} labels, {}) from {}", name, model->info().version(),
                  model->info().labels_size(), model->info().format(), dir);

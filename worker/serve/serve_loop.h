@@ -22,7 +22,7 @@ struct ServeOptions {
   std::string broker;                   // the broker's worker endpoint
   std::string token;
   std::string worker_id;                // "" : host:pid
-  std::vector<std::string> model_dirs;  // version folders to load at start
+  std::vector<std::string> model_dirs;  // version folders to load at start (NAME=DIR serves DIR as NAME)
   BatchPolicyOptions batching;
   int capacity = 64;                    // requests accepted at once
   std::chrono::milliseconds heartbeat_interval{500};

@@ -29,6 +29,8 @@ class ServedModel {
   virtual ~ServedModel() = default;
 
   const proto::ServedModelInfo& info() const { return info_; }
+  // Serves it under another name (a deployment's name) than the one it was exported with.
+  void Rename(const std::string& name) { info_.set_name(name); }
 
   // The model's input for one request: features [frames, bins]. Bad input
   // (not audio, wrong shape, NaN) is an InvalidArgument naming what is wrong.

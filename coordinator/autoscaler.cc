@@ -1,0 +1,284 @@
+#include "coordinator/autoscaler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "common/util/fs.h"
+
+namespace chorus::coordinator {
+
+namespace fs = std::filesystem;
+
+Status ValidateScalePolicy(const proto::ScalePolicy& p) {
+  if (p.min_workers() < 0) return InvalidArgument("min workers must not be negative");
+  if (p.max_workers() < 1) return InvalidArgument("max workers must be at least 1");
+  if (p.min_workers() > p.max_workers())
+    return InvalidArgument("min workers (" + std::to_string(p.min_workers()) + ") above max workers (" +
+                           std::to_string(p.max_workers()) + ")");
+  if (!(p.target_ongoing() > 0)) return InvalidArgument("target ongoing requests per worker must be positive");
+  if (p.scale_up_delay_s() < 0 || p.scale_down_delay_s() < 0) return InvalidArgument("delays must not be negative");
+  return Status::Ok();
+}
+
+int DesiredWorkers(const proto::ScalePolicy& p, int current, int ongoing, double now, ScaleTimers* t) {
+  int wanted = static_cast<int>(std::ceil(ongoing / p.target_ongoing()));
+  if (ongoing > 0) wanted = std::max(wanted, 1);
+  wanted = std::clamp(wanted, p.min_workers(), p.max_workers());
+  if (current < p.min_workers()) {  // below the floor (start, a worker died): no delay
+    *t = {};
+    return std::max(wanted, p.min_workers());
+  }
+  if (wanted > current) {
+    t->below_since = -1;
+    if (current == 0) return wanted;  // cold start: nothing serves, do not wait
+    if (t->above_since < 0) t->above_since = now;
+    if (now - t->above_since >= p.scale_up_delay_s()) {
+      t->above_since = -1;
+      return wanted;
+    }
+    return current;
+  }
+  if (wanted < current) {
+    t->above_since = -1;
+    if (t->below_since < 0) t->below_since = now;
+    if (now - t->below_since >= p.scale_down_delay_s()) {
+      t->below_since = now;  // the next one waits a full delay again
+      return current - 1;
+    }
+    return current;
+  }
+  *t = {};
+  return current;
+}
+
+Autoscaler::Autoscaler(AutoscalerOptions options, Broker& broker, std::map<std::string, Launcher*> launchers,
+                       JobStore& store, Clock& clock)
+    : options_(std::move(options)), broker_(broker), launchers_(std::move(launchers)), store_(store), clock_(clock) {}
+
+Status Autoscaler::Recover() {
+  ASSIGN_OR_RETURN(std::vector<proto::Deployment> deployments, store_.Deployments());
+  for (auto& d : deployments) {
+    broker_.Expect(d.name(), true);
+    pools_[d.name()].deployment = std::move(d);
+  }
+  if (!deployments.empty()) spdlog::info("autoscaler: {} deployment(s) restored", deployments.size());
+  return Status::Ok();
+}
+
+Result<proto::Deployment> Autoscaler::Deploy(proto::Deployment d) {
+  if (d.name().empty() || d.name().find_first_of("/ \t\n") != std::string::npos)
+    return InvalidArgument("deployment name '" + d.name() + "' must be non-empty, without '/' or spaces");
+  if (d.launcher().empty()) d.set_launcher("local");
+  if (!launchers_.count(d.launcher())) return InvalidArgument("unknown launcher '" + d.launcher() + "'");
+  RETURN_IF_ERROR(ValidateScalePolicy(d.policy()));
+  if (!fs::path(d.model_dir()).is_absolute()) return InvalidArgument("model_dir must be an absolute path");
+  if (!fs::exists(d.model_dir() + "/model.json"))
+    return InvalidArgument(d.model_dir() + " is not a model version folder (no model.json)");
+  if (d.max_batch() <= 0) d.set_max_batch(8);
+  if (d.max_delay_us() < 0) return InvalidArgument("max delay must not be negative");
+  if (d.threads() <= 0) d.set_threads(1);
+  auto existing = pools_.find(d.name());
+  if (existing != pools_.end() && !existing->second.removed && existing->second.deployment.model_dir() != d.model_dir())
+    return AlreadyExists("model '" + d.name() + "' is already deployed from " +
+                         existing->second.deployment.model_dir() + "; undeploy it first");
+  d.set_created_at(clock_.Now());
+  RETURN_IF_ERROR(store_.SaveDeployment(d));  // before acting
+  Pool& pool = pools_[d.name()];
+  pool.deployment = d;
+  pool.removed = false;
+  broker_.Expect(d.name(), true);
+  spdlog::info("autoscaler: deployed {} from {} ({}..{} workers, target {} ongoing per worker)", d.name(),
+               d.model_dir(), d.policy().min_workers(), d.policy().max_workers(), d.policy().target_ongoing());
+  return d;
+}
+
+Result<proto::Deployment> Autoscaler::Scale(const std::string& name, int min_workers, int max_workers) {
+  auto it = pools_.find(name);
+  if (it == pools_.end() || it->second.removed) return NotFound("no deployment named '" + name + "'");
+  proto::Deployment d = it->second.deployment;
+  d.mutable_policy()->set_min_workers(min_workers);
+  d.mutable_policy()->set_max_workers(max_workers);
+  RETURN_IF_ERROR(ValidateScalePolicy(d.policy()));
+  RETURN_IF_ERROR(store_.SaveDeployment(d));
+  it->second.deployment = d;
+  it->second.timers = {};
+  return d;
+}
+
+Status Autoscaler::Undeploy(const std::string& name) {
+  auto it = pools_.find(name);
+  if (it == pools_.end() || it->second.removed) return NotFound("no deployment named '" + name + "'");
+  RETURN_IF_ERROR(store_.DeleteDeployment(name));
+  it->second.removed = true;
+  broker_.Expect(name, false);
+  return Status::Ok();
+}
+
+void Autoscaler::StartWorker(Pool& pool) {
+  const proto::Deployment& d = pool.deployment;
+  Launcher* launcher = launchers_.at(d.launcher());
+  const int64_t n = next_worker_++;
+  Worker w;
+  w.id = "deploy-" + d.name() + "-" + std::to_string(static_cast<int64_t>(clock_.Now())) + "-" + std::to_string(n);
+  LaunchSpec spec;
+  spec.attempt = static_cast<int>(n);
+  spec.ranks = 1;
+  spec.mpi = false;
+  spec.name = "serve-" + d.name();
+  spec.workdir = options_.state_dir;
+  spec.run_dir = options_.state_dir + "/deployments/" + d.name();
+  spec.command = {options_.worker_binary, "serve", "--broker", broker_.worker_endpoint(), "--model", d.name() + "=" + d.model_dir(),
+                  "--id", w.id, "--max-batch", std::to_string(d.max_batch()), "--max-delay-us",
+                  std::to_string(d.max_delay_us()), "--threads", std::to_string(d.threads())};
+  spec.env = {{"CHORUS_TOKEN", options_.token}};
+  spec.log_path = spec.run_dir + "/workers.log";
+  spec.exit_file = spec.run_dir + "/" + w.id + ".exit";
+  if (Status s = MakeDirs(spec.run_dir); !s.ok()) {
+    spdlog::error("autoscaler: {}", s.ToString());
+    return;
+  }
+  auto handle = launcher->Launch(spec);
+  if (!handle.ok()) {
+    spdlog::error("autoscaler: cannot start a worker for {}: {}", d.name(), handle.status().message());
+    return;
+  }
+  w.handle = *handle;
+  w.launcher = d.launcher();
+  w.state = "STARTING";
+  w.started_at = clock_.Now();
+  w.exit_file = spec.exit_file;
+  spdlog::info("autoscaler: starting worker {} for {} on {} (handle {})", w.id, d.name(), d.launcher(), w.handle);
+  pool.workers.push_back(w);
+}
+
+void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
+  std::map<std::string, const WorkerStatus*> registered;
+  for (const auto& ws : snapshot.workers) registered[ws.id] = &ws;
+  const double now = clock_.Now();
+  for (auto it = pool.workers.begin(); it != pool.workers.end();) {
+    Worker& w = *it;
+    RunStatus st = launchers_.at(w.launcher)->Poll(w.handle, w.exit_file);
+    if (st.state == RunState::kExited || st.state == RunState::kLost) {
+      if (w.state != "DRAINING")
+        spdlog::warn("autoscaler: worker {} of {} ended ({}{})", w.id, pool.deployment.name(),
+                     st.state == RunState::kExited ? "exit " + std::to_string(st.exit_code) : "lost",
+                     st.detail.empty() ? "" : ": " + st.detail);
+      it = pool.workers.erase(it);
+      continue;
+    }
+    if (w.state == "STARTING" && registered.count(w.id)) {
+      w.state = "READY";
+      spdlog::info("autoscaler: worker {} ready after {:.2f} s", w.id, now - w.started_at);
+    }
+    if (w.state == "DRAINING" && now - w.draining_since > options_.drain_timeout_s) {
+      (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
+      w.draining_since = now;
+    }
+    ++it;
+  }
+}
+
+void Autoscaler::Tick() {
+  BrokerSnapshot snapshot = broker_.Snapshot();
+  const double now = clock_.Now();
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    Pool& pool = it->second;
+    Follow(pool, snapshot);
+    int current = 0;
+    for (const auto& w : pool.workers) current += w.state != "DRAINING";
+    int desired = 0;
+    if (!pool.removed) {
+      auto m = snapshot.models.find(pool.deployment.name());
+      const int ongoing = m == snapshot.models.end() ? 0 : m->second.ongoing;
+      desired = DesiredWorkers(pool.deployment.policy(), current, ongoing, now, &pool.timers);
+    }
+    pool.desired = desired;
+    for (int i = current; i < desired; ++i) StartWorker(pool);
+    for (int i = desired; i < current; ++i) {
+      // Drain the least busy ready worker (a starting one if none is ready).
+      Worker* victim = nullptr;
+      int victim_load = 1 << 30;
+      for (auto& w : pool.workers) {
+        if (w.state == "DRAINING") continue;
+        auto r = std::find_if(snapshot.workers.begin(), snapshot.workers.end(),
+                              [&](const WorkerStatus& s) { return s.id == w.id; });
+        int load = r == snapshot.workers.end() ? -1 : r->ongoing;
+        if (!victim || load < victim_load) {
+          victim = &w;
+          victim_load = load;
+        }
+      }
+      if (!victim) break;
+      victim->state = "DRAINING";
+      victim->draining_since = now;
+      broker_.Drain(victim->id);
+      spdlog::info("autoscaler: draining worker {} of {} ({} -> {} workers)", victim->id, pool.deployment.name(),
+                   current, desired);
+    }
+    if (pool.removed && pool.workers.empty()) {
+      it = pools_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+proto::ServingStatus Autoscaler::ServingStatus() const {
+  proto::ServingStatus out;
+  BrokerSnapshot snapshot = broker_.Snapshot();
+  std::map<std::string, std::string> states;  // worker id -> autoscaler state
+  for (const auto& [name, pool] : pools_) {
+    if (pool.removed) continue;
+    proto::ServingModel* m = out.add_models();
+    *m->mutable_deployment() = pool.deployment;
+    m->set_desired(pool.desired);
+    for (const auto& w : pool.workers) {
+      states[w.id] = w.state;
+      if (!snapshot.workers.empty() &&
+          std::none_of(snapshot.workers.begin(), snapshot.workers.end(),
+                       [&](const WorkerStatus& s) { return s.id == w.id; })) {
+        proto::ServingWorker* sw = out.add_workers();  // started, not registered yet
+        sw->set_id(w.id);
+        sw->set_model(name);
+        sw->set_state(w.state);
+        sw->set_handle(w.handle);
+        sw->set_launcher(w.launcher);
+        sw->set_started_at(w.started_at);
+      }
+    }
+  }
+  for (const auto& [model, stats] : snapshot.models) {
+    proto::ServingModel* m = nullptr;
+    for (auto& existing : *out.mutable_models())
+      if (existing.deployment().name() == model) m = &existing;
+    if (!m) {
+      if (model == "_unknown_") continue;
+      m = out.add_models();
+      m->mutable_deployment()->set_name(model);
+    }
+    m->set_workers(stats.workers);
+    m->set_queued(stats.queued);
+    m->set_ongoing(stats.ongoing);
+    for (const auto& [code, n] : stats.outcomes) {
+      if (code == "OK") m->set_answered_ok(m->answered_ok() + n);
+      else m->set_answered_error(m->answered_error() + n);
+    }
+  }
+  for (const auto& ws : snapshot.workers) {
+    proto::ServingWorker* w = out.add_workers();
+    w->set_id(ws.id);
+    w->set_model(ws.models.empty() ? "" : ws.models.front());
+    auto s = states.find(ws.id);
+    w->set_state(ws.draining ? "DRAINING" : s != states.end() ? s->second : "MANUAL");
+    w->set_ongoing(ws.ongoing);
+    w->set_capacity(ws.capacity);
+    w->set_pid(ws.pid);
+  }
+  out.set_client_endpoint(broker_.client_endpoint());
+  return out;
+}
+
+}  // namespace chorus::coordinator

@@ -1,0 +1,312 @@
+#include "coordinator/cli/serve_commands.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "common/net/rpc_client.h"
+#include "common/proto/serve.pb.h"
+#include "common/util/fs.h"
+#include "coordinator/cli/job_commands.h"
+
+namespace chorus::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<proto::ServingStatus> GetServing(JobClient& client) {
+  proto::Request r;
+  r.set_serving(true);
+  ASSIGN_OR_RETURN(proto::Reply reply, client.Call(r));
+  return reply.serving();
+}
+
+// "10s", "500ms", "2m" -> seconds.
+Result<double> ParseDuration(const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  std::string unit(end ? end : "");
+  if (!(v > 0)) return InvalidArgument("--duration '" + text + "' must be positive, e.g. 10s");
+  if (unit == "s" || unit.empty()) return v;
+  if (unit == "ms") return v / 1000;
+  if (unit == "m") return v * 60;
+  return InvalidArgument("--duration '" + text + "': unit must be ms, s or m");
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p * v.size())) - (p > 0 ? 1 : 0));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+}  // namespace
+
+void ServeCommands::Register(CLI::App& app) {
+  deploy_ = app.add_subcommand("deploy", "Serve a model: a version folder (models/NAME/VERSION) or a finished "
+                                         "training job's export, with autoscaled workers");
+  deploy_->add_option("source", source_, "model version folder, or a job id")->required();
+  deploy_->add_option("--name", name_, "the name clients use")->required();
+  deploy_->add_option("--min", min_, "fewest workers (0: scale to zero when idle)")->capture_default_str();
+  deploy_->add_option("--max", max_, "most workers")->capture_default_str();
+  deploy_->add_option("--target", target_, "ongoing requests per worker to aim at")->capture_default_str();
+  deploy_->add_option("--scale-up-delay", up_delay_, "seconds above target before adding workers")
+      ->capture_default_str();
+  deploy_->add_option("--scale-down-delay", down_delay_, "seconds below target before draining one")
+      ->capture_default_str();
+  deploy_->add_option("--launcher", launcher_, "local or slurm")->capture_default_str();
+  deploy_->add_option("--max-batch", max_batch_, "dynamic batching: largest batch")->capture_default_str();
+  deploy_->add_option("--max-delay-us", max_delay_us_, "dynamic batching: longest wait for a batch to fill")
+      ->capture_default_str();
+  deploy_->add_option("--threads", threads_, "intra-op threads per worker")->capture_default_str();
+
+  undeploy_ = app.add_subcommand("undeploy", "Stop serving a model (its workers drain first)");
+  undeploy_->add_option("name", name_, "model name")->required();
+
+  models_ = app.add_subcommand("models", "Served models: workers, queue, answers");
+  models_->add_option("--output", output_, "table or json")->check(CLI::IsMember({"table", "json"}));
+  workers_ = app.add_subcommand("workers", "Inference workers and their load");
+  workers_->add_option("--output", output_, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  scale_ = app.add_subcommand("scale", "Change a deployment's worker bounds");
+  scale_->add_option("name", name_, "model name")->required();
+  scale_->add_option("--min", min_, "fewest workers")->required();
+  scale_->add_option("--max", max_, "most workers")->required();
+
+  infer_ = app.add_subcommand("infer", "Classify audio files with a served model; prints the top labels");
+  infer_->add_option("name", name_, "model name")->required();
+  infer_->add_option("files", files_, "WAV (or FLAC, ...) files")->required()->check(CLI::ExistingFile);
+  infer_->add_option("--top-k", top_k_, "labels to print")->capture_default_str();
+  infer_->add_option("--timeout-ms", timeout_ms_, "deadline per request")->capture_default_str();
+
+  bench_ = app.add_subcommand("bench", "Load a served model at several concurrencies (closed loop, like "
+                                       "perf_analyzer): throughput, latency percentiles, server-side split");
+  bench_->add_option("name", name_, "model name")->required();
+  bench_->add_option("--concurrency", concurrency_, "concurrent clients, e.g. 1,8,32")->delimiter(',');
+  bench_->add_option("--duration", duration_, "per concurrency, e.g. 10s")->capture_default_str();
+  bench_->add_option("--file", file_, "audio to send (default: one second of a tone)")->check(CLI::ExistingFile);
+}
+
+std::optional<int> ServeCommands::Run() {
+  if (deploy_->parsed()) return Deploy();
+  if (undeploy_->parsed()) return Undeploy();
+  if (models_->parsed()) return Models();
+  if (workers_->parsed()) return Workers();
+  if (scale_->parsed()) return Scale();
+  if (infer_->parsed()) return Infer();
+  if (bench_->parsed()) return Bench();
+  return std::nullopt;
+}
+
+int ServeCommands::Deploy() {
+  auto client = JobClient::Connect(connect_);
+  if (!client.ok()) return FailWith(client.status());
+  proto::Request r;
+  proto::Deployment* d = r.mutable_deploy()->mutable_deployment();
+  if (!source_.empty() && source_.find_first_not_of("0123456789") == std::string::npos) {
+    r.mutable_deploy()->set_job_id(std::stoll(source_));
+  } else {
+    if (!fs::is_directory(source_)) return FailWith(InvalidArgument(source_ + ": no such model folder"));
+    d->set_model_dir(fs::absolute(source_).lexically_normal().string());
+  }
+  d->set_name(name_);
+  d->set_launcher(launcher_);
+  d->set_max_batch(max_batch_);
+  d->set_max_delay_us(max_delay_us_);
+  d->set_threads(threads_);
+  proto::ScalePolicy* p = d->mutable_policy();
+  p->set_min_workers(min_);
+  p->set_max_workers(max_);
+  p->set_target_ongoing(target_);
+  p->set_scale_up_delay_s(up_delay_);
+  p->set_scale_down_delay_s(down_delay_);
+  auto reply = client->Call(r);
+  if (!reply.ok()) return FailWith(reply.status());
+  std::printf("deployed %s from %s: %d..%d workers on %s\n", reply->deployment().name().c_str(),
+              reply->deployment().model_dir().c_str(), min_, max_, launcher_.c_str());
+  return 0;
+}
+
+int ServeCommands::Undeploy() {
+  auto client = JobClient::Connect(connect_);
+  if (!client.ok()) return FailWith(client.status());
+  proto::Request r;
+  r.set_undeploy(name_);
+  auto reply = client->Call(r);
+  if (!reply.ok()) return FailWith(reply.status());
+  std::printf("%s: undeployed; its workers are draining\n", name_.c_str());
+  return 0;
+}
+
+int ServeCommands::Scale() {
+  auto client = JobClient::Connect(connect_);
+  if (!client.ok()) return FailWith(client.status());
+  proto::Request r;
+  r.mutable_scale()->set_name(name_);
+  r.mutable_scale()->set_min_workers(min_);
+  r.mutable_scale()->set_max_workers(max_);
+  auto reply = client->Call(r);
+  if (!reply.ok()) return FailWith(reply.status());
+  std::printf("%s: %d..%d workers\n", name_.c_str(), min_, max_);
+  return 0;
+}
+
+int ServeCommands::Models() {
+  auto client = JobClient::Connect(connect_);
+  if (!client.ok()) return FailWith(client.status());
+  auto s = GetServing(*client);
+  if (!s.ok()) return FailWith(s.status());
+  if (output_ == "json") {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    o.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(*s, &out, o);
+    std::cout << out << std::endl;
+    return 0;
+  }
+  std::printf("%-20s %-8s %-8s %-9s %-7s %-8s %-10s %-8s %s\n", "MODEL", "WORKERS", "DESIRED", "MIN..MAX", "QUEUED",
+              "ONGOING", "OK", "ERRORS", "FROM");
+  for (const auto& m : s->models()) {
+    const auto& d = m.deployment();
+    std::string bounds = d.model_dir().empty() ? "manual"
+                                               : std::to_string(d.policy().min_workers()) + ".." +
+                                                     std::to_string(d.policy().max_workers());
+    std::printf("%-20s %-8d %-8d %-9s %-7d %-8d %-10lld %-8lld %s\n", d.name().c_str(), m.workers(), m.desired(),
+                bounds.c_str(), m.queued(), m.ongoing(), (long long)m.answered_ok(), (long long)m.answered_error(),
+                d.model_dir().c_str());
+  }
+  if (s->models_size() == 0) std::printf("(no models; `chorus deploy` serves one)\n");
+  std::printf("clients: %s   HTTP: %s\n", s->client_endpoint().c_str(), s->http().c_str());
+  return 0;
+}
+
+int ServeCommands::Workers() {
+  auto client = JobClient::Connect(connect_);
+  if (!client.ok()) return FailWith(client.status());
+  auto s = GetServing(*client);
+  if (!s.ok()) return FailWith(s.status());
+  if (output_ == "json") {
+    std::string out;
+    (void)google::protobuf::util::MessageToJsonString(*s, &out);
+    std::cout << out << std::endl;
+    return 0;
+  }
+  std::printf("%-40s %-16s %-9s %-8s %-9s %s\n", "WORKER", "MODEL", "STATE", "ONGOING", "CAPACITY", "PID");
+  for (const auto& w : s->workers())
+    std::printf("%-40s %-16s %-9s %-8d %-9d %d\n", w.id().c_str(), w.model().c_str(), w.state().c_str(), w.ongoing(),
+                w.capacity(), w.pid());
+  if (s->workers_size() == 0) std::printf("(no workers)\n");
+  return 0;
+}
+
+int ServeCommands::Infer() {
+  auto client = JobClient::Connect(connect_);
+  if (!client.ok()) return FailWith(client.status());
+  auto s = GetServing(*client);
+  if (!s.ok()) return FailWith(s.status());
+  net::RpcClient broker({s->client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
+  int failures = 0;
+  for (const auto& file : files_) {
+    auto bytes = ReadFile(file);
+    if (!bytes.ok()) return FailWith(bytes.status());
+    proto::InferRequest r;
+    r.set_id(file);
+    r.set_token(client->token());
+    r.set_model(name_);
+    r.set_wav(*bytes);
+    r.set_top_k(top_k_);
+    r.set_timeout_ms(timeout_ms_);
+    proto::InferReply reply;
+    if (Status st = broker.Call(r, &reply); !st.ok()) return FailWith(st);
+    if (reply.code() != "OK") {
+      std::printf("%s: %s %s\n", file.c_str(), reply.code().c_str(), reply.error().c_str());
+      ++failures;
+      continue;
+    }
+    std::printf("%s:", file.c_str());
+    for (const auto& l : reply.top()) std::printf("  %s %.3f", l.label().c_str(), l.score());
+    std::printf("   (queue %lld us, compute %lld us, batch %d, %s)\n", (long long)reply.queue_us(),
+                (long long)reply.compute_us(), reply.batch_size(), reply.worker().c_str());
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+int ServeCommands::Bench() {
+  auto seconds = ParseDuration(duration_);
+  if (!seconds.ok()) return FailWith(seconds.status());
+  auto client = JobClient::Connect(connect_);
+  if (!client.ok()) return FailWith(client.status());
+  auto s = GetServing(*client);
+  if (!s.ok()) return FailWith(s.status());
+  proto::InferRequest base;
+  base.set_token(client->token());
+  base.set_model(name_);
+  base.set_timeout_ms(timeout_ms_);
+  if (!file_.empty()) {
+    auto bytes = ReadFile(file_);
+    if (!bytes.ok()) return FailWith(bytes.status());
+    base.set_wav(*bytes);
+  } else {
+    proto::Pcm* pcm = base.mutable_pcm();
+    pcm->set_sample_rate(16000);
+    for (int t = 0; t < 16000; ++t) pcm->add_samples(0.3f * std::sin(2 * M_PI * 440 * t / 16000.0));
+  }
+  std::printf("%s: closed-loop load, %.0f s per concurrency\n", name_.c_str(), *seconds);
+  std::printf("%-11s %10s %9s %9s %9s %10s %10s %10s %8s\n", "concurrency", "infer/s", "p50 ms", "p90 ms", "p99 ms",
+              "queue us", "compute us", "other us", "errors");
+  for (int c : concurrency_) {
+    if (c < 1) return FailWith(InvalidArgument("--concurrency values must be positive"));
+    std::vector<std::vector<double>> latencies(c);
+    std::vector<double> queue(c), compute(c), broker(c);
+    std::atomic<int64_t> errors{0};
+    std::vector<std::thread> threads;
+    const auto start = std::chrono::steady_clock::now();
+    const auto end = start + std::chrono::duration<double>(*seconds);
+    for (int i = 0; i < c; ++i)
+      threads.emplace_back([&, i] {
+        net::RpcClient rpc({s->client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
+        proto::InferRequest r = base;
+        proto::InferReply reply;
+        while (std::chrono::steady_clock::now() < end) {
+          auto t0 = std::chrono::steady_clock::now();
+          if (!rpc.Call(r, &reply).ok() || reply.code() != "OK") {
+            ++errors;
+            continue;
+          }
+          latencies[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          queue[i] += reply.queue_us();
+          compute[i] += reply.compute_us();
+          broker[i] += std::max<int64_t>(0, reply.broker_us() - reply.queue_us() - reply.compute_us());
+        }
+      });
+    for (auto& t : threads) t.join();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::vector<double> all;
+    double q = 0, k = 0, b = 0;
+    for (int i = 0; i < c; ++i) {
+      all.insert(all.end(), latencies[i].begin(), latencies[i].end());
+      q += queue[i];
+      k += compute[i];
+      b += broker[i];
+    }
+    const double n = std::max<double>(1, all.size());
+    std::printf("%-11d %10.1f %9.2f %9.2f %9.2f %10.0f %10.0f %10.0f %8lld\n", c, all.size() / elapsed,
+                1e3 * Percentile(all, 0.5), 1e3 * Percentile(all, 0.9), 1e3 * Percentile(all, 0.99), q / n, k / n,
+                b / n, (long long)errors.load());
+    std::fflush(stdout);
+  }
+  std::printf("queue: waiting in the worker's batcher; compute: front end + forward of the batch; other: broker, "
+              "network, framing (server side)\n");
+  return 0;
+}
+
+}  // namespace chorus::cli

@@ -1,0 +1,42 @@
+// The serving commands of `chorus`: deploy, undeploy, models, workers,
+// scale, infer and bench (a perf_analyzer-style load generator). Control goes
+// to the coordinator's job API; inference goes straight to its broker.
+// Exit codes as for the job commands (job_commands.h).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "coordinator/cli/job_client.h"
+
+namespace chorus::cli {
+
+class ServeCommands {
+ public:
+  explicit ServeCommands(const ConnectOptions& connect) : connect_(connect) {}
+  void Register(CLI::App& app);
+  std::optional<int> Run();
+
+ private:
+  int Deploy();
+  int Undeploy();
+  int Models();
+  int Workers();
+  int Scale();
+  int Infer();
+  int Bench();
+
+  const ConnectOptions& connect_;
+  CLI::App *deploy_ = nullptr, *undeploy_ = nullptr, *models_ = nullptr, *workers_ = nullptr, *scale_ = nullptr,
+           *infer_ = nullptr, *bench_ = nullptr;
+  std::string source_, name_, launcher_ = "local", output_ = "table", duration_ = "10s", file_;
+  int min_ = 1, max_ = 2, max_batch_ = 8, max_delay_us_ = 2000, threads_ = 1, top_k_ = 3, timeout_ms_ = 10000;
+  double target_ = 4, up_delay_ = 1, down_delay_ = 30;
+  std::vector<std::string> files_;
+  std::vector<int> concurrency_ = {1, 8, 32};
+};
+
+}  // namespace chorus::cli
