@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# End-to-end tests of serving with real processes: the coordinator's broker,
+# HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
+#   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
+# MODE: deploy | kill_worker | autoscale
+# Every process it starts is killed by pid at exit. Loopback only.
+set -u
+bin=$1 data=$2 work=$3 mode=$4
+rm -rf "$work" && mkdir -p "$work"
+state=$work/state
+coord=""
+fail() {
+  echo "FAIL ($mode): $*"
+  echo "--- coordinator log ---"; tail -30 "$work/coordinator.log" 2>/dev/null
+  tail -20 "$state"/deployments/*/workers.log 2>/dev/null
+  exit 1
+}
+worker_pids() { pgrep -f -- "--broker $worker_endpoint" 2>/dev/null; }
+cleanup() {
+  [ -n "$coord" ] && kill -9 "$coord" 2>/dev/null
+  [ -n "${worker_endpoint:-}" ] && for pid in $(worker_pids); do kill -9 "$pid" 2>/dev/null; done
+  [ -n "${load:-}" ] && kill -9 "$load" 2>/dev/null
+}
+trap cleanup EXIT
+chorus() { "$bin/chorus" --log-level warn --state-dir "$state" "$@"; }
+py() { /usr/bin/python3 -c "$1"; }
+
+cat > "$work/coordinator.yaml" <<YAML
+listen: tcp://127.0.0.1:0
+state_dir: $state
+worker: $bin/chorus-worker
+tick_ms: 100
+launchers:
+  local: {slots: 2, env: {OMPI_MCA_btl: "self,vader"}}
+serving: {client_listen: "tcp://127.0.0.1:0", worker_listen: "tcp://127.0.0.1:0", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000}
+YAML
+"$bin/chorus-coordinator" --config "$work/coordinator.yaml" > "$work/coordinator.log" 2>&1 &
+coord=$!
+for _ in $(seq 100); do [ -s "$state/serving.json" ] && break; sleep 0.1; done
+[ -s "$state/serving.json" ] || fail "the coordinator did not start"
+worker_endpoint=$(py "import json; print(json.load(open('$state/serving.json'))['worker'])")
+http=$(py "import json; print(json.load(open('$state/serving.json'))['http'])")
+token=$(cat "$state/token")
+
+# A small model, trained through the coordinator and deployed by job id.
+cat > "$work/job.yaml" <<YAML
+name: serve-test
+dataset: {kind: speech_commands, root: $data, words: [yes, no, up], validation_percentage: 10, testing_percentage: 10}
+model: {name: tc_resnet, width: 8}
+training: {batch_size: 8, epochs: 2, threads: 1}
+output: {dir: $work/unused, model_repository: $work/models, model_name: serve-test}
+YAML
+out=$(timeout 120 "$bin/chorus" --state-dir "$state" submit "$work/job.yaml" --watch) || fail "training failed: $out"
+job=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+wav=$(ls "$data"/yes/*.wav | head -1)
+
+workers_json() { chorus workers --output json; }
+count_workers() {  # ready, not draining
+  workers_json | py "import json,sys; print(sum(1 for w in json.load(sys.stdin).get('workers',[]) if w.get('state')=='READY'))"
+}
+wait_workers() {  # wait_workers N SECONDS
+  for _ in $(seq $(( $2 * 10 ))); do [ "$(count_workers)" = "$1" ] && return 0; sleep 0.1; done
+  fail "expected $1 ready workers, have $(count_workers): $(chorus workers)"
+}
+# bench_errors FILE: the errors column summed over the bench's rows.
+bench_errors() { awk '$1 ~ /^[0-9]+$/ && NF == 9 {e += $9} END {print e + 0}' "$1"; }
+bench_count() { awk '$1 ~ /^[0-9]+$/ && NF == 9 {n += 1} END {print n + 0}' "$1"; }
+
+case "$mode" in
+deploy)
+  chorus deploy "$job" --name kws --min 2 --max 2 || fail "deploy failed"
+  wait_workers 2 30
+  chorus infer kws "$wav" > "$work/infer.out" || fail "infer failed: $(cat "$work/infer.out")"
+  top=$(awk '{print $2}' "$work/infer.out")
+  [ -n "$top" ] || fail "no label printed"
+  body=$(curl -s -H "Authorization: Bearer $token" -H "Content-Type: audio/wav" --data-binary @"$wav" "$http/v2/models/kws/infer")
+  [ "$(echo "$body" | py "import json,sys; print(json.load(sys.stdin)['outputs'][0]['data'][0])")" = "$top" ] ||
+    fail "HTTP and ZeroMQ disagree: $body vs $(cat "$work/infer.out")"
+  code=$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $token" -d '{"inputs": 3}' "$http/v2/models/kws/infer")
+  [ "$code" = 400 ] || fail "bad JSON gave $code"
+  code=$(curl -s -o /dev/null -w "%{http_code}" -H "Content-Type: audio/wav" --data-binary @"$wav" "$http/v2/models/kws/infer")
+  [ "$code" = 401 ] || fail "no token gave $code"
+  code=$(curl -s -o /dev/null -w "%{http_code}" "$http/v2/health/live")
+  [ "$code" = 200 ] || fail "live gave $code"
+  curl -s "$http/metrics" | grep -q 'chorus_workers{model="kws"} 2' || fail "metrics lack 2 workers"
+  chorus models | grep -q "^kws " || fail "models does not list kws"
+  ;;
+kill_worker)
+  chorus deploy "$job" --name kws --min 2 --max 2 --max-delay-us 500 || fail "deploy failed"
+  wait_workers 2 30
+  chorus bench kws --concurrency 8 --duration 6s --file "$wav" > "$work/bench.out" 2>&1 &
+  load=$!
+  sleep 2
+  victim=$(workers_json | py "import json,sys; print(json.load(sys.stdin)['workers'][0]['pid'])")
+  kill -9 "$victim" || fail "could not kill worker $victim"
+  echo "killed worker pid $victim under load"
+  for _ in $(seq 200); do kill -0 $load 2>/dev/null || break; sleep 0.1; done
+  kill -0 $load 2>/dev/null && fail "the load generator hangs"
+  wait $load || fail "bench failed: $(cat "$work/bench.out")"
+  load=""
+  cat "$work/bench.out"
+  [ "$(bench_count "$work/bench.out")" = 1 ] || fail "no bench result"
+  [ "$(bench_errors "$work/bench.out")" = 0 ] || fail "requests failed when a worker died"
+  grep -q "silent" "$work/coordinator.log" || fail "the broker did not notice the dead worker"
+  wait_workers 2 30  # the autoscaler replaces it (min 2)
+  ;;
+autoscale)
+  chorus deploy "$job" --name kws --min 1 --max 2 --target 2 --scale-up-delay 0.3 --scale-down-delay 2 || fail "deploy"
+  wait_workers 1 30
+  chorus bench kws --concurrency 8 --duration 6s --file "$wav" > "$work/bench.out" 2>&1 &
+  load=$!
+  peak=0
+  for _ in $(seq 60); do n=$(count_workers); [ "$n" -gt "$peak" ] && peak=$n; sleep 0.1; done
+  wait $load || fail "bench failed"
+  load=""
+  cat "$work/bench.out"
+  [ "$peak" = 2 ] || fail "did not scale up under load (peak $peak workers)"
+  [ "$(bench_errors "$work/bench.out")" = 0 ] || fail "requests failed while scaling"
+  wait_workers 1 20  # idle: drained back to the minimum
+  grep -q "draining worker" "$work/coordinator.log" || fail "no drain logged"
+  # Scale to zero, then a request starts a worker again (cold start).
+  chorus scale kws --min 0 --max 2 || fail "scale failed"
+  wait_workers 0 20
+  chorus infer kws "$wav" --timeout-ms 20000 > "$work/infer.out" || fail "cold start failed: $(cat "$work/infer.out")"
+  grep -q "queue" "$work/infer.out" || fail "no answer: $(cat "$work/infer.out")"
+  ;;
+*) fail "unknown mode" ;;
+esac
+echo "PASS: serving $mode"
