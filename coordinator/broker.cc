@@ -370,6 +370,7 @@ Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
 
 void Broker::Run(const std::atomic<bool>& stop) {
   Impl& b = *impl_;
+  auto next_sweep = Clock::now(), next_publish = Clock::now();
   while (!stop.load()) {
     b.Commands();
     zmq::pollitem_t items[] = {{static_cast<void*>(*b.clients), 0, ZMQ_POLLIN, 0},
@@ -382,7 +383,11 @@ void Broker::Run(const std::atomic<bool>& stop) {
     }
     if (items[1].revents & ZMQ_POLLIN) b.OnWorker();
     if (items[0].revents & ZMQ_POLLIN) b.OnClient();
-    b.Sweep();
+    const auto now = Clock::now();
+    if (now >= next_sweep) {  // deadlines and liveness to 5 ms
+      b.Sweep();
+      next_sweep = now + std::chrono::milliseconds(5);
+    }
     b.Dispatch();
     if (Clock::now() >= b.next_heartbeat) {
       proto::BrokerMessage hb;
@@ -390,7 +395,10 @@ void Broker::Run(const std::atomic<bool>& stop) {
       for (const auto& [id, w] : b.pool) b.Send(id, hb);
       b.next_heartbeat = Clock::now() + b.options.heartbeat_interval;
     }
-    b.Publish();
+    if (now >= next_publish) {  // what Snapshot() reads: fresh to 10 ms
+      b.Publish();
+      next_publish = now + std::chrono::milliseconds(10);
+    }
   }
 }
 

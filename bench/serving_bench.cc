@@ -1,0 +1,340 @@
+// serving_bench: what serving through the coordinator costs, side by side
+// with the model run in one process (same model, same input, same threads).
+//  1. Overhead: p50 end-to-end latency at concurrency 1 (client -> broker ->
+//     worker -> back) minus the p50 of the raw front end + forward. Goal <= 150 us.
+//  2. Saturation: requests/s with features input and dynamic batching, against
+//     the raw batched forward in one process. Goal >= 90%.
+//  3. Dynamic batching: requests/s at concurrency 32, batching on vs max batch 1.
+//  4. Scale-up reaction: from a load step to the first answer by a new worker.
+// It starts a real chorus-coordinator and real `chorus-worker serve` workers.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include "bench/bench_process.h"
+#include "common/models/model_bundle.h"
+#include "common/net/rpc_client.h"
+#include "common/proto/job.pb.h"
+#include "common/util/fs.h"
+#include "worker/serve/served_model.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace chorus;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+struct Load {
+  std::vector<double> latencies;
+  int64_t errors = 0;
+  double seconds = 0;
+  double rate() const { return latencies.size() / seconds; }
+};
+
+// Closed loop: `concurrency` clients, each sending `request` again as soon as it is answered.
+// on_reply (optional) sees every reply with its arrival time.
+Load RunLoad(const std::string& endpoint, const proto::InferRequest& request, int concurrency, double seconds,
+             const std::function<void(const proto::InferReply&)>& on_reply = nullptr) {
+  std::vector<std::vector<double>> lat(concurrency);
+  std::atomic<int64_t> errors{0};
+  std::mutex mutex;
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration<double>(seconds);
+  for (int i = 0; i < concurrency; ++i)
+    threads.emplace_back([&, i] {
+      net::RpcClient client({endpoint, std::chrono::milliseconds(15000)});
+      proto::InferReply reply;
+      while (Clock::now() < end) {
+        auto t0 = Clock::now();
+        if (!client.Call(request, &reply).ok() || reply.code() != "OK") {
+          ++errors;
+          continue;
+        }
+        lat[i].push_back(Since(t0));
+        if (on_reply) {
+          std::lock_guard<std::mutex> lock(mutex);
+          on_reply(reply);
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  Load out;
+  out.seconds = Since(start);
+  out.errors = errors;
+  for (auto& l : lat) out.latencies.insert(out.latencies.end(), l.begin(), l.end());
+  return out;
+}
+
+class Coordinator {
+ public:
+  ~Coordinator() {
+    if (pid_ > 0) bench::KillSession(pid_);
+  }
+  Status Start(const std::string& bin, const std::string& dir, const std::string& transport) {
+    state_ = dir + "/state";
+    const std::string config = dir + "/coordinator.yaml";
+    std::string client = transport == "ipc" ? "ipc://" + dir + "/clients.sock" : "tcp://127.0.0.1:0";
+    std::string worker = transport == "ipc" ? "ipc://" + dir + "/workers.sock" : "tcp://127.0.0.1:0";
+    std::ofstream(config) << "listen: tcp://127.0.0.1:0\nstate_dir: " << state_ << "\nworker: " << bin
+                          << "/chorus-worker\ntick_ms: 50\nserving: {client_listen: \"" << client
+                          << "\", worker_listen: \"" << worker << "\", http: \"127.0.0.1:0\", max_queue: 4096}\n";
+    pid_ = bench::SpawnSession({bin + "/chorus-coordinator", "--config", config, "--log-level", "warn"},
+                               dir + "/coordinator.log");
+    for (int i = 0; i < 100 && !fs::exists(state_ + "/serving.json"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto endpoint = ReadFile(state_ + "/endpoint");
+    auto token = ReadFile(state_ + "/token");
+    if (!endpoint.ok() || !token.ok()) return Unavailable("the coordinator did not start; see " + dir);
+    endpoint_ = endpoint->substr(0, endpoint->find('\n'));
+    token_ = token->substr(0, token->find('\n'));
+    ASSIGN_OR_RETURN(proto::ServingStatus s, Serving());
+    client_endpoint_ = s.client_endpoint();
+    return Status::Ok();
+  }
+  Result<proto::Reply> Call(proto::Request r) {
+    r.set_token(token_);
+    proto::Reply reply;
+    net::RpcClient client({endpoint_, std::chrono::milliseconds(10000)});
+    RETURN_IF_ERROR(client.Call(r, &reply));
+    if (reply.code() != "OK") return Internal(reply.error());
+    return reply;
+  }
+  Result<proto::ServingStatus> Serving() {
+    proto::Request r;
+    r.set_serving(true);
+    ASSIGN_OR_RETURN(proto::Reply reply, Call(r));
+    return reply.serving();
+  }
+  int ReadyWorkers(const std::string& model) {
+    auto s = Serving();
+    int n = 0;
+    if (s.ok())
+      for (const auto& w : s->workers()) n += w.model() == model && w.state() == "READY";
+    return n;
+  }
+  // Deploys and waits until `workers` are ready.
+  Status Deploy(proto::Deployment d, int workers) {
+    proto::Request r;
+    *r.mutable_deploy()->mutable_deployment() = d;
+    RETURN_IF_ERROR(Call(r).status());
+    for (int i = 0; i < 600; ++i) {
+      if (ReadyWorkers(d.name()) >= workers) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return DeadlineExceeded("workers of " + d.name() + " did not start");
+  }
+  Status Undeploy(const std::string& name) {
+    proto::Request r;
+    r.set_undeploy(name);
+    RETURN_IF_ERROR(Call(r).status());
+    for (int i = 0; i < 600; ++i) {
+      auto s = Serving();
+      bool any = false;
+      if (s.ok())
+        for (const auto& w : s->workers()) any |= w.model() == name;
+      if (!any) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return DeadlineExceeded("workers of " + name + " did not leave");
+  }
+  proto::InferRequest Request(const std::string& model) const {
+    proto::InferRequest r;
+    r.set_token(token_);
+    r.set_model(model);
+    return r;
+  }
+  const std::string& client_endpoint() const { return client_endpoint_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string state_, endpoint_, token_, client_endpoint_;
+};
+
+proto::Deployment Deployment(const std::string& name, const std::string& dir, int max_batch, int delay_us,
+                             int threads, int min_workers, int max_workers, double target) {
+  proto::Deployment d;
+  d.set_name(name);
+  d.set_model_dir(dir);
+  d.set_launcher("local");
+  d.set_max_batch(max_batch);
+  d.set_max_delay_us(delay_us);
+  d.set_threads(threads);
+  auto* p = d.mutable_policy();
+  p->set_min_workers(min_workers);
+  p->set_max_workers(max_workers);
+  p->set_target_ongoing(target);
+  p->set_scale_up_delay_s(0);
+  p->set_scale_down_delay_s(3600);
+  return d;
+}
+
+int Fail(const Status& s) {
+  std::cerr << "serving_bench: " << s.ToString() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"serving_bench: serving overhead, saturation throughput, dynamic batching and scale-up reaction, "
+               "against the model run directly in one process"};
+  double seconds = 5;
+  int threads = 1, max_batch = 32;
+  app.add_option("--seconds", seconds, "per measurement")->capture_default_str();
+  app.add_option("--threads", threads, "intra-op threads, worker and raw alike")->capture_default_str();
+  app.add_option("--max-batch", max_batch, "dynamic batching: largest batch")->capture_default_str();
+  std::string transport = "tcp";
+  app.add_option("--transport", transport, "tcp (loopback) or ipc (unix sockets) between clients, broker and workers")
+      ->check(CLI::IsMember({"tcp", "ipc"}))->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::error_code ec;
+  const std::string bin = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path().string() + "/bin";
+  const std::string dir = fs::absolute("bench-out/serving").string();
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir);
+
+  // The demo's keyword spotter shape: TC-ResNet width 24, 40 log-mel x 98 frames, 12 classes.
+  models::ModelMetadata meta;
+  meta.name = "kws";
+  meta.model.name = "tc_resnet";
+  meta.model.width = 24;
+  meta.shape = {98, 40, 12};
+  for (int i = 0; i < 12; ++i) meta.labels.push_back("label" + std::to_string(i));
+  torch::manual_seed(1);
+  auto model = models::CreateModel(meta.model, meta.shape);
+  if (!model.ok()) return Fail(model.status());
+  (*model)->eval();
+  auto model_dir = models::ExportModel(**model, meta, dir + "/models");
+  if (!model_dir.ok()) return Fail(model_dir.status());
+
+  // The same input both ways: one second of a tone, as PCM.
+  proto::InferRequest audio;
+  proto::Pcm* pcm = audio.mutable_pcm();
+  pcm->set_sample_rate(16000);
+  for (int t = 0; t < 16000; ++t) pcm->add_samples(0.3f * std::sin(2 * M_PI * 440 * t / 16000.0));
+
+  // Raw: the same model in this process.
+  at::set_num_threads(threads);
+  auto raw = serve::ServedModel::Load(*model_dir);
+  if (!raw.ok()) return Fail(raw.status());
+  std::vector<double> raw_latency;
+  at::Tensor features;
+  for (int i = 0; i < 400; ++i) {
+    auto t0 = Clock::now();
+    features = (*raw)->Prepare(audio).value();
+    proto::InferReply reply;
+    std::vector<proto::InferReply*> replies = {&reply};
+    (void)(*raw)->Predict({features}, {&audio}, replies);
+    if (i >= 50) raw_latency.push_back(Since(t0));
+  }
+  double raw_rate = 0;
+  {
+    std::vector<at::Tensor> batch(max_batch, features);
+    std::vector<const proto::InferRequest*> requests(max_batch, &audio);
+    std::vector<proto::InferReply> replies(max_batch);
+    std::vector<proto::InferReply*> out;
+    for (auto& r : replies) out.push_back(&r);
+    int64_t n = 0;
+    auto t0 = Clock::now();
+    while (Since(t0) < seconds) {
+      for (auto& r : replies) r.Clear();
+      (void)(*raw)->Predict(batch, requests, out);
+      n += max_batch;
+    }
+    raw_rate = n / Since(t0);
+  }
+
+  Coordinator coordinator;
+  if (Status s = coordinator.Start(bin, dir, transport); !s.ok()) return Fail(s);
+  std::printf("serving a TC-ResNet (width 24, 98x40 log-mel, 12 classes); %d intra-op thread(s); %s; this machine: "
+              "%u cores\n\n", threads, transport.c_str(), std::thread::hardware_concurrency());
+
+  // 1. Overhead at concurrency 1 (no batching delay).
+  if (Status s = coordinator.Deploy(Deployment("lat", *model_dir, 1, 0, threads, 1, 1, 1000), 1); !s.ok())
+    return Fail(s);
+  proto::InferRequest lat_request = coordinator.Request("lat");
+  *lat_request.mutable_pcm() = audio.pcm();
+  (void)RunLoad(coordinator.client_endpoint(), lat_request, 1, 1);  // warm up
+  Load lat = RunLoad(coordinator.client_endpoint(), lat_request, 1, seconds);
+  (void)coordinator.Undeploy("lat");
+  const double p50 = Percentile(lat.latencies, 0.5), raw_p50 = Percentile(raw_latency, 0.5);
+  std::printf("1. latency at concurrency 1 (audio in: front end + forward)\n");
+  std::printf("   raw in one process p50 %8.0f us | through coordinator p50 %8.0f us (p99 %.0f us) | overhead %6.0f us "
+              "(goal <= 150 us: %s)\n\n",
+              raw_p50 * 1e6, p50 * 1e6, Percentile(lat.latencies, 0.99) * 1e6, (p50 - raw_p50) * 1e6,
+              p50 - raw_p50 <= 150e-6 ? "met" : "NOT met");
+
+  // 2. Saturation: features in, dynamic batching.
+  if (Status s = coordinator.Deploy(Deployment("sat", *model_dir, max_batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
+    return Fail(s);
+  proto::InferRequest feat_request = coordinator.Request("sat");
+  proto::Tensor* t = feat_request.mutable_features();
+  t->add_shape(features.size(0));
+  t->add_shape(features.size(1));
+  at::Tensor contiguous = features.contiguous();
+  t->mutable_data()->Add(contiguous.data_ptr<float>(), contiguous.data_ptr<float>() + contiguous.numel());
+  (void)RunLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, 1);
+  Load sat = RunLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, seconds);
+  (void)coordinator.Undeploy("sat");
+  std::printf("2. saturation (features in, max batch %d, concurrency %d)\n", max_batch, 2 * max_batch);
+  std::printf("   raw batched forward %8.0f /s | through coordinator %8.0f /s | ratio %5.1f%% (goal >= 90%%: %s)\n\n",
+              raw_rate, sat.rate(), 100 * sat.rate() / raw_rate, sat.rate() >= 0.9 * raw_rate ? "met" : "NOT met");
+
+  // 3. Dynamic batching at concurrency 32, audio in.
+  double rates[2] = {0, 0};
+  int index = 0;
+  for (int batch : {1, max_batch}) {
+    const std::string name = "batch" + std::to_string(batch);
+    if (Status s = coordinator.Deploy(Deployment(name, *model_dir, batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
+      return Fail(s);
+    proto::InferRequest r = coordinator.Request(name);
+    *r.mutable_pcm() = audio.pcm();
+    (void)RunLoad(coordinator.client_endpoint(), r, 32, 1);
+    rates[index++] = RunLoad(coordinator.client_endpoint(), r, 32, seconds).rate();
+    (void)coordinator.Undeploy(name);
+  }
+  std::printf("3. dynamic batching at concurrency 32 (audio in)\n");
+  std::printf("   max batch 1 %8.0f /s | max batch %d %8.0f /s | %.2fx\n\n", rates[0], max_batch, rates[1],
+              rates[1] / rates[0]);
+
+  // 4. Scale-up reaction: 1 worker, target 2 ongoing per worker, then 16 clients at once.
+  if (Status s = coordinator.Deploy(Deployment("scale", *model_dir, 8, 1000, threads, 1, 2, 2), 1); !s.ok())
+    return Fail(s);
+  proto::InferRequest scale_request = coordinator.Request("scale");
+  *scale_request.mutable_pcm() = audio.pcm();
+  std::string first_worker;
+  double reaction = -1;
+  auto step = Clock::now();
+  Load scale = RunLoad(coordinator.client_endpoint(), scale_request, 16, std::max(5.0, seconds),
+                       [&](const proto::InferReply& r) {
+                         if (first_worker.empty()) first_worker = r.worker();
+                         if (reaction < 0 && r.worker() != first_worker) reaction = Since(step);
+                       });
+  (void)coordinator.Undeploy("scale");
+  std::printf("4. scale-up reaction (1 -> 2 workers, load step to 16 clients)\n");
+  if (reaction >= 0)
+    std::printf("   first answer from the new worker %.2f s after the load step (%lld answers, %lld errors)\n",
+                reaction, (long long)scale.latencies.size(), (long long)scale.errors);
+  else
+    std::printf("   no second worker answered within %.0f s\n", std::max(5.0, seconds));
+  return 0;
+}
