@@ -29,6 +29,7 @@ std::string Field(const std::string& line, const std::string& key) {
 SlurmLauncher::SlurmLauncher(SlurmLauncherOptions options) : options_(std::move(options)) {}
 
 std::string SlurmLauncher::JobName(const LaunchSpec& spec) {
+  if (!spec.mpi) return "chorus-" + spec.name + "-" + std::to_string(spec.attempt);  // chorus-serve-MODEL-N
   return "chorus-" + std::to_string(spec.job_id) + "-" + std::to_string(spec.attempt);
 }
 

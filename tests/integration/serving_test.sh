@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale
+# MODE: deploy | kill_worker | autoscale | slurm
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -20,11 +20,19 @@ cleanup() {
   [ -n "$coord" ] && kill -9 "$coord" 2>/dev/null
   [ -n "${worker_endpoint:-}" ] && for pid in $(worker_pids); do kill -9 "$pid" 2>/dev/null; done
   [ -n "${load:-}" ] && kill -9 "$load" 2>/dev/null
+  [ -n "${handle:-}" ] && scancel --signal=KILL --full "$handle" 2>/dev/null
 }
 trap cleanup EXIT
 chorus() { "$bin/chorus" --log-level warn --state-dir "$state" "$@"; }
 py() { /usr/bin/python3 -c "$1"; }
 
+slurm_yaml=""
+if [ "$mode" = slurm ]; then
+  conf=${CHORUS_SLURM_DIR:-/var/tmp/chorus-slurm}/slurm.conf
+  [ -f "$conf" ] || fail "no dev Slurm cluster ($conf)"
+  export SLURM_CONF=$conf
+  slurm_yaml="  slurm: {slots: 2, template: $CHORUS_SOURCE_DIR/slurm/train.sbatch.in, slurm_conf: $conf}"
+fi
 cat > "$work/coordinator.yaml" <<YAML
 listen: tcp://127.0.0.1:0
 state_dir: $state
@@ -32,6 +40,7 @@ worker: $bin/chorus-worker
 tick_ms: 100
 launchers:
   local: {slots: 2, env: {OMPI_MCA_btl: "self,vader"}}
+$slurm_yaml
 serving: {client_listen: "tcp://127.0.0.1:0", worker_listen: "tcp://127.0.0.1:0", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000}
 YAML
 "$bin/chorus-coordinator" --config "$work/coordinator.yaml" > "$work/coordinator.log" 2>&1 &
@@ -123,6 +132,19 @@ autoscale)
   wait_workers 0 20
   chorus infer kws "$wav" --timeout-ms 20000 > "$work/infer.out" || fail "cold start failed: $(cat "$work/infer.out")"
   grep -q "queue" "$work/infer.out" || fail "no answer: $(cat "$work/infer.out")"
+  ;;
+slurm)
+  chorus deploy "$job" --name kws --min 1 --max 1 --launcher slurm || fail "deploy failed"
+  wait_workers 1 60
+  chorus workers
+  chorus infer kws "$wav" > "$work/infer.out" || fail "infer failed: $(cat "$work/infer.out")"
+  cat "$work/infer.out"
+  grep -q "deploy-kws" "$work/infer.out" || fail "not answered by the Slurm worker"
+  handle=$(squeue -h -t RUNNING -o "%i %j" | awk '$2 ~ /^chorus-serve-kws-/ {print $1}' | head -1)
+  [ -n "$handle" ] || fail "no Slurm job runs the worker: $(squeue)"
+  chorus undeploy kws || fail "undeploy failed"
+  for _ in $(seq 100); do [ -z "$(squeue -h -j "$handle" 2>/dev/null)" ] && break; sleep 0.2; done
+  [ -z "$(squeue -h -j "$handle" 2>/dev/null)" ] || { scancel "$handle"; fail "the drained worker's Slurm job still runs"; }
   ;;
 *) fail "unknown mode" ;;
 esac
