@@ -2,7 +2,9 @@
 // workers and the HTTP gateway on loopback sockets, against the model run
 // directly. Every thread started here is joined before the test ends.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -244,6 +246,59 @@ TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
     EXPECT_EQ(r.worker(), "real");
     EXPECT_EQ(r.attempts(), 2);
   }
+}
+
+// A model trained elsewhere: TorchScript saved by Python's torch.jit.save.
+TEST(ServedModel, LoadsTorchScriptSavedFromPython) {
+  if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) GTEST_SKIP() << "no python3-torch";
+  fs::path dir = fs::temp_directory_path() / ("chorus_ts_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string script = (dir / "make.py").string();
+  std::ofstream(script) << "import torch, sys\n"
+                           "class M(torch.nn.Module):\n"
+                           "    def __init__(self):\n"
+                           "        super().__init__()\n"
+                           "        torch.manual_seed(0)\n"
+                           "        self.fc = torch.nn.Linear(98 * 40, 3)\n"
+                           "    def forward(self, x):\n"
+                           "        return self.fc(x.flatten(1))\n"
+                           "m = torch.jit.script(M().eval())\n"
+                           "m.save(sys.argv[1] + '/model.ts')\n"
+                           "x = torch.ones(1, 98, 40)\n"
+                           "print(' '.join('%.6f' % v for v in m(x)[0].tolist()))\n";
+  const std::string out = (dir / "out.txt").string();
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir.string() + " > " + out).c_str()), 0);
+  std::ofstream(dir / "model.json") << R"({"format": "torchscript-1", "name": "py", "version": 4,
+    "labels": ["a", "b", "c"], "frames": 98, "bins": 40, "clip_seconds": 1.0,
+    "features": {"kind": "log_mel", "sample_rate": 16000}})";
+  auto model = ServedModel::Load(dir.string());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->info().format(), "torchscript");
+  EXPECT_EQ((*model)->info().version(), 4);
+  proto::InferRequest r;
+  r.set_top_k(3);
+  r.set_want_logits(true);
+  auto* f = r.mutable_features();
+  f->add_shape(98);
+  f->add_shape(40);
+  for (int i = 0; i < 98 * 40; ++i) f->add_data(1.0f);
+  at::Tensor input = (*model)->Prepare(r).value();
+  proto::InferReply reply;
+  std::vector<proto::InferReply*> replies = {&reply};
+  ASSERT_TRUE((*model)->Predict({input}, {&r}, replies).ok());
+  std::ifstream python(out);
+  for (int k = 0; k < 3; ++k) {
+    float expected = 0;
+    python >> expected;
+    EXPECT_NEAR(reply.logits(k), expected, 1e-4);
+  }
+  // Damaged: a model.ts that is not TorchScript is an error naming the file.
+  std::ofstream(dir / "model.ts") << "not a zip archive";
+  auto broken = ServedModel::Load(dir.string());
+  ASSERT_FALSE(broken.ok());
+  EXPECT_THAT(broken.status().message(), HasSubstr("model.ts"));
+  fs::remove_all(dir);
 }
 
 }  // namespace
