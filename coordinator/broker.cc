@@ -17,6 +17,22 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Protobuf wire format, for forwarding a client's request without parsing
+// and re-serializing it: a length-delimited field is key, length, bytes, and
+// when a field appears twice the last value wins.
+void AppendVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+void AppendBytesField(std::string* out, int field, const std::string& bytes) {
+  AppendVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
+  AppendVarint(out, bytes.size());
+  out->append(bytes);
+}
+
 Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint) {
   std::string address = listen;
   if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0)
@@ -48,7 +64,8 @@ void Histogram::Add(double s) {
 struct Broker::Impl {
   struct Request {
     std::vector<std::string> route;  // the client's routing frames
-    proto::InferRequest request;     // id replaced by the broker's sequence number
+    proto::InferRequest request;     // id replaced by the broker's sequence number; input dropped
+    std::string forward;             // BrokerMessage{request} for workers, built from the client's bytes
     std::string client_id;
     Clock::time_point received, deadline;
     int attempts = 0;
@@ -172,8 +189,15 @@ struct Broker::Impl {
       r.received = Clock::now();
       const int64_t timeout_ms = in.timeout_ms() > 0 ? in.timeout_ms() : options.default_timeout.count();
       r.deadline = r.received + std::chrono::milliseconds(timeout_ms);
+      // Workers get the client's bytes with the id and token overridden
+      // (appended fields win), wrapped as BrokerMessage.request: no re-encoding.
+      std::string inner = (*message)->payload.to_string();
+      AppendBytesField(&inner, proto::InferRequest::kIdFieldNumber, std::to_string(seq));
+      AppendBytesField(&inner, proto::InferRequest::kTokenFieldNumber, "");
+      AppendBytesField(&r.forward, proto::BrokerMessage::kRequestFieldNumber, inner);
       r.request = std::move(in);
       r.request.set_id(std::to_string(seq));
+      r.request.clear_input();
       queue.push_back(seq);
     }
   }
@@ -294,15 +318,14 @@ struct Broker::Impl {
         r.worker = best->id;
         ++r.attempts;
         ++best->ongoing;
-        proto::BrokerMessage m;
-        *m.mutable_request() = r.request;
-        Send(best->id, m);
+        SendBytes(best->id, r.forward);
       }
     }
   }
 
-  void Send(const std::string& worker, const proto::BrokerMessage& m) {
-    std::string bytes = m.SerializeAsString();
+  void Send(const std::string& worker, const proto::BrokerMessage& m) { SendBytes(worker, m.SerializeAsString()); }
+
+  void SendBytes(const std::string& worker, const std::string& bytes) {
     try {
       workers->send(zmq::buffer(worker), zmq::send_flags::sndmore);
       workers->send(zmq::message_t(), zmq::send_flags::sndmore);

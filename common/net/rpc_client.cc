@@ -7,13 +7,19 @@ namespace chorus::net {
 RpcClient::RpcClient(RpcClientOptions options) : options_(std::move(options)) {}
 
 Status RpcClient::Call(const google::protobuf::MessageLite& request, google::protobuf::MessageLite* reply) {
+  std::string bytes;
+  if (!request.SerializeToString(&bytes)) return Internal("cannot serialize " + request.GetTypeName());
+  return CallSerialized(bytes, reply);
+}
+
+Status RpcClient::CallSerialized(const std::string& request, google::protobuf::MessageLite* reply) {
   try {
     if (!socket_) {
       socket_ = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::req);
       socket_->set(zmq::sockopt::linger, 0);
       socket_->connect(options_.endpoint);
     }
-    RETURN_IF_ERROR(SendProto(*socket_, request));
+    if (!socket_->send(zmq::buffer(request), zmq::send_flags::none)) return Unavailable("send would block");
     zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, options_.timeout);
     if (!(item.revents & ZMQ_POLLIN)) {

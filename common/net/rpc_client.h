@@ -28,6 +28,9 @@ class RpcClient {
   // Unavailable when nothing answers within the timeout; InvalidArgument when
   // the answer does not parse as `reply`.
   Status Call(const google::protobuf::MessageLite& request, google::protobuf::MessageLite* reply);
+  // The same with a request serialized once by the caller (load generators
+  // send one request many times).
+  Status CallSerialized(const std::string& request, google::protobuf::MessageLite* reply);
 
   const std::string& endpoint() const { return options_.endpoint; }
 

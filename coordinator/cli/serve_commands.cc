@@ -274,11 +274,11 @@ int ServeCommands::Bench() {
     for (int i = 0; i < c; ++i)
       threads.emplace_back([&, i] {
         net::RpcClient rpc({s->client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
-        proto::InferRequest r = base;
+        const std::string bytes = base.SerializeAsString();  // encoded once, like perf_analyzer
         proto::InferReply reply;
         while (std::chrono::steady_clock::now() < end) {
           auto t0 = std::chrono::steady_clock::now();
-          if (!rpc.Call(r, &reply).ok() || reply.code() != "OK") {
+          if (!rpc.CallSerialized(bytes, &reply).ok() || reply.code() != "OK") {
             ++errors;
             continue;
           }
