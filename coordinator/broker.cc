@@ -33,6 +33,55 @@ void AppendBytesField(std::string* out, int field, const std::string& bytes) {
   out->append(bytes);
 }
 
+bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const uint8_t b = *p++;
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+// Parses an InferRequest without its input (wav/pcm/features, the bulk of
+// the bytes): the broker routes on the small fields and forwards the rest
+// untouched. Malformed bytes are an InvalidArgument.
+Status ParseRequestHeader(const zmq::message_t& frame, proto::InferRequest* header) {
+  const uint8_t* p = static_cast<const uint8_t*>(frame.data());
+  const uint8_t* end = p + frame.size();
+  std::string small;
+  const Status bad = InvalidArgument("malformed chorus.proto.InferRequest (" + std::to_string(frame.size()) + " bytes)");
+  while (p < end) {
+    const uint8_t* field_start = p;
+    uint64_t key = 0, length = 0;
+    if (!ReadVarint(p, end, &key)) return bad;
+    const int field = static_cast<int>(key >> 3);
+    switch (key & 7) {
+      case 0:
+        if (!ReadVarint(p, end, &length)) return bad;
+        break;
+      case 1:
+        p += 8;
+        break;
+      case 2:
+        if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p)) return bad;
+        p += length;
+        break;
+      case 5:
+        p += 4;
+        break;
+      default:
+        return bad;
+    }
+    if (p > end) return bad;
+    const bool input = field == proto::InferRequest::kWavFieldNumber || field == proto::InferRequest::kPcmFieldNumber ||
+                       field == proto::InferRequest::kFeaturesFieldNumber;
+    if (!input) small.append(reinterpret_cast<const char*>(field_start), static_cast<size_t>(p - field_start));
+  }
+  if (!header->ParseFromString(small)) return bad;
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint) {
   std::string address = listen;
   if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0)
@@ -158,7 +207,7 @@ struct Broker::Impl {
       std::vector<std::string> route;
       for (auto& f : (*message)->route) route.push_back(f.to_string());
       proto::InferRequest in;
-      if (Status s = net::ParseProto((*message)->payload, &in); !s.ok()) {
+      if (Status s = ParseRequestHeader((*message)->payload, &in); !s.ok()) {
         Refuse(route, in, s);
         continue;
       }
@@ -191,13 +240,17 @@ struct Broker::Impl {
       r.deadline = r.received + std::chrono::milliseconds(timeout_ms);
       // Workers get the client's bytes with the id and token overridden
       // (appended fields win), wrapped as BrokerMessage.request: no re-encoding.
-      std::string inner = (*message)->payload.to_string();
-      AppendBytesField(&inner, proto::InferRequest::kIdFieldNumber, std::to_string(seq));
-      AppendBytesField(&inner, proto::InferRequest::kTokenFieldNumber, "");
-      AppendBytesField(&r.forward, proto::BrokerMessage::kRequestFieldNumber, inner);
+      std::string overrides;
+      AppendBytesField(&overrides, proto::InferRequest::kIdFieldNumber, std::to_string(seq));
+      AppendBytesField(&overrides, proto::InferRequest::kTokenFieldNumber, "");
+      const zmq::message_t& payload = (*message)->payload;
+      AppendVarint(&r.forward, (static_cast<uint64_t>(proto::BrokerMessage::kRequestFieldNumber) << 3) | 2);
+      AppendVarint(&r.forward, payload.size() + overrides.size());
+      r.forward.reserve(r.forward.size() + payload.size() + overrides.size());
+      r.forward.append(static_cast<const char*>(payload.data()), payload.size());
+      r.forward.append(overrides);
       r.request = std::move(in);
       r.request.set_id(std::to_string(seq));
-      r.request.clear_input();
       queue.push_back(seq);
     }
   }
