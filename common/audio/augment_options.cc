@@ -2,19 +2,15 @@
 #include "common/audio/augment_options.h"
 
 #include <cmath>
-#include <sstream>
 #include <string>
+
+#include "common/util/format.h"
 
 namespace chorus::audio {
 
 namespace {
 
-std::string Num(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
-
+std::string Num(double v) { return FormatNumber(v); }
 Status Bad(const std::string& what) { return InvalidArgument("augment options: " + what); }
 
 }  // namespace

@@ -3,22 +3,18 @@
 #include "common/audio/feature_options.h"
 
 #include <cmath>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/audio/wav_io.h"
 
+#include "common/util/format.h"
+
 namespace chorus::audio {
 
 namespace {
 
-std::string Num(double v) {
-  std::ostringstream out;
-  out << v;
-  return out.str();
-}
-
+std::string Num(double v) { return FormatNumber(v); }
 Status Bad(const std::string& what) { return InvalidArgument("feature options: " + what); }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "common/util/fs.h"
 #include "coordinator/coordinator_config.h"
 
@@ -19,6 +21,15 @@ std::string FirstLine(const std::string& text) {
 }
 
 }  // namespace
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
 
 Result<JobClient> JobClient::Connect(const ConnectOptions& options) {
   std::string config_path = options.config_path;

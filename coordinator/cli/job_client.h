@@ -22,6 +22,9 @@ struct ConnectOptions {
   std::chrono::milliseconds timeout{5000};
 };
 
+// A reply for scripts: indented JSON with the .proto field names.
+std::string ToJson(const google::protobuf::Message& message);
+
 class JobClient {
  public:
   static Result<JobClient> Connect(const ConnectOptions& options);

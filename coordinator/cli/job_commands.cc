@@ -40,14 +40,6 @@ std::string Clock(double unix_seconds) {
   return buf;
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
-}
 
 const char* State(const proto::Job& job) { return coordinator::JobStateName(job.state()); }
 

@@ -9,8 +9,6 @@
 #include <iostream>
 #include <thread>
 
-#include <google/protobuf/util/json_util.h>
-
 #include "common/net/rpc_client.h"
 #include "common/proto/serve.pb.h"
 #include "common/util/fs.h"
@@ -27,6 +25,17 @@ Result<proto::ServingStatus> GetServing(JobClient& client) {
   r.set_serving(true);
   ASSIGN_OR_RETURN(proto::Reply reply, client.Call(r));
   return reply.serving();
+}
+
+// The serving status, with the client that fetched it (its token is needed to infer).
+struct Serving {
+  JobClient client;
+  proto::ServingStatus status;
+};
+Result<Serving> ConnectServing(const ConnectOptions& connect) {
+  ASSIGN_OR_RETURN(JobClient client, JobClient::Connect(connect));
+  ASSIGN_OR_RETURN(proto::ServingStatus status, GetServing(client));
+  return Serving{std::move(client), std::move(status)};
 }
 
 // "10s", "500ms", "2m" -> seconds.
@@ -160,17 +169,11 @@ int ServeCommands::Scale() {
 }
 
 int ServeCommands::Models() {
-  auto client = JobClient::Connect(connect_);
-  if (!client.ok()) return FailWith(client.status());
-  auto s = GetServing(*client);
-  if (!s.ok()) return FailWith(s.status());
+  auto serving = ConnectServing(connect_);
+  if (!serving.ok()) return FailWith(serving.status());
+  const proto::ServingStatus* s = &serving->status;
   if (output_ == "json") {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions o;
-    o.add_whitespace = true;
-    o.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(*s, &out, o);
-    std::cout << out << std::endl;
+    std::cout << ToJson(*s) << std::endl;
     return 0;
   }
   std::printf("%-20s %-8s %-8s %-9s %-7s %-8s %-10s %-8s %s\n", "MODEL", "WORKERS", "DESIRED", "MIN..MAX", "QUEUED",
@@ -190,14 +193,11 @@ int ServeCommands::Models() {
 }
 
 int ServeCommands::Workers() {
-  auto client = JobClient::Connect(connect_);
-  if (!client.ok()) return FailWith(client.status());
-  auto s = GetServing(*client);
-  if (!s.ok()) return FailWith(s.status());
+  auto serving = ConnectServing(connect_);
+  if (!serving.ok()) return FailWith(serving.status());
+  const proto::ServingStatus* s = &serving->status;
   if (output_ == "json") {
-    std::string out;
-    (void)google::protobuf::util::MessageToJsonString(*s, &out);
-    std::cout << out << std::endl;
+    std::cout << ToJson(*s) << std::endl;
     return 0;
   }
   std::printf("%-40s %-16s %-9s %-8s %-9s %s\n", "WORKER", "MODEL", "STATE", "ONGOING", "CAPACITY", "PID");
@@ -209,10 +209,10 @@ int ServeCommands::Workers() {
 }
 
 int ServeCommands::Infer() {
-  auto client = JobClient::Connect(connect_);
-  if (!client.ok()) return FailWith(client.status());
-  auto s = GetServing(*client);
-  if (!s.ok()) return FailWith(s.status());
+  auto serving = ConnectServing(connect_);
+  if (!serving.ok()) return FailWith(serving.status());
+  const proto::ServingStatus* s = &serving->status;
+  JobClient* client = &serving->client;
   net::RpcClient broker({s->client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
   int failures = 0;
   for (const auto& file : files_) {
@@ -243,10 +243,10 @@ int ServeCommands::Infer() {
 int ServeCommands::Bench() {
   auto seconds = ParseDuration(duration_);
   if (!seconds.ok()) return FailWith(seconds.status());
-  auto client = JobClient::Connect(connect_);
-  if (!client.ok()) return FailWith(client.status());
-  auto s = GetServing(*client);
-  if (!s.ok()) return FailWith(s.status());
+  auto serving = ConnectServing(connect_);
+  if (!serving.ok()) return FailWith(serving.status());
+  const proto::ServingStatus* s = &serving->status;
+  JobClient* client = &serving->client;
   proto::InferRequest base;
   base.set_token(client->token());
   base.set_model(name_);
