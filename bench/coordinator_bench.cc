@@ -104,7 +104,8 @@ class Coordinator {
     state_ = env.dir + "/state";
     std::string config = env.dir + "/coordinator.yaml";
     std::ofstream(config) << "listen: tcp://127.0.0.1:0\nstate_dir: " << state_ << "\nworker: " << env.bin
-                          << "/chorus-worker\nlaunchers:\n  local: {slots: " << env.ranks << "}\n"
+                          << "/chorus-worker\nserving: {enabled: false}\nlaunchers:\n  local: {slots: " << env.ranks
+                          << "}\n"
                           << (env.slurm_conf.empty() ? ""
                                                      : "  slurm: {slots: " + std::to_string(env.ranks) +
                                                            ", template: " + bench::SourcePath("slurm/train.sbatch.in") +

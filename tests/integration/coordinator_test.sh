@@ -53,6 +53,7 @@ max_restarts: 2
 cancel_grace_s: 5
 tick_ms: 100
 heartbeat: {interval_ms: 500, timeout_s: 20, startup_timeout_s: 120}
+serving: {enabled: false}
 launchers:
   local: {slots: 2, mpirun_args: [--oversubscribe], env: {OMPI_MCA_btl: "self,vader"}}
 ${SLURM_YAML:-}
