@@ -132,7 +132,9 @@ void Autoscaler::StartWorker(Pool& pool) {
   spec.run_dir = options_.state_dir + "/deployments/" + d.name();
   spec.command = {options_.worker_binary, "serve", "--broker", broker_.worker_endpoint(), "--model", d.name() + "=" + d.model_dir(),
                   "--id", w.id, "--max-batch", std::to_string(d.max_batch()), "--max-delay-us",
-                  std::to_string(d.max_delay_us()), "--threads", std::to_string(d.threads())};
+                  std::to_string(d.max_delay_us()), "--threads", std::to_string(d.threads()),
+                  // Orphaned by a stopped or killed coordinator, a worker leaves by itself.
+                  "--give-up-after", std::to_string(static_cast<int>(options_.orphan_timeout_s))};
   spec.env = {{"CHORUS_TOKEN", options_.token}};
   spec.log_path = spec.run_dir + "/workers.log";
   spec.exit_file = spec.run_dir + "/" + w.id + ".exit";

@@ -44,6 +44,7 @@ struct AutoscalerOptions {
   std::string worker_binary;  // chorus-worker
   std::string token;
   double drain_timeout_s = 60;  // a draining worker still running after this is killed
+  double orphan_timeout_s = 60;  // workers exit after the broker is silent this long
 };
 
 class Autoscaler {

@@ -181,6 +181,10 @@ int main(int argc, char** argv) {
   serve->add_option("--preferred", serve_options.batching.preferred_sizes, "preferred batch sizes");
   serve->add_option("--capacity", serve_options.capacity, "requests accepted at once")
       ->capture_default_str()->check(CLI::Range(1, 100000));
+  int give_up_s = 0;
+  serve->add_option("--give-up-after", give_up_s,
+                    "exit when the broker has been silent this many seconds (0: keep trying forever)")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
   int serve_threads = 1;
   serve->add_option("--threads", serve_threads, "intra-op threads")->capture_default_str()->check(CLI::Range(1, 256));
 
@@ -193,6 +197,7 @@ int main(int argc, char** argv) {
   chorus::TuneAllocatorForTensors();
   if (serve->parsed()) {
     serve_options.batching.max_queue_delay = std::chrono::microseconds(max_delay_us);
+    serve_options.give_up = std::chrono::seconds(give_up_s);
     at::set_num_threads(serve_threads);
     return Serve(std::move(serve_options));
   }

@@ -248,6 +248,23 @@ TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
   }
 }
 
+TEST_F(ServingTest, AWorkerWhoseBrokerIsGoneGivesUp) {
+  ServeOptions o;
+  o.broker = "tcp://127.0.0.1:1";  // nothing listens there
+  o.token = kToken;
+  o.model_dirs = {dir_};
+  o.heartbeat_interval = 50ms;
+  o.broker_liveness = 200ms;
+  o.give_up = 500ms;
+  auto loop = ServeLoop::Create(o).value();
+  std::atomic<bool> never{false};
+  auto start = std::chrono::steady_clock::now();
+  Status s = loop->Run(never);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("giving up"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
 // A model trained elsewhere: TorchScript saved by Python's torch.jit.save.
 TEST(ServedModel, LoadsTorchScriptSavedFromPython) {
   if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) GTEST_SKIP() << "no python3-torch";

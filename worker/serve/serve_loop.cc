@@ -46,6 +46,7 @@ class Loop : public ServeLoop {
 
   Status Run(const std::atomic<bool>& stop) override {
     Connect();
+    last_contact_ = Clock::now();
     auto next_heartbeat = Clock::now();
     bool draining = false;
     while (true) {
@@ -60,6 +61,9 @@ class Loop : public ServeLoop {
         else Send([](proto::WorkerMessage& m) { m.set_heartbeat(true); });
         next_heartbeat = now + options_.heartbeat_interval;
       }
+      if (options_.give_up.count() > 0 && now - last_contact_ > options_.give_up)
+        return Unavailable("no word from the broker " + options_.broker + " for " +
+                           std::to_string(options_.give_up.count()) + " ms; giving up");
       if (now - last_heard_ > options_.broker_liveness) {
         spdlog::warn("broker {} silent for {} ms; reconnecting", options_.broker,
                      std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heard_).count());
@@ -171,7 +175,7 @@ class Loop : public ServeLoop {
       } catch (const zmq::error_t& e) {
         return Unavailable(std::string("recv: ") + e.what());
       }
-      last_heard_ = Clock::now();
+      last_heard_ = last_contact_ = Clock::now();
       proto::BrokerMessage m;
       if (!net::ParseProto(payload, &m).ok()) continue;
       switch (m.kind_case()) {
@@ -253,7 +257,8 @@ class Loop : public ServeLoop {
   std::map<std::string, std::unique_ptr<ServedModel>> models_;
   std::map<std::string, std::deque<Pending>> queues_;
   std::unique_ptr<zmq::socket_t> socket_;
-  Clock::time_point last_heard_;
+  Clock::time_point last_heard_;    // reset by reconnecting
+  Clock::time_point last_contact_;  // the broker's last message, ever
   int64_t beats_ = 0;
 };
 

@@ -27,13 +27,15 @@ struct ServeOptions {
   int capacity = 64;                    // requests accepted at once
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds broker_liveness{3000};  // broker silent this long: reconnect
+  std::chrono::milliseconds give_up{0};  // > 0: broker silent this long, exit (Unavailable); 0: never
 };
 
 class ServeLoop {
  public:
   static Result<std::unique_ptr<ServeLoop>> Create(ServeOptions options);
   virtual ~ServeLoop() = default;
-  // Serves until drained by the broker or `stop` becomes true.
+  // Serves until drained by the broker, `stop` becomes true, or (give_up) the
+  // broker has been silent too long: then Unavailable.
   virtual Status Run(const std::atomic<bool>& stop) = 0;
 };
 
