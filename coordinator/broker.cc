@@ -15,6 +15,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Queues are bounded per model by max_queue; the sockets should not drop first.
+constexpr int kHighWaterMark = 100000;
+
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // Protobuf wire format, for forwarding a client's request without parsing
@@ -82,23 +85,6 @@ Status ParseRequestHeader(const zmq::message_t& frame, proto::InferRequest* head
   return Status::Ok();
 }
 
-Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint) {
-  std::string address = listen;
-  if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0)
-    address = address.substr(0, address.size() - 1) + "*";
-  auto socket = std::make_unique<zmq::socket_t>(net::SharedContext(), zmq::socket_type::router);
-  try {
-    socket->set(zmq::sockopt::linger, 0);
-    socket->set(zmq::sockopt::sndhwm, 100000);
-    socket->set(zmq::sockopt::rcvhwm, 100000);
-    socket->bind(address);
-  } catch (const zmq::error_t& e) {
-    return Unavailable("cannot listen on " + listen + ": " + e.what());
-  }
-  *endpoint = socket->get(zmq::sockopt::last_endpoint);
-  if (endpoint->rfind("tcp://0.0.0.0:", 0) == 0) *endpoint = "tcp://127.0.0.1:" + endpoint->substr(14);
-  return socket;
-}
 
 }  // namespace
 
@@ -435,8 +421,8 @@ Broker::~Broker() = default;
 Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   auto impl = std::make_unique<Impl>();
   std::string client_endpoint, worker_endpoint;
-  ASSIGN_OR_RETURN(impl->clients, BindRouter(options.client_listen, &client_endpoint));
-  ASSIGN_OR_RETURN(impl->workers, BindRouter(options.worker_listen, &worker_endpoint));
+  ASSIGN_OR_RETURN(impl->clients, net::BindRouter(options.client_listen, &client_endpoint, kHighWaterMark));
+  ASSIGN_OR_RETURN(impl->workers, net::BindRouter(options.worker_listen, &worker_endpoint, kHighWaterMark));
   impl->options = std::move(options);
   std::unique_ptr<Broker> broker(new Broker(std::move(impl)));
   broker->client_endpoint_ = client_endpoint;

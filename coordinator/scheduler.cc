@@ -198,6 +198,7 @@ Status Scheduler::Launch(proto::Job job, int ranks) {
   attempt.set_state("RUNNING");
   Live live;
   live.handle = *handle;
+  live.exit_file = spec.exit_file;
   live.attempt = number;
   live.clock_start = now;
   live.launcher = job.launcher();
@@ -211,9 +212,8 @@ Status Scheduler::Launch(proto::Job job, int ranks) {
 
 void Scheduler::Follow(int64_t job_id, Live& live) {
   Launcher* launcher = FindLauncher(live.launcher);
-  auto job = store_.LoadJob(job_id);
-  if (!launcher || !job.ok()) return;
-  RunStatus st = launcher->Poll(live.handle, ExitFile(*job, live.attempt));
+  if (!launcher) return;
+  RunStatus st = launcher->Poll(live.handle, live.exit_file);
   const double now = clock_.Now();
   Status s;
   switch (st.state) {
@@ -485,6 +485,7 @@ Status Scheduler::Recover() {
     } else {
       Live live;
       live.handle = handle;
+      live.exit_file = spec.exit_file;
       live.attempt = attempt.number();
       live.clock_start = clock_.Now();
       live.heard = true;  // it ran before; heartbeats resume within an interval

@@ -60,6 +60,7 @@ class Scheduler {
   // What only this process knows about a running attempt.
   struct Live {
     std::string handle;
+    std::string exit_file;
     int attempt = 0;
     double clock_start = 0;      // start of the current silence (heartbeat or start)
     bool heard = false;          // any heartbeat yet

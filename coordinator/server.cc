@@ -7,20 +7,8 @@
 namespace chorus::coordinator {
 
 Result<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Bind(const std::string& listen) {
-  std::string address = listen;
-  if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0)
-    address = address.substr(0, address.size() - 1) + "*";  // ZeroMQ's "any free port"
-  auto socket = std::make_unique<zmq::socket_t>(net::SharedContext(), zmq::socket_type::router);
-  try {
-    socket->set(zmq::sockopt::linger, 0);
-    socket->set(zmq::sockopt::router_mandatory, 0);
-    socket->bind(address);
-  } catch (const zmq::error_t& e) {
-    return Unavailable("cannot listen on " + listen + ": " + e.what() +
-                       (e.num() == EADDRINUSE ? " (is another coordinator running?)" : ""));
-  }
-  std::string endpoint = socket->get(zmq::sockopt::last_endpoint);
-  if (endpoint.rfind("tcp://0.0.0.0:", 0) == 0) endpoint = "tcp://127.0.0.1:" + endpoint.substr(14);
+  std::string endpoint;
+  ASSIGN_OR_RETURN(std::unique_ptr<zmq::socket_t> socket, net::BindRouter(listen, &endpoint));
   return std::unique_ptr<CoordinatorServer>(new CoordinatorServer(std::move(socket), endpoint));
 }
 

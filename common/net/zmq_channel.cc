@@ -7,6 +7,28 @@ zmq::context_t& SharedContext() {
   return *context;
 }
 
+Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint,
+                                                  int high_water_mark) {
+  std::string address = listen;
+  if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0)
+    address = address.substr(0, address.size() - 1) + "*";  // ZeroMQ's "any free port"
+  auto socket = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::router);
+  try {
+    socket->set(zmq::sockopt::linger, 0);
+    if (high_water_mark > 0) {
+      socket->set(zmq::sockopt::sndhwm, high_water_mark);
+      socket->set(zmq::sockopt::rcvhwm, high_water_mark);
+    }
+    socket->bind(address);
+  } catch (const zmq::error_t& e) {
+    return Unavailable("cannot listen on " + listen + ": " + e.what() +
+                       (e.num() == EADDRINUSE ? " (is another process using it?)" : ""));
+  }
+  *endpoint = socket->get(zmq::sockopt::last_endpoint);
+  if (endpoint->rfind("tcp://0.0.0.0:", 0) == 0) *endpoint = "tcp://127.0.0.1:" + endpoint->substr(14);
+  return socket;
+}
+
 Status SendProto(zmq::socket_t& socket, const google::protobuf::MessageLite& message, bool delimiter) {
   std::string bytes;
   if (!message.SerializeToString(&bytes)) return Internal("cannot serialize " + message.GetTypeName());

@@ -7,6 +7,7 @@
 // Not thread-safe: ZeroMQ sockets belong to one thread at a time.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,12 @@ namespace chorus::net {
 
 // One process-wide context (ZeroMQ contexts are thread-safe).
 zmq::context_t& SharedContext();
+
+// A ROUTER socket bound to `listen`. A tcp port of 0 picks a free port;
+// *endpoint receives the address peers connect to (the real port, and
+// 127.0.0.1 for a wildcard host). `high_water_mark` 0 keeps ZeroMQ's default.
+Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint,
+                                                  int high_water_mark = 0);
 
 Status SendProto(zmq::socket_t& socket, const google::protobuf::MessageLite& message, bool delimiter = false);
 Status ParseProto(const zmq::message_t& frame, google::protobuf::MessageLite* message);
