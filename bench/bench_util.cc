@@ -12,7 +12,7 @@ std::string SourcePath(const std::string& relative) {
   return std::string(env ? env : CHORUS_SOURCE_DIR_DEFAULT) + "/" + relative;
 }
 
-Result<double> RunAndReadNumber(const std::string& command) {
+Result<std::string> RunAndReadLastLine(const std::string& command) {
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) return Unavailable("cannot run: " + command);
   std::string output;
@@ -24,6 +24,11 @@ Result<double> RunAndReadNumber(const std::string& command) {
   while (std::getline(lines, line))
     if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
   if (rc != 0) return Internal("'" + command + "' exited with status " + std::to_string(rc) + ": " + last);
+  return last;
+}
+
+Result<double> RunAndReadNumber(const std::string& command) {
+  ASSIGN_OR_RETURN(std::string last, RunAndReadLastLine(command));
   try {
     return std::stod(last);
   } catch (const std::exception&) {

@@ -11,8 +11,11 @@ namespace chorus::bench {
 // CHORUS_SOURCE_DIR when set, else the source dir this binary was built from.
 std::string SourcePath(const std::string& relative);
 
-// Runs `command` through the shell; its last non-empty stdout line must be a
-// number. Failure to run or a non-number is an error quoting the output.
+// Runs `command` through the shell and returns its last non-empty stdout
+// line; failure to run is an error quoting that line.
+Result<std::string> RunAndReadLastLine(const std::string& command);
+
+// As RunAndReadLastLine, and that line must be a number.
 Result<double> RunAndReadNumber(const std::string& command);
 
 }  // namespace chorus::bench

@@ -247,9 +247,12 @@ class Coordinator {
   std::string state_, endpoint_, token_, client_endpoint_;
 };
 
+std::string g_device = "cpu";  // where workers and the raw path run batches
+
 proto::Deployment Deployment(const std::string& name, const std::string& dir, int max_batch, int delay_us,
                              int threads, int min_workers, int max_workers, double target) {
   proto::Deployment d;
+  d.set_device(g_device);
   d.set_name(name);
   d.set_model_dir(dir);
   d.set_launcher("local");
@@ -286,7 +289,13 @@ int main(int argc, char** argv) {
   std::string transport = "tcp";
   app.add_option("--transport", transport, "tcp (loopback) or ipc (unix sockets) between clients, broker and workers")
       ->check(CLI::IsMember({"tcp", "ipc"}))->capture_default_str();
+  app.add_option("--device", g_device, "cpu, cuda or cuda:N: where the workers and the raw path run batches")
+      ->capture_default_str();
+  std::vector<int> sections = {1, 2, 3, 4};
+  app.add_option("--sections", sections, "which measurements to run (1 overhead, 2 saturation, 3 batching, 4 scale-up)")
+      ->delimiter(',')->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  auto wanted = [&](int section) { return std::find(sections.begin(), sections.end(), section) != sections.end(); };
 
   TuneAllocatorForTensors();  // as chorus-worker does, so the raw path is not slowed by page faults
   std::error_code ec;
@@ -321,7 +330,7 @@ int main(int argc, char** argv) {
   // Raw: the same model in this process, measured in rounds interleaved with
   // the served measurements (this VM's speed drifts by tens of percent).
   at::set_num_threads(threads);
-  auto raw = serve::ServedModel::Load(*model_dir);
+  auto raw = serve::ServedModel::Load(*model_dir, g_device);
   if (!raw.ok()) return Fail(raw.status());
   at::Tensor features = (*raw)->Prepare(audio).value();
   auto raw_latency_p50 = [&](double duration) {
@@ -356,74 +365,81 @@ int main(int argc, char** argv) {
 
   Coordinator coordinator;
   if (Status s = coordinator.Start(bin, dir, transport); !s.ok()) return Fail(s);
-  std::printf("serving a TC-ResNet (width 24, 98x40 log-mel, 12 classes); %d intra-op thread(s); %s; this machine: "
-              "%u cores; medians of %d interleaved rounds\n\n", threads, transport.c_str(),
+  std::printf("serving a TC-ResNet (width 24, 98x40 log-mel, 12 classes) on %s; %d intra-op thread(s); %s; this "
+              "machine: %u cores; medians of %d interleaved rounds\n\n", g_device.c_str(), threads, transport.c_str(),
               std::thread::hardware_concurrency(), rounds);
   const double slice = seconds / rounds;
 
   // 1. Overhead at concurrency 1 (no batching delay).
-  if (Status s = coordinator.Deploy(Deployment("lat", *model_dir, 1, 0, threads, 1, 1, 1000), 1); !s.ok())
-    return Fail(s);
-  proto::InferRequest lat_request = coordinator.Request("lat");
-  lat_request.set_wav(audio.wav());
-  (void)RunLoad(coordinator.client_endpoint(), lat_request, 1, 1);  // warm up
-  std::vector<double> raw_p50s, served_p50s, overheads;
-  for (int r = 0; r < rounds; ++r) {
-    raw_p50s.push_back(raw_latency_p50(slice));
-    served_p50s.push_back(Percentile(RunLoad(coordinator.client_endpoint(), lat_request, 1, slice).latencies, 0.5));
-    overheads.push_back(served_p50s.back() - raw_p50s.back());
+  if (wanted(1)) {
+    if (Status s = coordinator.Deploy(Deployment("lat", *model_dir, 1, 0, threads, 1, 1, 1000), 1); !s.ok())
+      return Fail(s);
+    proto::InferRequest lat_request = coordinator.Request("lat");
+    lat_request.set_wav(audio.wav());
+    (void)RunLoad(coordinator.client_endpoint(), lat_request, 1, 1);  // warm up
+    std::vector<double> raw_p50s, served_p50s, overheads;
+    for (int r = 0; r < rounds; ++r) {
+      raw_p50s.push_back(raw_latency_p50(slice));
+      served_p50s.push_back(Percentile(RunLoad(coordinator.client_endpoint(), lat_request, 1, slice).latencies, 0.5));
+      overheads.push_back(served_p50s.back() - raw_p50s.back());
+    }
+    (void)coordinator.Undeploy("lat");
+    const double overhead = Percentile(overheads, 0.5);
+    const double floor = RoundTripFloor(transport, dir, audio.wav().size());
+    std::printf("1. latency at concurrency 1 (WAV in: decode + front end + forward)\n");
+    std::printf("   raw in one process p50 %8.0f us | through coordinator p50 %8.0f us | overhead %6.0f us "
+                "(goal <= 150 us: %s)\n",
+                Percentile(raw_p50s, 0.5) * 1e6, Percentile(served_p50s, 0.5) * 1e6, overhead * 1e6,
+                overhead <= 150e-6 ? "met" : "NOT met");
+    std::printf("   transport floor: one bare ZeroMQ round trip with this payload takes %.0f us p50 here; a request "
+                "through the broker makes two (%.0f us)\n\n", floor * 1e6, 2 * floor * 1e6);
   }
-  (void)coordinator.Undeploy("lat");
-  const double overhead = Percentile(overheads, 0.5);
-  const double floor = RoundTripFloor(transport, dir, audio.wav().size());
-  std::printf("1. latency at concurrency 1 (WAV in: decode + front end + forward)\n");
-  std::printf("   raw in one process p50 %8.0f us | through coordinator p50 %8.0f us | overhead %6.0f us "
-              "(goal <= 150 us: %s)\n",
-              Percentile(raw_p50s, 0.5) * 1e6, Percentile(served_p50s, 0.5) * 1e6, overhead * 1e6,
-              overhead <= 150e-6 ? "met" : "NOT met");
-  std::printf("   transport floor: one bare ZeroMQ round trip with this payload takes %.0f us p50 here; a request "
-              "through the broker makes two (%.0f us)\n\n", floor * 1e6, 2 * floor * 1e6);
 
   // 2. Saturation: features in, dynamic batching.
-  if (Status s = coordinator.Deploy(Deployment("sat", *model_dir, max_batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
-    return Fail(s);
-  proto::InferRequest feat_request = coordinator.Request("sat");
-  proto::Tensor* t = feat_request.mutable_features();
-  t->add_shape(features.size(0));
-  t->add_shape(features.size(1));
-  at::Tensor contiguous = features.contiguous();
-  t->mutable_data()->Add(contiguous.data_ptr<float>(), contiguous.data_ptr<float>() + contiguous.numel());
-  (void)RunAsyncLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, 1);
-  std::vector<double> raw_rates, served_rates, ratios;
-  for (int r = 0; r < rounds; ++r) {
-    raw_rates.push_back(raw_batched_rate(slice));
-    served_rates.push_back(RunAsyncLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, slice).rate());
-    ratios.push_back(served_rates.back() / raw_rates.back());
+  if (wanted(2)) {
+    if (Status s = coordinator.Deploy(Deployment("sat", *model_dir, max_batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
+      return Fail(s);
+    proto::InferRequest feat_request = coordinator.Request("sat");
+    proto::Tensor* t = feat_request.mutable_features();
+    t->add_shape(features.size(0));
+    t->add_shape(features.size(1));
+    at::Tensor contiguous = features.contiguous();
+    t->mutable_data()->Add(contiguous.data_ptr<float>(), contiguous.data_ptr<float>() + contiguous.numel());
+    (void)RunAsyncLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, 1);
+    std::vector<double> raw_rates, served_rates, ratios;
+    for (int r = 0; r < rounds; ++r) {
+      raw_rates.push_back(raw_batched_rate(slice));
+      served_rates.push_back(RunAsyncLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, slice).rate());
+      ratios.push_back(served_rates.back() / raw_rates.back());
+    }
+    (void)coordinator.Undeploy("sat");
+    const double ratio = Percentile(ratios, 0.5);
+    std::printf("2. saturation (features in, max batch %d, %d requests in flight from one async client)\n", max_batch,
+                2 * max_batch);
+    std::printf("   raw batched forward %8.0f /s | through coordinator %8.0f /s | ratio %5.1f%% (goal >= 90%%: %s)\n\n",
+                Percentile(raw_rates, 0.5), Percentile(served_rates, 0.5), 100 * ratio, ratio >= 0.9 ? "met" : "NOT met");
   }
-  (void)coordinator.Undeploy("sat");
-  const double ratio = Percentile(ratios, 0.5);
-  std::printf("2. saturation (features in, max batch %d, %d requests in flight from one async client)\n", max_batch,
-              2 * max_batch);
-  std::printf("   raw batched forward %8.0f /s | through coordinator %8.0f /s | ratio %5.1f%% (goal >= 90%%: %s)\n\n",
-              Percentile(raw_rates, 0.5), Percentile(served_rates, 0.5), 100 * ratio, ratio >= 0.9 ? "met" : "NOT met");
 
   // 3. Dynamic batching at concurrency 32, audio in.
-  double rates[2] = {0, 0};
-  int index = 0;
-  for (int batch : {1, max_batch}) {
-    const std::string name = "batch" + std::to_string(batch);
-    if (Status s = coordinator.Deploy(Deployment(name, *model_dir, batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
-      return Fail(s);
-    proto::InferRequest r = coordinator.Request(name);
-    r.set_wav(audio.wav());
-    (void)RunLoad(coordinator.client_endpoint(), r, 32, 1);
-    rates[index++] = RunLoad(coordinator.client_endpoint(), r, 32, seconds).rate();
-    (void)coordinator.Undeploy(name);
+  if (wanted(3)) {
+    double rates[2] = {0, 0};
+    int index = 0;
+    for (int batch : {1, max_batch}) {
+      const std::string name = "batch" + std::to_string(batch);
+      if (Status s = coordinator.Deploy(Deployment(name, *model_dir, batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
+        return Fail(s);
+      proto::InferRequest r = coordinator.Request(name);
+      r.set_wav(audio.wav());
+      (void)RunLoad(coordinator.client_endpoint(), r, 32, 1);
+      rates[index++] = RunLoad(coordinator.client_endpoint(), r, 32, seconds).rate();
+      (void)coordinator.Undeploy(name);
+    }
+    std::printf("3. dynamic batching at concurrency 32 (WAV in)\n");
+    std::printf("   max batch 1 %8.0f /s | max batch %d %8.0f /s | %.2fx\n\n", rates[0], max_batch, rates[1],
+                rates[1] / rates[0]);
   }
-  std::printf("3. dynamic batching at concurrency 32 (WAV in)\n");
-  std::printf("   max batch 1 %8.0f /s | max batch %d %8.0f /s | %.2fx\n\n", rates[0], max_batch, rates[1],
-              rates[1] / rates[0]);
 
+  if (!wanted(4)) return 0;
   // 4. Scale-up reaction: 1 worker, target 2 ongoing per worker, then 16 clients at once.
   if (Status s = coordinator.Deploy(Deployment("scale", *model_dir, 8, 1000, threads, 1, 2, 2), 1); !s.ok())
     return Fail(s);

@@ -33,7 +33,43 @@ def vgg(w=64, classes=12, dropout=0.2):
         nn.Linear(4 * w, classes))
 
 
-MODELS = {"ds_cnn": ds_cnn, "vgg": vgg}
+class TcBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv1d(cin, cout, 9, stride, 4, bias=False)
+        self.bn1 = nn.BatchNorm1d(cout)
+        self.conv2 = nn.Conv1d(cout, cout, 9, 1, 4, bias=False)
+        self.bn2 = nn.BatchNorm1d(cout)
+        self.shortcut = None
+        if cin != cout or stride != 1:
+            self.shortcut = nn.Sequential(nn.Conv1d(cin, cout, 1, stride, bias=False), nn.BatchNorm1d(cout))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(y + (self.shortcut(x) if self.shortcut is not None else x))
+
+
+class TcResNet(nn.Module):
+    """TC-ResNet8 as common/models/zoo.cc builds it: bins as channels, width/16 multiplier."""
+
+    def __init__(self, w=16, classes=12, dropout=0.2, bins=40):
+        super().__init__()
+        c = lambda base: max(4, base * w // 16)
+        self.stem = nn.Conv1d(bins, c(16), 3, 1, 1, bias=False)
+        self.blocks = nn.Sequential(TcBlock(c(16), c(24), 2), TcBlock(c(24), c(32), 2), TcBlock(c(32), c(48), 2))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(c(48), classes)
+
+    def forward(self, x):  # x: [B, 1, T, F] like the 2-D models take it
+        y = self.blocks(self.stem(x.squeeze(1).transpose(1, 2)))
+        return self.head(self.dropout(y.mean(2)))
+
+
+def tc_resnet(w=16, classes=12, dropout=0.2):
+    return TcResNet(w, classes, dropout)
+
+
+MODELS = {"ds_cnn": ds_cnn, "vgg": vgg, "tc_resnet": tc_resnet}
 
 
 def main():

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/config/job_spec.h"
 #include "common/util/fs.h"
 
 namespace chorus::coordinator {
@@ -80,6 +81,9 @@ Result<proto::Deployment> Autoscaler::Deploy(proto::Deployment d) {
   if (d.max_batch() <= 0) d.set_max_batch(8);
   if (d.max_delay_us() < 0) return InvalidArgument("max delay must not be negative");
   if (d.threads() <= 0) d.set_threads(1);
+  if (d.device().empty()) d.set_device("cpu");
+  if (!config::IsDeviceName(d.device()))
+    return InvalidArgument("device must be cpu, cuda or cuda:N; got '" + d.device() + "'");
   auto existing = pools_.find(d.name());
   if (existing != pools_.end() && !existing->second.removed && existing->second.deployment.model_dir() != d.model_dir())
     return AlreadyExists("model '" + d.name() + "' is already deployed from " +
@@ -133,9 +137,11 @@ void Autoscaler::StartWorker(Pool& pool) {
   spec.command = {options_.worker_binary, "serve", "--broker", broker_.worker_endpoint(), "--model", d.name() + "=" + d.model_dir(),
                   "--id", w.id, "--max-batch", std::to_string(d.max_batch()), "--max-delay-us",
                   std::to_string(d.max_delay_us()), "--threads", std::to_string(d.threads()),
+                  "--device", d.device().empty() ? "cpu" : d.device(),
                   // Orphaned by a stopped or killed coordinator, a worker leaves by itself.
                   "--give-up-after", std::to_string(static_cast<int>(options_.orphan_timeout_s))};
   spec.env = {{"CHORUS_TOKEN", options_.token}};
+  spec.gpus_per_task = !d.device().empty() && d.device() != "cpu" ? 1 : 0;
   spec.log_path = spec.run_dir + "/workers.log";
   spec.exit_file = spec.run_dir + "/" + w.id + ".exit";
   if (Status s = MakeDirs(spec.run_dir); !s.ok()) {

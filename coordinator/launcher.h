@@ -30,6 +30,7 @@ struct LaunchSpec {
   std::map<std::string, std::string> env;  // added to the processes' environment
   std::string log_path;              // stdout+stderr, appended
   std::string exit_file;             // written when the attempt ends
+  int gpus_per_task = 0;             // GPUs each process needs (Slurm: --gpus-per-task)
 };
 
 enum class RunState {

@@ -55,6 +55,7 @@ LaunchSpec Scheduler::MakeLaunchSpec(const proto::Job& job, int attempt, int ran
   };
   spec.log_path = LogPath(job);
   spec.exit_file = ExitFile(job, attempt);
+  spec.gpus_per_task = job.gpus_per_rank();
   return spec;
 }
 
@@ -92,6 +93,7 @@ Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
   job.set_spec_path(where);
   job.set_workdir(r.workdir());
   for (const auto& a : r.worker_args()) job.add_worker_args(a);
+  if (spec.training.device != "cpu") job.set_gpus_per_rank(1);
   RETURN_IF_ERROR(store_.Atomically([&]() -> Status {
     ASSIGN_OR_RETURN(int64_t id, store_.CreateJob(&job, r.spec_yaml()));
     job.set_run_dir(options_.state_dir + "/jobs/" + std::to_string(id));

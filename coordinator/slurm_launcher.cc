@@ -65,6 +65,7 @@ Result<std::string> SlurmLauncher::RenderScript(const LaunchSpec& spec) const {
       {"environment", environment},
       {"command", ShellJoin(spec.command)},
       {"exit_file", spec.exit_file},
+      {"gpus", spec.gpus_per_task > 0 ? "#SBATCH --gpus-per-task=" + std::to_string(spec.gpus_per_task) : ""},
   };
   return RenderTemplate(text, values, path);
 }

@@ -21,6 +21,7 @@
 #include "common/comm/factory.h"
 #include "common/comm/mpi_runtime.h"
 #include "common/config/job_spec.h"
+#include "common/models/device.h"
 #include "common/util/allocator.h"
 #include "common/util/logging.h"
 #include "worker/serve/serve_loop.h"
@@ -41,20 +42,28 @@ bool LaunchedByMpi() {
   return false;
 }
 
-int Train(const std::string& job_path, bool resume, int threads, int max_steps, const std::string& output_dir,
-          int log_every_steps) {
+// Command-line settings that override the job file's.
+struct TrainOverrides {
+  int threads = 0, max_steps = 0, log_every_steps = 0;
+  std::string output_dir, device, precision;
+};
+
+int Train(const std::string& job_path, bool resume, const TrainOverrides& overrides) {
   chorus::Result<chorus::config::TrainJobSpec> spec = chorus::config::LoadTrainJobSpec(job_path);
   if (!spec.ok()) {
     std::cerr << "invalid job file:\n" << spec.status().message() << std::endl;
     return 2;
   }
-  if (threads > 0) spec->training.threads = threads;
-  if (max_steps > 0) spec->training.max_steps = max_steps;
-  if (!output_dir.empty()) spec->output.dir = output_dir;
+  if (overrides.threads > 0) spec->training.threads = overrides.threads;
+  if (overrides.max_steps > 0) spec->training.max_steps = overrides.max_steps;
+  if (!overrides.output_dir.empty()) spec->output.dir = overrides.output_dir;
+  if (!overrides.device.empty()) spec->training.device = overrides.device;
+  if (!overrides.precision.empty()) spec->training.precision = overrides.precision;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
   std::unique_ptr<chorus::comm::Communicator> comm;
+  int local_rank = 0;
   if (LaunchedByMpi()) {
     auto world = chorus::comm::MpiRuntime::Initialize();
     if (!world.ok()) {
@@ -63,7 +72,15 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps, 
     }
     if (world->rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
     spdlog::info("rank {} of {} (local rank {})", world->rank, world->world_size, world->local_rank);
+    local_rank = world->local_rank;
+    // The communicator works where the model does: NCCL for a GPU, MPI for the CPU.
+    auto device = chorus::models::ResolveDevice(spec->training.device, local_rank);
+    if (!device.ok()) {
+      spdlog::error("training.device: {}", device.status().ToString());
+      return 1;
+    }
     chorus::comm::CommunicatorOptions co;
+    co.device = *device;
     co.timeout = std::chrono::milliseconds(static_cast<int64_t>(spec->training.collective_timeout_s * 1000));
     auto created = chorus::comm::CreateCommunicator(co);
     if (!created.ok()) {
@@ -92,11 +109,12 @@ int Train(const std::string& job_path, bool resume, int threads, int max_steps, 
 
   chorus::train::TrainerOptions options;
   options.reporter = coordinator.get();
-  if (log_every_steps > 0) options.log_every_steps = log_every_steps;
+  if (overrides.log_every_steps > 0) options.log_every_steps = overrides.log_every_steps;
   options.spec = *spec;
   options.resume = resume;
   options.stop_requested = &g_stop;
   options.comm = comm.get();
+  options.local_rank = local_rank;
   auto trainer = chorus::train::Trainer::Create(options);
   if (!trainer.ok()) {
     spdlog::error("{}", trainer.status().ToString());
@@ -153,18 +171,25 @@ int main(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "Train the job described by a YAML file (see jobs/)");
   std::string job_path;
   bool no_resume = false;
-  int threads = 0, max_steps = 0;
-  std::string output_dir;
-  int log_every_steps = 0;
+  TrainOverrides overrides;
   train->add_option("job", job_path, "job file, e.g. jobs/kws/synth.yaml")->required()->check(CLI::ExistingFile);
   train->add_flag("--no-resume", no_resume, "start from scratch even if OUTPUT/checkpoints has a checkpoint");
-  train->add_option("--threads", threads, "intra-op threads for the model (overrides training.threads)")
+  auto device_name = [](const std::string& d) {
+    return chorus::config::IsDeviceName(d) ? std::string() : "must be cpu, cuda or cuda:N, got '" + d + "'";
+  };
+  train->add_option("--threads", overrides.threads, "intra-op threads for the model (overrides training.threads)")
       ->check(CLI::Range(1, 256));
-  train->add_option("--max-steps", max_steps, "stop after this many steps (overrides training.max_steps)")
+  train->add_option("--max-steps", overrides.max_steps, "stop after this many steps (overrides training.max_steps)")
       ->check(CLI::Range(1, 1 << 30));
-  train->add_option("--output-dir", output_dir, "checkpoints and metrics go here (overrides output.dir)");
-  train->add_option("--log-every-steps", log_every_steps, "progress line (and report) every N steps (default 20)")
+  train->add_option("--output-dir", overrides.output_dir, "checkpoints and metrics go here (overrides output.dir)");
+  train->add_option("--log-every-steps", overrides.log_every_steps,
+                    "progress line (and report) every N steps (default 20)")
       ->check(CLI::Range(1, 1 << 30));
+  train->add_option("--device", overrides.device,
+                    "cpu, cuda (GPU local_rank of those visible) or cuda:N (overrides training.device)")
+      ->check(device_name);
+  train->add_option("--precision", overrides.precision, "fp32 or bf16 (overrides training.precision)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
 
   CLI::App* serve = app.add_subcommand("serve", "Answer inference requests from the coordinator's broker");
   chorus::serve::ServeOptions serve_options;
@@ -187,6 +212,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 86400));
   int serve_threads = 1;
   serve->add_option("--threads", serve_threads, "intra-op threads")->capture_default_str()->check(CLI::Range(1, 256));
+  serve->add_option("--device", serve_options.device,
+                    "cpu, cuda (GPU 0 of those visible) or cuda:N: where batches run; the front end stays on the CPU")
+      ->capture_default_str()
+      ->check(device_name);
 
   try {
     app.parse(argc, argv);
@@ -201,6 +230,6 @@ int main(int argc, char** argv) {
     at::set_num_threads(serve_threads);
     return Serve(std::move(serve_options));
   }
-  if (train->parsed()) return Train(job_path, !no_resume, threads, max_steps, output_dir, log_every_steps);
+  if (train->parsed()) return Train(job_path, !no_resume, overrides);
   return 2;
 }

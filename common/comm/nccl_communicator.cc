@@ -4,6 +4,7 @@
 #include <mpi.h>
 #include <nccl.h>
 
+#include <mutex>
 #include <thread>
 
 #include <ATen/ATen.h>
@@ -17,10 +18,21 @@
 namespace chorus::comm {
 
 struct NcclCommunicator::State {
-  ncclComm_t comm = nullptr;
+  std::mutex mu;               // guards comm against an abort from another thread's Wait
+  ncclComm_t comm = nullptr;   // null once aborted
   cudaStream_t stream = nullptr;
   c10::Device device = c10::Device(c10::kCUDA, 0);
   std::string who;
+  std::string aborted_by;      // the collective whose timeout aborted the communicator
+
+  // Ends every NCCL operation of this communicator, queued or running, so no
+  // kernel keeps spinning for a peer that will never come.
+  void AbortLocked(const std::string& why) {
+    if (!comm) return;
+    ncclCommAbort(comm);
+    comm = nullptr;
+    aborted_by = why;
+  }
 };
 
 namespace {
@@ -56,7 +68,7 @@ class NcclWork : public Work {
  public:
   NcclWork(std::shared_ptr<NcclCommunicator::State> state, std::vector<at::Tensor> keep, std::string description,
            std::chrono::milliseconds timeout)
-      : state_(std::move(state)), keep_(std::move(keep)), description_(std::move(description)),
+      : state_(std::move(state)), keep_(std::move(keep)), description_(std::move(description)), timeout_(timeout),
         deadline_(std::chrono::steady_clock::now() + timeout) {
     cudaEventCreateWithFlags(&done_, cudaEventDisableTiming);
   }
@@ -73,12 +85,17 @@ class NcclWork : public Work {
       cudaError_t q = cudaEventQuery(done_);
       if (q == cudaSuccess) break;
       if (q != cudaErrorNotReady) return CudaCheck(q, description_.c_str());
-      ncclResult_t async_error = ncclSuccess;
-      ncclCommGetAsyncError(state_->comm, &async_error);
-      if (async_error != ncclSuccess) return NcclCheck(async_error, description_.c_str());
-      if (std::chrono::steady_clock::now() > deadline_) {
-        ncclCommAbort(state_->comm);
-        return DeadlineExceeded(description_ + " did not finish in time (a peer rank may have died or stalled)");
+      {
+        std::lock_guard<std::mutex> lock(state_->mu);
+        if (!state_->comm) return Unavailable(description_ + ": the communicator was aborted (" + state_->aborted_by + ")");
+        ncclResult_t async_error = ncclSuccess;
+        ncclCommGetAsyncError(state_->comm, &async_error);
+        if (async_error != ncclSuccess) return NcclCheck(async_error, description_.c_str());
+        if (std::chrono::steady_clock::now() > deadline_) {
+          state_->AbortLocked(description_ + " timed out");
+          return DeadlineExceeded(description_ + " did not finish in " + std::to_string(timeout_.count()) +
+                                  " ms (a peer rank may have died or stalled); the NCCL communicator was aborted");
+        }
       }
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
@@ -91,6 +108,7 @@ class NcclWork : public Work {
   std::shared_ptr<NcclCommunicator::State> state_;
   std::vector<at::Tensor> keep_;
   std::string description_;
+  std::chrono::milliseconds timeout_;
   std::chrono::steady_clock::time_point deadline_;
   cudaEvent_t done_ = nullptr;
 };
@@ -131,7 +149,11 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<State> state, int rank, int w
     : state_(std::move(state)), rank_(rank), world_size_(world_size) {}
 
 NcclCommunicator::~NcclCommunicator() {
-  if (state_->comm) ncclCommDestroy(state_->comm);
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->comm) ncclCommDestroy(state_->comm);
+    state_->comm = nullptr;
+  }
   if (state_->stream) cudaStreamDestroy(state_->stream);
 }
 
@@ -143,6 +165,11 @@ WorkPtr Launch(const std::shared_ptr<NcclCommunicator::State>& state, std::vecto
                const std::string& kind, const std::string& tag, std::chrono::milliseconds timeout,
                const std::function<ncclResult_t(cudaStream_t)>& call) {
   c10::cuda::CUDAGuard guard(state->device);
+  std::lock_guard<std::mutex> lock(state->mu);
+  if (!state->comm) {
+    return FinishedWork(Unavailable(state->who + ": " + kind + " '" + tag + "': the communicator was aborted (" +
+                                state->aborted_by + ")"));
+  }
   auto work = std::make_shared<NcclWork>(state, std::move(keep), state->who + ": " + kind + " '" + tag + "'", timeout);
   cudaEvent_t ready;
   cudaEventCreateWithFlags(&ready, cudaEventDisableTiming);
@@ -207,7 +234,10 @@ WorkPtr NcclCommunicator::Barrier(const std::string& tag) {
 void NcclCommunicator::Abort(const Status& why) {
   spdlog::critical("{}: aborting the job: {}", state_->who, why.ToString());
   spdlog::default_logger()->flush();
-  if (state_->comm) ncclCommAbort(state_->comm);
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->AbortLocked(why.ToString());
+  }
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::_Exit(1);
 }

@@ -4,7 +4,13 @@
 // for an event recorded on the caller's current stream (so it sees the
 // finished gradients), and Wait() makes the caller's stream wait for the
 // collective's completion event, polling it against the timeout; on timeout
-// the NCCL communicator is aborted so no kernel hangs forever.
+// the NCCL communicator is aborted (ncclCommAbort) so no kernel keeps
+// spinning for a peer, Wait returns DeadlineExceeded naming the rank, the
+// collective and its tag, and every later collective fails at once with
+// Unavailable. Wait() blocks the host until the collective is done on the GPU
+// (c10d instead returns at once and leaves timeouts to a watchdog thread);
+// the trainer waits only after backward has queued all its work, so this
+// costs the gap between the last bucket's reduction and the optimizer step.
 // Compiled only when CHORUS_WITH_NCCL. See communicator.h for the contract.
 #pragma once
 

@@ -157,6 +157,8 @@ void ReadTraining(ConfigNode node, TrainingSpec* t) {
   node.Get("first_bucket_mb", &t->first_bucket_mb);
   node.Get("bucket_mb", &t->bucket_mb);
   node.Get("device", &t->device);
+  node.Get("precision", &t->precision);
+  node.Get("deterministic", &t->deterministic);
   node.Check(t->batch_size >= 1 && t->batch_size <= 65536, "batch_size", "must be in [1, 65536]");
   node.Check(t->epochs >= 1, "epochs", "must be >= 1");
   node.Check(t->max_steps >= 0, "max_steps", "must be >= 0");
@@ -173,7 +175,8 @@ void ReadTraining(ConfigNode node, TrainingSpec* t) {
   node.Check(t->collective_timeout_s > 0 && t->collective_timeout_s <= 86400, "collective_timeout_s",
              "must be in (0, 86400]");
   node.Check(t->first_bucket_mb > 0 && t->bucket_mb > 0, "bucket_mb", "bucket sizes must be positive");
-  node.Check(OneOf(t->device, {"cpu", "cuda"}), "device", "must be cpu or cuda; got '" + t->device + "'");
+  node.Check(IsDeviceName(t->device), "device", "must be cpu, cuda or cuda:N; got '" + t->device + "'");
+  node.Check(OneOf(t->precision, {"fp32", "bf16"}), "precision", "must be fp32 or bf16; got '" + t->precision + "'");
 }
 
 Result<TrainJobSpec> ReadSpec(YamlReader reader, const std::string& source, const std::string& base_dir) {
@@ -204,6 +207,12 @@ Result<TrainJobSpec> ReadSpec(YamlReader reader, const std::string& source, cons
 }
 
 }  // namespace
+
+bool IsDeviceName(const std::string& name) {
+  if (name == "cpu" || name == "cuda") return true;
+  if (name.rfind("cuda:", 0) != 0 || name.size() < 6 || name.size() > 9) return false;
+  return name.find_first_not_of("0123456789", 5) == std::string::npos;
+}
 
 Result<TrainJobSpec> ParseTrainJobSpec(const std::string& yaml_text, const std::string& name,
                                        const std::string& base_dir) {

@@ -88,7 +88,17 @@ struct TrainingSpec {
   double collective_timeout_s = 300;  // a collective slower than this aborts the job
   double first_bucket_mb = 1.0;       // gradient bucket caps (MiB)
   double bucket_mb = 25.0;
-  std::string device = "cpu";         // cpu | cuda (CUDA needs a build with NCCL)
+  // Where the model, batches and optimizer state live: cpu, cuda (each rank
+  // takes GPU local_rank modulo the GPUs it sees) or cuda:N (that GPU).
+  // CUDA needs a build of Chorus against LibTorch with CUDA, and NCCL for
+  // more than one rank.
+  std::string device = "cpu";
+  // fp32, or bf16: forward and loss under autocast to bfloat16 (weights,
+  // gradients and optimizer state stay float32; no loss scaling needed).
+  std::string precision = "fp32";
+  // CUDA: deterministic cuDNN algorithms and no TF32, so a run and its resume
+  // are bit-identical (slower). CPU training is always deterministic.
+  bool deterministic = false;
 };
 
 struct OutputSpec {
@@ -110,6 +120,10 @@ struct TrainJobSpec {
   TrainingSpec training;
   OutputSpec output;
 };
+
+// True for the device names Chorus accepts for training and serving: cpu,
+// cuda, cuda:N.
+bool IsDeviceName(const std::string& name);
 
 // Relative paths in the spec (dataset roots, output dirs) are resolved against
 // `base_dir` when it is not empty.

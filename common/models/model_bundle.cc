@@ -134,7 +134,7 @@ Result<LoadedModel> LoadModel(const std::string& dir) {
   if (!fs::exists(weights_path)) return NotFound(weights_path + ": weights file is missing");
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(weights_path);
+    archive.load_from(weights_path, torch::kCPU);  // written on any device, read onto the CPU
     model->load(archive);
   } catch (const c10::Error& e) {
     return Corruption(weights_path + ": cannot load weights for '" + metadata.model.name +

@@ -47,7 +47,8 @@ struct LoadedModel {
   ModelPtr model;  // in eval mode
 };
 
-// dir: a version directory. Every problem (missing file, bad JSON, weights
+// dir: a version directory. The model comes back on the CPU whatever device
+// it was trained on (move it with ->to()). Every problem (missing file, bad JSON, weights
 // that do not fit the architecture) is a Status naming the file.
 Result<LoadedModel> LoadModel(const std::string& dir);
 

@@ -76,6 +76,10 @@ void ServeCommands::Register(CLI::App& app) {
   deploy_->add_option("--max-delay-us", max_delay_us_, "dynamic batching: longest wait for a batch to fill")
       ->capture_default_str();
   deploy_->add_option("--threads", threads_, "intra-op threads per worker")->capture_default_str();
+  deploy_->add_option("--device", device_,
+                      "where workers run batches: cpu, cuda or cuda:N (on Slurm a GPU device asks for one GPU per "
+                      "worker)")
+      ->capture_default_str();
 
   undeploy_ = app.add_subcommand("undeploy", "Stop serving a model (its workers drain first)");
   undeploy_->add_option("name", name_, "model name")->required();
@@ -131,6 +135,7 @@ int ServeCommands::Deploy() {
   d->set_max_batch(max_batch_);
   d->set_max_delay_us(max_delay_us_);
   d->set_threads(threads_);
+  d->set_device(device_);
   proto::ScalePolicy* p = d->mutable_policy();
   p->set_min_workers(min_);
   p->set_max_workers(max_);
@@ -139,8 +144,9 @@ int ServeCommands::Deploy() {
   p->set_scale_down_delay_s(down_delay_);
   auto reply = client->Call(r);
   if (!reply.ok()) return FailWith(reply.status());
-  std::printf("deployed %s from %s: %d..%d workers on %s\n", reply->deployment().name().c_str(),
-              reply->deployment().model_dir().c_str(), min_, max_, launcher_.c_str());
+  std::printf("deployed %s from %s: %d..%d workers on %s (%s)\n", reply->deployment().name().c_str(),
+              reply->deployment().model_dir().c_str(), min_, max_, launcher_.c_str(),
+              reply->deployment().device().c_str());
   return 0;
 }
 

@@ -33,6 +33,7 @@ class ServeCommands {
   CLI::App *deploy_ = nullptr, *undeploy_ = nullptr, *models_ = nullptr, *workers_ = nullptr, *scale_ = nullptr,
            *infer_ = nullptr, *bench_ = nullptr;
   std::string source_, name_, launcher_ = "local", output_ = "table", duration_ = "10s", file_;
+  std::string device_ = "cpu";
   int min_ = 1, max_ = 2, max_batch_ = 8, max_delay_us_ = 2000, threads_ = 1, top_k_ = 3, timeout_ms_ = 10000;
   double target_ = 4, up_delay_ = 1, down_delay_ = 30;
   std::vector<std::string> files_;

@@ -52,6 +52,32 @@ TEST(SbatchTemplate, TheShippedTrainingTemplateRenders) {
   EXPECT_NE(script->find("/bin/chorus-worker train /state/jobs/7/job.yaml"), std::string::npos);
   EXPECT_NE(script->find("srun --mpi=pmix"), std::string::npos);
   EXPECT_EQ(script->find("{{"), std::string::npos);
+  EXPECT_EQ(script->find("--gpus-per-task"), std::string::npos);  // a CPU job asks for no GPU
+}
+
+TEST(SbatchTemplate, GpuJobsAndWorkerPoolsAskSlurmForOneGpuPerTask) {
+  const char* src = std::getenv("CHORUS_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  SlurmLauncherOptions options;
+  options.template_path = std::string(src) + "/slurm/train.sbatch.in";
+  options.pool_template_path = std::string(src) + "/slurm/serve-pool.sbatch.in";
+  SlurmLauncher launcher(options);
+  for (bool mpi : {true, false}) {
+    LaunchSpec spec;
+    spec.job_id = 3;
+    spec.ranks = 2;
+    spec.mpi = mpi;
+    spec.name = "kws";
+    spec.workdir = "/w";
+    spec.run_dir = "/state/jobs/3";
+    spec.command = {"/bin/chorus-worker"};
+    spec.log_path = "/state/jobs/3/job.log";
+    spec.exit_file = "/state/jobs/3/attempt-0.exit";
+    spec.gpus_per_task = 1;
+    auto script = launcher.RenderScript(spec);
+    ASSERT_TRUE(script.ok()) << script.status().ToString();
+    EXPECT_NE(script->find("\n#SBATCH --gpus-per-task=1\n"), std::string::npos) << *script;
+  }
 }
 
 }  // namespace

@@ -1,14 +1,16 @@
 #include "worker/train/trainer.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/data/synth.h"
+#include "common/models/device.h"
 #include "common/models/model_bundle.h"
 #include "common/util/fs.h"
+#include "tests/worker/train_test_util.h"
 #include "worker/train/checkpoint.h"
 
 namespace chorus::train {
@@ -17,58 +19,16 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-// Flips a stop flag once the trainer reports a given step.
-class StopAtStep : public ProgressReporter {
- public:
-  StopAtStep(int64_t step, std::atomic<bool>* flag) : step_(step), flag_(flag) {}
-  void OnStep(const StepProgress& p) override {
-    steps_.push_back(p.step);
-    if (p.step >= step_) flag_->store(true);
-  }
-  void OnEvaluation(int64_t, const std::string&, const models::EvalReport&) override { ++evaluations_; }
-  void OnCheckpoint(int64_t step, const std::string&) override { checkpoints_.push_back(step); }
-  std::vector<int64_t> steps_, checkpoints_;
-  int evaluations_ = 0;
-
- private:
-  int64_t step_;
-  std::atomic<bool>* flag_;
-};
-
 class TrainerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("chorus_trainer_test_" + std::to_string(::getpid()));
-    fs::remove_all(root_);
-    data::SynthOptions o;
-    o.root = (root_ / "data").string();
-    o.words = {"yes", "no", "up", "cat"};
-    o.num_voices = 10;
-    o.takes_per_voice = 1;
-    o.noise_seconds = 2;
-    ASSERT_TRUE(data::SynthesizeDataset(o).ok());
+    root_ = TestRoot("chorus_trainer_test");
+    std::filesystem::remove_all(root_);
+    MakeSynthDataset(root_, {"yes", "no", "up", "cat"}, 10, 1);
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  config::TrainJobSpec Spec(const std::string& run) {
-    config::TrainJobSpec spec;
-    spec.name = "t";
-    spec.dataset.root = (root_ / "data").string();
-    spec.dataset.words = {"yes", "no", "up"};
-    spec.dataset.validation_percentage = 20;
-    spec.dataset.testing_percentage = 20;
-    spec.model.name = "tc_resnet";
-    spec.model.width = 8;
-    spec.model.dropout = 0.3;  // resume must restore the dropout RNG too
-    spec.training.batch_size = 4;
-    spec.training.max_steps = 12;
-    spec.training.checkpoint_every_steps = 4;
-    spec.training.eval_every_steps = 6;
-    spec.training.threads = 1;
-    spec.training.loader_threads = 2;
-    spec.output.dir = (root_ / run).string();
-    return spec;
-  }
+  config::TrainJobSpec Spec(const std::string& run) { return SmallSpec(root_, run); }
 
   static fs::path root_;
 };
@@ -91,7 +51,7 @@ TEST_F(TrainerTest, ResumedRunEqualsUninterruptedRun) {
   // new trainer. The flag raised while step 6 is reported is agreed on (by all
   // ranks, in general) during step 7, which then checkpoints and stops.
   std::atomic<bool> stop{false};
-  StopAtStep stopper(6, &stop);
+  RecordingReporter stopper(6, &stop);
   TrainerOptions first;
   first.spec = Spec("resumed");
   first.log_every_steps = 1;
@@ -185,6 +145,52 @@ TEST_F(TrainerTest, BadDatasetsAreClearErrors) {
   auto corrupt = Trainer::Create(o);
   ASSERT_FALSE(corrupt.ok());
   EXPECT_THAT(corrupt.status().message(), HasSubstr(victim.filename().string()));
+}
+
+// bfloat16 autocast runs on the CPU too (LibTorch's CPU autocast), so the
+// precision switch is exercised where CI runs; tests/worker/cuda_test.cc
+// checks it on a GPU.
+TEST_F(TrainerTest, Bf16TrainsAndLowersTheLoss) {
+  RecordingReporter reporter;
+  const std::vector<double>& losses = reporter.losses_;
+  TrainerOptions o;
+  o.spec = Spec("bf16");
+  o.spec.training.precision = "bf16";
+  o.spec.model.dropout = 0;
+  o.spec.training.max_steps = 24;
+  o.log_every_steps = 6;
+  o.reporter = &reporter;
+  auto t = Trainer::Create(o);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  auto r = (*t)->Run();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(losses.size(), 4u);
+  for (double l : losses) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_LT(losses.back(), losses.front());
+  // The weights stay float32 and differ from an fp32 run of the same job.
+  TrainerOptions fp32 = o;
+  fp32.spec.training.precision = "fp32";
+  fp32.spec.output.dir += "-fp32";
+  fp32.reporter = nullptr;
+  auto t32 = Trainer::Create(fp32);
+  ASSERT_TRUE(t32.ok());
+  ASSERT_TRUE((*t32)->Run().ok());
+  EXPECT_NE((*t)->FlatParameters(), (*t32)->FlatParameters());
+}
+
+TEST_F(TrainerTest, DevicesAreCheckedBeforeAnyWork) {
+  TrainerOptions o;
+  o.spec = Spec("device");
+  o.spec.training.device = "cuda:7";
+  auto t = Trainer::Create(o);
+  ASSERT_FALSE(t.ok());
+  if (models::CudaDeviceCount() == 0) {
+    EXPECT_EQ(t.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_THAT(t.status().message(), HasSubstr("no CUDA GPU is usable"));
+  } else {
+    EXPECT_THAT(t.status().message(), HasSubstr("this process sees"));
+  }
+  EXPECT_FALSE(fs::exists(o.spec.output.dir));
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ class Loop : public ServeLoop {
       rename = spec.substr(0, eq);
       dir = spec.substr(eq + 1);
     }
-    ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, ServedModel::Load(dir));
+    ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, ServedModel::Load(dir, options_.device));
     if (!rename.empty()) model->Rename(rename);
     const std::string name = model->info().name();
     spdlog::info("serving {} version {} ({} labels, {}) from {}", name, model->info().version(),

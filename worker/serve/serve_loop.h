@@ -25,6 +25,7 @@ struct ServeOptions {
   std::vector<std::string> model_dirs;  // version folders to load at start (NAME=DIR serves DIR as NAME)
   BatchPolicyOptions batching;
   int capacity = 64;                    // requests accepted at once
+  std::string device = "cpu";           // where batches run: cpu, cuda or cuda:N
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds broker_liveness{3000};  // broker silent this long: reconnect
   std::chrono::milliseconds give_up{0};  // > 0: broker silent this long, exit (Unavailable); 0: never

@@ -11,6 +11,7 @@
 #include "common/audio/features.h"
 #include "common/audio/wav_io.h"
 #include "common/audio/resample.h"
+#include "common/models/device.h"
 #include "common/models/model_bundle.h"
 #include "common/util/fs.h"
 
@@ -23,8 +24,8 @@ namespace {
 // Everything but the network: the front end, input checks and top-k.
 class ModelBase : public ServedModel {
  public:
-  ModelBase(proto::ServedModelInfo info, audio::FeatureExtractor extractor)
-      : extractor_(std::move(extractor)) {
+  ModelBase(proto::ServedModelInfo info, audio::FeatureExtractor extractor, c10::Device device)
+      : device_(device), extractor_(std::move(extractor)) {
     info_ = std::move(info);
   }
 
@@ -86,7 +87,18 @@ class ModelBase : public ServedModel {
     if (inputs.empty()) return Status::Ok();
     try {
       torch::NoGradGuard no_grad;
-      at::Tensor logits = Forward(torch::stack(inputs)).contiguous();
+      at::Tensor batch;
+      if (device_.is_cuda()) {
+        // Stacked straight into page-locked memory: one asynchronous copy up.
+        const at::Tensor& first = inputs.front();
+        batch = torch::empty({static_cast<int64_t>(inputs.size()), first.size(0), first.size(1)},
+                             torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+        torch::stack_out(batch, inputs);
+        batch = batch.to(device_, /*non_blocking=*/true);
+      } else {
+        batch = torch::stack(inputs);
+      }
+      at::Tensor logits = Forward(batch).to(torch::kCPU, torch::kFloat32).contiguous();
       at::Tensor probs = torch::softmax(logits, 1).contiguous();
       const int64_t classes = logits.size(1);
       const float* lp = logits.data_ptr<float>();
@@ -115,6 +127,7 @@ class ModelBase : public ServedModel {
 
  protected:
   virtual at::Tensor Forward(const at::Tensor& batch) = 0;
+  c10::Device device_;
 
  private:
   audio::FeatureExtractor extractor_;
@@ -122,8 +135,10 @@ class ModelBase : public ServedModel {
 
 class ChorusModel : public ModelBase {
  public:
-  ChorusModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, models::ModelPtr model)
-      : ModelBase(std::move(info), std::move(fx)), model_(std::move(model)) {}
+  ChorusModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, models::ModelPtr model, c10::Device device)
+      : ModelBase(std::move(info), std::move(fx), device), model_(std::move(model)) {
+    model_->to(device);
+  }
 
  private:
   at::Tensor Forward(const at::Tensor& batch) override { return model_->forward(batch); }
@@ -132,15 +147,17 @@ class ChorusModel : public ModelBase {
 
 class ScriptModel : public ModelBase {
  public:
-  ScriptModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, torch::jit::Module module)
-      : ModelBase(std::move(info), std::move(fx)), module_(std::move(module)) {}
+  ScriptModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, torch::jit::Module module, c10::Device device)
+      : ModelBase(std::move(info), std::move(fx), device), module_(std::move(module)) {
+    module_.to(device);
+  }
 
  private:
   at::Tensor Forward(const at::Tensor& batch) override { return module_.forward({batch}).toTensor(); }
   torch::jit::Module module_;
 };
 
-Result<std::unique_ptr<ServedModel>> LoadTorchScript(const std::string& dir) {
+Result<std::unique_ptr<ServedModel>> LoadTorchScript(const std::string& dir, c10::Device device) {
   const std::string json_path = dir + "/model.json";
   ASSIGN_OR_RETURN(std::string text, ReadFile(json_path));
   proto::ServedModelInfo info;
@@ -163,9 +180,9 @@ Result<std::unique_ptr<ServedModel>> LoadTorchScript(const std::string& dir) {
   info.set_format("torchscript");
   ASSIGN_OR_RETURN(audio::FeatureExtractor fx, audio::FeatureExtractor::Create(features));
   try {
-    torch::jit::Module module = torch::jit::load(dir + "/model.ts");
+    torch::jit::Module module = torch::jit::load(dir + "/model.ts", torch::kCPU);
     module.eval();
-    return std::unique_ptr<ServedModel>(new ScriptModel(info, std::move(fx), std::move(module)));
+    return std::unique_ptr<ServedModel>(new ScriptModel(info, std::move(fx), std::move(module), device));
   } catch (const c10::Error& e) {
     return InvalidArgument(dir + "/model.ts: not a TorchScript module: " + e.what_without_backtrace());
   }
@@ -173,8 +190,9 @@ Result<std::unique_ptr<ServedModel>> LoadTorchScript(const std::string& dir) {
 
 }  // namespace
 
-Result<std::unique_ptr<ServedModel>> ServedModel::Load(const std::string& dir) {
-  if (fs::exists(dir + "/model.ts")) return LoadTorchScript(dir);
+Result<std::unique_ptr<ServedModel>> ServedModel::Load(const std::string& dir, const std::string& device_name) {
+  ASSIGN_OR_RETURN(c10::Device device, models::ResolveDevice(device_name));
+  if (fs::exists(dir + "/model.ts")) return LoadTorchScript(dir, device);
   ASSIGN_OR_RETURN(models::LoadedModel loaded, models::LoadModel(dir));
   const auto& m = loaded.metadata;
   proto::ServedModelInfo info;
@@ -187,7 +205,11 @@ Result<std::unique_ptr<ServedModel>> ServedModel::Load(const std::string& dir) {
   info.set_clip_seconds(m.clip_seconds);
   info.set_format("chorus");
   ASSIGN_OR_RETURN(audio::FeatureExtractor fx, audio::FeatureExtractor::Create(m.features));
-  return std::unique_ptr<ServedModel>(new ChorusModel(info, std::move(fx), loaded.model));
+  try {
+    return std::unique_ptr<ServedModel>(new ChorusModel(info, std::move(fx), loaded.model, device));
+  } catch (const c10::Error& e) {
+    return Internal("moving model " + info.name() + " to " + device.str() + ": " + e.what_without_backtrace());
+  }
 }
 
 }  // namespace chorus::serve

@@ -6,8 +6,10 @@
 //                           "torchscript-1") gives name, version, labels,
 //                           features, clip_seconds, frames and bins.
 // An input is WAV bytes (any rate: resampled), PCM, or features; audio is
-// fitted to the clip length the model was trained on. Prepare() is
-// thread-safe; Predict() runs on one thread at a time.
+// fitted to the clip length the model was trained on. The front end runs on
+// the CPU; the network runs on the device given to Load (a batch goes to a
+// GPU in one copy from pinned memory, its logits come back in one).
+// Prepare() is thread-safe; Predict() runs on one thread at a time.
 #pragma once
 
 #include <memory>
@@ -25,7 +27,8 @@ namespace chorus::serve {
 
 class ServedModel {
  public:
-  static Result<std::unique_ptr<ServedModel>> Load(const std::string& version_dir);
+  // device: cpu, cuda or cuda:N (models::ResolveDevice).
+  static Result<std::unique_ptr<ServedModel>> Load(const std::string& version_dir, const std::string& device = "cpu");
   virtual ~ServedModel() = default;
 
   const proto::ServedModelInfo& info() const { return info_; }

@@ -32,8 +32,9 @@ Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& 
   const int64_t frames = extractor_.NumFrames(clips_.clip_samples());
   Batch batch;
   batch.index = batch_index;
-  batch.features = torch::empty({end - begin, frames, extractor_.NumBins()});
-  batch.labels = torch::empty({end - begin}, torch::kInt64);
+  const auto host = torch::TensorOptions().pinned_memory(options_.pin_memory);
+  batch.features = torch::empty({end - begin, frames, extractor_.NumBins()}, host.dtype(torch::kFloat32));
+  batch.labels = torch::empty({end - begin}, host.dtype(torch::kInt64));
   auto labels = batch.labels.accessor<int64_t, 1>();
   std::vector<float> wave;
   for (int64_t pos = begin; pos < end; ++pos) {

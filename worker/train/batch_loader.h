@@ -38,11 +38,12 @@ struct BatchLoaderOptions {
   uint64_t seed = 1;
   int threads = 1;
   int prefetch = 4;        // batches buffered ahead
+  bool pin_memory = false; // page-locked batches, for asynchronous copies to a GPU
 };
 
 struct Batch {
-  at::Tensor features;  // [B, frames, bins]
-  at::Tensor labels;    // [B] int64
+  at::Tensor features;  // [B, frames, bins], on the host (pinned with pin_memory)
+  at::Tensor labels;    // [B] int64, likewise
   int64_t index = 0;    // batch index within the epoch
 };
 

@@ -13,6 +13,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kLatest = "latest";
+constexpr const char* kCudaRng = "rng_cuda";
 
 }  // namespace
 
@@ -51,6 +52,11 @@ Result<std::string> CheckpointStore::Save(const TrainerState& state, models::Mod
       archive.write("model", model_archive);
       archive.write("optimizer", optimizer_archive);
       archive.write("rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
+      const std::vector<torch::Tensor> params = model.parameters();
+      if (!params.empty() && params.front().is_cuda()) {
+        archive.write(kCudaRng, at::globalContext().defaultGenerator(params.front().device()).get_state(),
+                      /*is_buffer=*/true);
+      }
       archive.write("state", c10::IValue(state.ToJson().dump()));
       archive.save_to(tmp);
     } catch (const c10::Error& e) {
@@ -91,11 +97,11 @@ Result<std::optional<std::string>> CheckpointStore::Latest() const {
   return std::optional<std::string>(path.string());
 }
 
-Status CheckpointStore::Load(const std::string& path, TrainerState* state, models::Model& model,
+Status CheckpointStore::Load(const std::string& path, c10::Device device, TrainerState* state, models::Model& model,
                              FlatState* optimizer) {
   try {
     torch::serialize::InputArchive archive, model_archive, optimizer_archive;
-    archive.load_from(path);
+    archive.load_from(path, device);
     archive.read("model", model_archive);
     archive.read("optimizer", optimizer_archive);
     model.load(model_archive);
@@ -112,7 +118,12 @@ Status CheckpointStore::Load(const std::string& path, TrainerState* state, model
     torch::Tensor rng;
     archive.read("rng", rng, /*is_buffer=*/true);
     at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng);
+    generator.set_state(rng.cpu());
+    torch::Tensor cuda_rng;
+    if (device.is_cuda() && archive.try_read(kCudaRng, cuda_rng, /*is_buffer=*/true)) {
+      at::Generator cuda_generator = at::globalContext().defaultGenerator(device);  // a handle: shares the state
+      cuda_generator.set_state(cuda_rng.cpu());
+    }
     c10::IValue text;
     archive.read("state", text);
     nlohmann::json j = nlohmann::json::parse(text.toStringRef(), nullptr, false);

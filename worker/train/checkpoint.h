@@ -1,7 +1,7 @@
 // Training checkpoints: one LibTorch archive per checkpoint holding the model,
 // the optimizer state over the whole flat parameter vector (FlatState: the
 // same whatever the number of ranks or sharding), LibTorch's CPU RNG state
-// and the TrainerState (step, epoch, position in the epoch, early-stopping
+// (and the GPU's, when the model is on one) and the TrainerState (step, epoch, position in the epoch, early-stopping
 // bookkeeping). Written atomically as DIR/ckpt-<step>.pt, then DIR/latest is
 // atomically pointed at it, then older checkpoints beyond `keep` are removed;
 // a crash at any point leaves a loadable latest checkpoint. Not thread-safe.
@@ -42,9 +42,13 @@ class CheckpointStore {
   // Path of the newest checkpoint, or nullopt when there is none.
   Result<std::optional<std::string>> Latest() const;
 
-  // Restores everything Save wrote. The model must have the architecture of
-  // the run that wrote it; otherwise a Corruption status.
-  static Status Load(const std::string& path, TrainerState* state, models::Model& model, FlatState* optimizer);
+  // Restores everything Save wrote, with every tensor on `device` (the
+  // model's): a checkpoint written on a GPU resumes on the CPU and the
+  // reverse. The GPU's RNG state is restored only when both runs are on CUDA.
+  // The model must have the architecture of the run that wrote it; otherwise
+  // a Corruption status.
+  static Status Load(const std::string& path, c10::Device device, TrainerState* state, models::Model& model,
+                     FlatState* optimizer);
 
   const std::string& dir() const { return dir_; }
 

@@ -15,8 +15,14 @@ Result<std::unique_ptr<FlatOptimizer>> FlatOptimizer::Create(std::vector<torch::
   o->spec_ = spec;
   o->comm_ = comm;
   o->shard_ = shard;
+  if (o->params_.empty()) return InvalidArgument("FlatOptimizer needs at least one parameter");
+  o->options_ = torch::TensorOptions().dtype(torch::kFloat32).device(o->params_.front().device());
   for (const auto& p : o->params_) {
     if (p.scalar_type() != torch::kFloat32) return InvalidArgument("FlatOptimizer supports float32 parameters only");
+    if (p.device() != o->params_.front().device()) {
+      return InvalidArgument("FlatOptimizer needs every parameter on one device; found " + p.device().str() +
+                             " and " + o->params_.front().device().str());
+    }
     o->total_ += p.numel();
   }
   const int world = shard ? comm->world_size() : 1;
@@ -26,7 +32,7 @@ Result<std::unique_ptr<FlatOptimizer>> FlatOptimizer::Create(std::vector<torch::
   o->offset_ = o->chunk_ * rank;
 
   torch::NoGradGuard no_grad;
-  torch::Tensor flat = torch::zeros({o->padded_});
+  torch::Tensor flat = torch::zeros({o->padded_}, o->options_);
   int64_t at = 0;
   for (const auto& p : o->params_) {
     flat.narrow(0, at, p.numel()).copy_(p.detach().reshape(-1));
@@ -66,9 +72,9 @@ void FlatOptimizer::ScatterToParams(const torch::Tensor& flat) const {
 Status FlatOptimizer::Step(double lr, const std::string& tag) {
   torch::NoGradGuard no_grad;
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
-  torch::Tensor grad = torch::empty({chunk_});
+  torch::Tensor grad = torch::empty({chunk_}, options_);
   if (shard_) {
-    torch::Tensor full = torch::empty({padded_});
+    torch::Tensor full = torch::empty({padded_}, options_);
     FlattenGrads(full);
     RETURN_IF_ERROR(comm_->ReduceScatter(grad, full, comm::ReduceOp::kAverage, tag + " reduce_scatter")->Wait());
   } else {
@@ -77,7 +83,7 @@ Status FlatOptimizer::Step(double lr, const std::string& tag) {
   local_.mutable_grad() = grad;
   optimizer_->step();
   if (shard_) {
-    torch::Tensor full = torch::empty({padded_});
+    torch::Tensor full = torch::empty({padded_}, options_);
     RETURN_IF_ERROR(comm_->AllGather(full, local_.detach(), tag + " all_gather")->Wait());
     ScatterToParams(full);
   } else {
@@ -101,7 +107,7 @@ torch::Tensor& FlatOptimizer::StateTensor(const std::string& name) {
   if (spec_.kind == "sgd") {
     if (!state.count(key)) {
       auto s = std::make_unique<torch::optim::SGDParamState>();
-      s->momentum_buffer(torch::zeros({chunk_}));
+      s->momentum_buffer(torch::zeros({chunk_}, options_));
       state[key] = std::move(s);
     }
     auto& s = static_cast<torch::optim::SGDParamState&>(*state[key]);
@@ -109,8 +115,8 @@ torch::Tensor& FlatOptimizer::StateTensor(const std::string& name) {
   }
   if (!state.count(key)) {
     auto s = std::make_unique<torch::optim::AdamParamState>();
-    s->exp_avg(torch::zeros({chunk_}));
-    s->exp_avg_sq(torch::zeros({chunk_}));
+    s->exp_avg(torch::zeros({chunk_}, options_));
+    s->exp_avg_sq(torch::zeros({chunk_}, options_));
     state[key] = std::move(s);
   }
   auto& s = static_cast<torch::optim::AdamParamState&>(*state[key]);
@@ -126,8 +132,8 @@ Result<FlatState> FlatOptimizer::GatherState(const std::string& tag) {
   }
   const bool has_state = state.count(key) > 0;
   for (const auto& name : StateNames()) {
-    torch::Tensor local = has_state ? StateTensor(name).detach().contiguous() : torch::zeros({chunk_});
-    torch::Tensor full = torch::empty({padded_});
+    torch::Tensor local = has_state ? StateTensor(name).detach().contiguous() : torch::zeros({chunk_}, options_);
+    torch::Tensor full = torch::empty({padded_}, options_);
     if (shard_) {
       RETURN_IF_ERROR(comm_->AllGather(full, local, tag + " gather " + name)->Wait());
     } else {
@@ -151,7 +157,7 @@ Status FlatOptimizer::LoadState(const FlatState& in) {
       return Corruption("optimizer state '" + name + "' has " + std::to_string(it->second.numel()) +
                         " elements, the model has " + std::to_string(total_));
     }
-    torch::Tensor padded = torch::zeros({padded_});
+    torch::Tensor padded = torch::zeros({padded_}, options_);
     padded.narrow(0, 0, total_).copy_(it->second.reshape(-1));
     StateTensor(name).copy_(padded.narrow(0, offset_, chunk_));
   }

@@ -10,7 +10,9 @@
 // Adam and SGD are element-wise, so both modes give the same numbers as the
 // optimizer applied to each parameter. The checkpointed state (FlatState) is
 // always the whole vector, so a run can resume with any number of ranks and
-// in either mode. Not thread-safe.
+// in either mode. The state lives on the parameters' device (all parameters
+// on one device); GatherState returns it there and LoadState accepts it from
+// any device. Not thread-safe.
 #pragma once
 
 #include <map>
@@ -73,6 +75,7 @@ class FlatOptimizer {
   int64_t padded_ = 0;    // multiple of world size (sharded)
   int64_t chunk_ = 0;     // elements this rank updates
   int64_t offset_ = 0;    // where this rank's slice starts
+  torch::TensorOptions options_;  // float32 on the parameters' device
   torch::Tensor local_;   // the slice this optimizer updates (a leaf with .grad)
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
 };

@@ -12,9 +12,12 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> params, comm::Commun
   ready_.assign(n, false);
   Bucket current;
   int64_t bytes = 0;
+  // Buckets live where the gradients are (all parameters on one device).
+  const torch::TensorOptions buffer_options =
+      torch::TensorOptions().dtype(torch::kFloat32).device(n > 0 ? params_[0].device() : torch::Device(torch::kCPU));
   auto close = [&] {
     if (current.params.empty()) return;
-    current.buffer = torch::zeros({bytes / static_cast<int64_t>(sizeof(float))});
+    current.buffer = torch::zeros({bytes / static_cast<int64_t>(sizeof(float))}, buffer_options);
     buckets_.push_back(std::move(current));
     current = Bucket();
     bytes = 0;

@@ -11,8 +11,11 @@
 // accumulate locally, Prepare(sync=true) for the last one, whose hooks reduce
 // the accumulated gradient (.grad so far + this micro-batch).
 //
-// Not thread-safe beyond what backward itself does (hooks run on the thread
-// that runs backward for CPU tensors).
+// Buckets live on the parameters' device, so on CUDA the all-reduces are
+// NCCL's, each ordered after the gradient copies on the stream backward ran
+// on. Not thread-safe beyond what backward itself does (hooks run on the
+// thread that runs backward for CPU tensors, on the device's autograd thread
+// for CUDA tensors; either way one at a time).
 #pragma once
 
 #include <cstdint>

@@ -13,17 +13,20 @@
 #include "common/audio/augment.h"
 #include "common/audio/features.h"
 #include "common/data/distributed_sampler.h"
+#include "common/models/device.h"
 #include "common/models/model.h"
-#include "common/models/model_bundle.h"
 #include "common/util/fs.h"
 #include "worker/train/batch_loader.h"
 #include "worker/train/checkpoint.h"
 #include "worker/train/clip_set.h"
 #include "worker/train/dataset_from_spec.h"
+#include "worker/train/evaluator.h"
+#include "worker/train/exporter.h"
 #include "worker/train/flat_optimizer.h"
 #include "worker/train/gradient_reducer.h"
 #include "worker/train/lr_schedule.h"
 #include "worker/train/model_sync.h"
+#include "worker/train/train_step.h"
 
 namespace chorus::train {
 namespace {
@@ -54,9 +57,12 @@ struct Trainer::Impl {
   int world = 1;
 
   data::DatasetSplit split;
+  c10::Device device = c10::Device(c10::kCPU);
   std::optional<audio::FeatureExtractor> extractor;
   std::unique_ptr<audio::Augmenter> augmenter;
   std::unique_ptr<ClipSet> train, validation, test;
+  std::unique_ptr<Evaluator> validation_eval, test_eval;
+  models::InputShape shape;
   models::ModelPtr model;
   std::unique_ptr<FlatOptimizer> optimizer;
   std::unique_ptr<GradientReducer> reducer;
@@ -67,9 +73,6 @@ struct Trainer::Impl {
   int64_t steps_per_epoch = 0;    // optimizer steps
   int64_t total_steps = 0;
   std::string best_weights_path;
-  // Evaluation batches are deterministic (no augmentation, seeded silence),
-  // so their features are computed once per split.
-  std::map<const ClipSet*, std::vector<Batch>> eval_batches;
 
   explicit Impl(TrainerOptions o) : options(std::move(o)) {
     comm = options.comm;
@@ -83,7 +86,8 @@ struct Trainer::Impl {
 
   Status Setup();
   Result<TrainResult> Run();
-  Result<models::EvalReport> Evaluate(ClipSet& clips, const std::string& tag);
+  Result<models::EvalReport> Evaluate(Evaluator& evaluator, const std::string& tag);
+  std::unique_ptr<Evaluator> MakeEvaluator(ClipSet& clips) const;
   Status SaveBestWeights();
   Status LoadBestWeights();
   Status Checkpoint();
@@ -99,9 +103,13 @@ struct Trainer::Impl {
 Status Trainer::Impl::Setup() {
   const auto t0 = Clock::now();
   const int sample_rate = spec.features.sample_rate;
-  if (spec.training.device != "cpu") {
-    return FailedPrecondition("training.device '" + spec.training.device +
-                              "' is not supported by this trainer yet; use cpu");
+  ASSIGN_OR_RETURN(device, models::ResolveDevice(spec.training.device, options.local_rank));
+  if (device.is_cuda()) {
+    models::SetCudaDeterministic(spec.training.deterministic);
+    if (distributed() && comm->backend() != "nccl") {
+      return FailedPrecondition("training on " + device.str() + " with " + std::to_string(world) +
+                                " ranks needs the NCCL communicator, got " + comm->backend());
+    }
   }
   if (spec.training.sharding == "optimizer" && !comm) {
     spdlog::info("sharding: optimizer with one process is the same as no sharding");
@@ -120,11 +128,13 @@ Status Trainer::Impl::Setup() {
   ASSIGN_OR_RETURN(std::vector<audio::Waveform> noises, LoadNoise(split.noise_files, sample_rate));
   augmenter = std::make_unique<audio::Augmenter>(spec.augment, std::move(noises), sample_rate);
 
-  models::InputShape shape;
   shape.frames = extractor->NumFrames(clip_samples);
   shape.bins = extractor->NumBins();
   shape.num_classes = static_cast<int64_t>(split.labels.size());
   ASSIGN_OR_RETURN(model, models::CreateModel(spec.model, shape));
+  model->to(device);  // before anything holds its parameters
+  validation_eval = MakeEvaluator(*validation);
+  test_eval = MakeEvaluator(*test);
   if (distributed() && spec.training.sharding != "optimizer") {  // ZeRO-1 reduce-scatters in its Step instead
     ReducerOptions ro;
     ro.first_bucket_bytes = static_cast<int64_t>(spec.training.first_bucket_mb * (1 << 20));
@@ -157,7 +167,7 @@ Status Trainer::Impl::Setup() {
   if (options.resume) {
     ASSIGN_OR_RETURN(std::optional<std::string> latest, checkpoints->Latest());
     if (latest) {
-      RETURN_IF_ERROR(CheckpointStore::Load(*latest, &state, *model, &resumed_optimizer));
+      RETURN_IF_ERROR(CheckpointStore::Load(*latest, device, &state, *model, &resumed_optimizer));
       // Positions are counted in optimizer steps; the rank count may differ
       // from the run that wrote the checkpoint.
       state.batch_in_epoch = std::min(state.batch_in_epoch, steps_per_epoch);
@@ -179,9 +189,10 @@ Status Trainer::Impl::Setup() {
     spdlog::info("dataset {}: {} classes, {} train / {} validation / {} test clips, {} noise files; {} rank(s) ({:.1f} s)",
                  spec.dataset.root, split.labels.size(), train->size(), validation->size(), test->size(),
                  split.noise_files.size(), world, SecondsSince(t0));
-    spdlog::info("model {}: {} parameters, input {} frames x {} bins; optimizer state {:.1f} KiB per rank{}",
-                 spec.model.name, models::CountParameters(*model), shape.frames, shape.bins,
-                 optimizer->StateBytesPerRank() / 1024.0, optimizer->sharded() ? " (ZeRO-1 sharded)" : "");
+    spdlog::info("model {}: {} parameters, input {} frames x {} bins, on {} in {}; optimizer state {:.1f} KiB per rank{}",
+                 spec.model.name, models::CountParameters(*model), shape.frames, shape.bins, device.str(),
+                 spec.training.precision, optimizer->StateBytesPerRank() / 1024.0,
+                 optimizer->sharded() ? " (ZeRO-1 sharded)" : "");
     if (reducer) spdlog::info("gradient buckets: {}", reducer->num_buckets());
   }
   return Status::Ok();
@@ -193,50 +204,24 @@ void Trainer::Impl::AppendMetrics(const nlohmann::json& line) {
   out << line.dump() << "\n";
 }
 
-Result<models::EvalReport> Trainer::Impl::Evaluate(ClipSet& clips, const std::string& tag) {
-  auto cached = eval_batches.find(&clips);
-  if (cached == eval_batches.end()) {
-    BatchLoaderOptions lo;
-    lo.batch_size = 256;
-    lo.drop_last = false;
-    lo.augment = false;
-    lo.seed = spec.training.seed ^ 0x5eed;
-    lo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
-    BatchLoader loader(clips, *extractor, *augmenter, lo);
-    // Rank r takes examples r, r+N, ...: every example exactly once, no padding.
-    std::vector<int64_t> order;
-    for (int64_t i = rank; i < clips.size(); i += world) order.push_back(i);
-    std::vector<Batch> batches;
-    for (int64_t b = 0; b < loader.NumBatches(static_cast<int64_t>(order.size())); ++b) {
-      ASSIGN_OR_RETURN(Batch batch, loader.MakeBatch(0, order, b));
-      batches.push_back(std::move(batch));
-    }
-    cached = eval_batches.emplace(&clips, std::move(batches)).first;
-  }
+std::unique_ptr<Evaluator> Trainer::Impl::MakeEvaluator(ClipSet& clips) const {
+  EvaluatorOptions eo;
+  eo.labels = split.labels;
+  eo.seed = spec.training.seed ^ 0x5eed;
+  eo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
+  eo.pin_memory = device.is_cuda();
+  eo.rank = rank;
+  eo.world_size = world;
+  return std::make_unique<Evaluator>(clips, *extractor, *augmenter, eo);
+}
+
+Result<models::EvalReport> Trainer::Impl::Evaluate(Evaluator& evaluator, const std::string& tag) {
   // Every rank evaluates with rank 0's BatchNorm statistics (each rank's own
   // drift during the step since the last broadcast).
   if (distributed()) RETURN_IF_ERROR(Collective(SyncBuffers(tag + " buffers")));
-  const int n = static_cast<int>(split.labels.size());
-  torch::Tensor counts = torch::zeros({n * n + 1}, torch::kFloat64);  // confusion matrix + loss sum
-  auto c = counts.accessor<double, 1>();
-  torch::NoGradGuard no_grad;
-  model->eval();
-  for (const Batch& batch : cached->second) {
-    torch::Tensor logits = model->forward(batch.features);
-    c[n * n] += torch::nn::functional::cross_entropy(
-                    logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-    torch::Tensor predicted = logits.argmax(1);
-    auto p = predicted.accessor<int64_t, 1>();
-    auto a = batch.labels.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < predicted.size(0); ++i) c[a[i] * n + p[i]] += 1;
-  }
-  model->train();
-  if (distributed()) RETURN_IF_ERROR(Collective(comm->AllReduce(counts, comm::ReduceOp::kSum, tag)->Wait()));
-  models::ConfusionMatrix matrix(split.labels);
-  for (int a = 0; a < n; ++a)
-    for (int p = 0; p < n; ++p) matrix.raw()[a * n + p] = static_cast<int64_t>(c[a * n + p]);
-  return models::MakeReport(matrix, clips.size() ? c[n * n] / clips.size() : 0.0);
+  Result<models::EvalReport> report = evaluator.Run(*model, distributed() ? comm : nullptr, tag);
+  RETURN_IF_ERROR(Collective(report.status()));
+  return report;
 }
 
 Status Trainer::Impl::SaveBestWeights() {
@@ -256,7 +241,7 @@ Status Trainer::Impl::SaveBestWeights() {
 Status Trainer::Impl::LoadBestWeights() {
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(best_weights_path);
+    archive.load_from(best_weights_path, device);
     model->load(archive);
   } catch (const c10::Error& e) {
     return Corruption(best_weights_path + ": " + e.what_without_backtrace());
@@ -285,7 +270,13 @@ Result<TrainResult> Trainer::Impl::Run() {
   lo.seed = spec.training.seed;
   lo.threads = spec.training.loader_threads;
   lo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
+  lo.pin_memory = device.is_cuda();
   BatchLoader loader(*train, *extractor, *augmenter, lo);
+  StepOptions so;
+  so.accumulate_steps = spec.training.accumulate_steps;
+  so.bf16 = spec.training.precision == "bf16";
+  so.label_smoothing = spec.training.label_smoothing;
+  StepRunner runner(*model, *optimizer, reducer.get(), so);
 
   const int accumulate = spec.training.accumulate_steps;
   const int64_t eval_every = spec.training.eval_every_steps > 0 ? spec.training.eval_every_steps : steps_per_epoch;
@@ -295,10 +286,11 @@ Result<TrainResult> Trainer::Impl::Run() {
   const auto run_start = Clock::now();
   const int64_t start_step = state.step;
   auto window_start = Clock::now();
-  double window_loss = 0, window_correct = 0, window_samples = 0;
+  // Loss and correct predictions of the steps since the last progress line:
+  // on the device, read once per line (a step does not wait for the GPU).
+  torch::Tensor window = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  double window_samples = 0;
   int64_t window_steps = 0;
-  torch::nn::functional::CrossEntropyFuncOptions ce;
-  ce.label_smoothing(spec.training.label_smoothing);
 
   bool done = state.step >= total_steps;
   while (!done) {
@@ -307,44 +299,46 @@ Result<TrainResult> Trainer::Impl::Run() {
     while (!done) {
       const std::string tag = "step " + std::to_string(state.step + 1);
       if (distributed()) RETURN_IF_ERROR(Collective(SyncBuffers(tag + " buffers")));
-      // Loss, correct predictions, samples, and the stop flag, summed over ranks.
-      torch::Tensor stats = torch::zeros({4}, torch::kFloat64);
       int64_t last_index = -1;
+      double samples = 0;
       for (int m = 0; m < accumulate; ++m) {
         ASSIGN_OR_RETURN(std::optional<Batch> next, loader.Next());
         if (!next) return Internal("the loader ran out of batches in the middle of an optimizer step");
         last_index = next->index;
-        if (reducer) reducer->Prepare(/*sync=*/m == accumulate - 1, state.step + 1);
-        torch::Tensor logits = model->forward(next->features);
-        torch::Tensor loss = torch::nn::functional::cross_entropy(logits, next->labels, ce);
-        (accumulate > 1 ? loss / accumulate : loss).backward();
-        stats[0] += loss.item<double>() / accumulate;
-        stats[1] += logits.argmax(1).eq(next->labels).sum().item<int64_t>();
-        stats[2] += next->labels.size(0);
+        runner.Accumulate(next->features, next->labels, m, state.step + 1);
+        samples += static_cast<double>(next->labels.size(0));
       }
-      if (reducer) RETURN_IF_ERROR(Collective(reducer->Finish()));
       const double lr = LearningRateAt(spec.schedule, spec.optimizer.lr, state.step, total_steps);
-      RETURN_IF_ERROR(Collective(optimizer->Step(lr, tag)));
-      for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
-      if (options.stop_requested && options.stop_requested->load()) stats[3] = 1;
-      if (distributed()) RETURN_IF_ERROR(Collective(comm->AllReduce(stats, comm::ReduceOp::kSum, tag + " stats")->Wait()));
+      RETURN_IF_ERROR(Collective(runner.Apply(lr, tag)));
+      bool stop = options.stop_requested && options.stop_requested->load();
+      torch::Tensor stats = runner.TakeStats();  // this rank's [loss, correct]
+      if (distributed()) {
+        // Loss, correct predictions, samples and the stop flag, summed over ranks.
+        torch::Tensor all = torch::cat({stats, torch::tensor({samples, stop ? 1.0 : 0.0}, torch::kFloat64)
+                                                   .to(device)});
+        RETURN_IF_ERROR(Collective(comm->AllReduce(all, comm::ReduceOp::kSum, tag + " stats")->Wait()));
+        const torch::Tensor host = all.cpu();
+        const double* h = host.data_ptr<double>();
+        stats = torch::tensor({h[0] / world, h[1]}, torch::kFloat64).to(device);
+        samples = h[2];
+        stop = h[3] > 0;
+      }
 
       ++state.step;
       state.batch_in_epoch = (last_index + 1) / accumulate;
-      state.samples_seen += static_cast<int64_t>(stats[2].item<double>());
-      window_loss += stats[0].item<double>() / world;
-      window_correct += stats[1].item<double>();
-      window_samples += stats[2].item<double>();
+      state.samples_seen += static_cast<int64_t>(samples);
+      window.add_(stats);
+      window_samples += samples;
       ++window_steps;
-      const bool stop = stats[3].item<double>() > 0;
 
       if (state.step % options.log_every_steps == 0 || state.step == total_steps) {
+        const torch::Tensor w = window.cpu();
         StepProgress p;
         p.step = state.step;
         p.total_steps = total_steps;
         p.epoch = state.epoch;
-        p.loss = window_loss / window_steps;
-        p.accuracy = window_correct / window_samples;
+        p.loss = w.data_ptr<double>()[0] / window_steps;
+        p.accuracy = w.data_ptr<double>()[1] / window_samples;
         p.learning_rate = lr;
         p.samples_per_second = window_samples / std::max(1e-9, SecondsSince(window_start));
         const double per_step = SecondsSince(run_start) / std::max<int64_t>(1, state.step - start_step);
@@ -353,7 +347,8 @@ Result<TrainResult> Trainer::Impl::Run() {
         AppendMetrics({{"event", "step"}, {"step", p.step}, {"epoch", p.epoch}, {"loss", p.loss},
                        {"accuracy", p.accuracy}, {"lr", lr}, {"samples_per_second", p.samples_per_second}});
         window_start = Clock::now();
-        window_loss = window_correct = window_samples = 0;
+        window.zero_();
+        window_samples = 0;
         window_steps = 0;
       }
 
@@ -365,7 +360,7 @@ Result<TrainResult> Trainer::Impl::Run() {
       if (state.step >= total_steps) done = true;
 
       if (has_validation && (state.step % eval_every == 0 || done)) {
-        ASSIGN_OR_RETURN(models::EvalReport report, Evaluate(*validation, tag + " validation"));
+        ASSIGN_OR_RETURN(models::EvalReport report, Evaluate(*validation_eval, tag + " validation"));
         reporter->OnEvaluation(state.step, "validation", report);
         AppendMetrics({{"event", "eval"}, {"split", "validation"}, {"step", state.step},
                        {"accuracy", report.accuracy}, {"loss", report.loss}});
@@ -412,11 +407,11 @@ Result<TrainResult> Trainer::Impl::Run() {
     if (rank == 0) {
       spdlog::info("using the best validation model: accuracy {:.4f} at step {}", state.best_metric, state.best_step);
     }
-    ASSIGN_OR_RETURN(models::EvalReport v, Evaluate(*validation, "final validation"));
+    ASSIGN_OR_RETURN(models::EvalReport v, Evaluate(*validation_eval, "final validation"));
     result.validation = v;
   }
   if (test->size() > 0) {
-    ASSIGN_OR_RETURN(models::EvalReport t, Evaluate(*test, "final test"));
+    ASSIGN_OR_RETURN(models::EvalReport t, Evaluate(*test_eval, "final test"));
     reporter->OnEvaluation(state.step, "test", t);
     result.test = t;
   }
@@ -428,21 +423,13 @@ Result<TrainResult> Trainer::Impl::Run() {
   RETURN_IF_ERROR(AtomicWriteFile((fs::path(spec.output.dir) / "eval.json").string(), eval.dump(2) + "\n"));
 
   if (!spec.output.model_repository.empty()) {
-    models::ModelMetadata meta;
-    meta.name = spec.output.model_name;
-    meta.model = spec.model;
-    meta.shape.frames = extractor->NumFrames(train->clip_samples());
-    meta.shape.bins = extractor->NumBins();
-    meta.shape.num_classes = static_cast<int64_t>(split.labels.size());
-    meta.features = spec.features;
-    meta.labels = split.labels;
-    meta.clip_seconds = spec.dataset.clip_seconds;
-    meta.source_job = spec.source_file.empty() ? spec.name : spec.source_file;
-    if (result.test) meta.metrics["test_accuracy"] = result.test->accuracy;
-    if (result.validation) meta.metrics["validation_accuracy"] = result.validation->accuracy;
-    model->eval();
-    ASSIGN_OR_RETURN(result.export_dir, models::ExportModel(*model, meta, spec.output.model_repository));
-    model->train();
+    ExportRequest request;
+    request.spec = &spec;
+    request.shape = shape;
+    request.labels = split.labels;
+    request.validation = result.validation;
+    request.test = result.test;
+    ASSIGN_OR_RETURN(result.export_dir, ExportTrainedModel(*model, request));
     spdlog::info("exported model to {}", result.export_dir);
   }
   return result;
@@ -472,7 +459,7 @@ Result<TrainResult> Trainer::Run() {
 std::vector<float> Trainer::FlatParameters() const {
   std::vector<float> flat;
   auto append = [&](const torch::Tensor& t) {
-    torch::Tensor c = t.detach().contiguous().to(torch::kFloat32).view(-1);
+    torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous().view(-1);
     flat.insert(flat.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   };
   for (const auto& p : impl_->model->parameters()) append(p);

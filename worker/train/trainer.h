@@ -11,6 +11,15 @@
 // like one process with batch N*B. A collective that times out aborts the
 // job with a message naming the rank, step and bucket.
 //
+// Devices: training.device picks the CPU or a GPU (plain "cuda": GPU
+// local_rank modulo the GPUs visible, one rank per GPU); the model, batches
+// (copied asynchronously from pinned host memory), gradient buckets and
+// optimizer state live there, and the communicator must match it (NCCL for
+// CUDA). Features and augmentation are computed on the host by the loader's
+// threads, overlapping the device's work. training.precision: bf16 runs
+// forward and loss under bfloat16 autocast. Checkpoints load onto whatever
+// device the resuming run uses.
+//
 // Resume: with TrainerOptions::resume, a run picks up the latest checkpoint in
 // OUTPUT/checkpoints and continues exactly as an uninterrupted run would (same
 // batches, augmentation, dropout masks and optimizer state).
@@ -39,6 +48,7 @@ struct TrainerOptions {
   ProgressReporter* reporter = nullptr;   // nullptr: LogProgressReporter
   const std::atomic<bool>* stop_requested = nullptr;  // checked after every step (agreed by all ranks)
   comm::Communicator* comm = nullptr;     // nullptr: a single process
+  int local_rank = 0;                     // rank among this host's processes (picks the GPU)
 };
 
 struct TrainResult {

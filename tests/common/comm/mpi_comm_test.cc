@@ -24,56 +24,14 @@
 #include "common/comm/factory.h"
 #include "common/comm/mpi_communicator.h"
 #include "common/comm/mpi_runtime.h"
+#include "tests/common/comm/rank_test_harness.h"
 
 namespace chorus::comm {
 namespace {
 
 using std::chrono::milliseconds;
 
-int g_rank = 0;
-int g_world = 1;
-int g_failures = 0;  // in the current test, on this rank
-
-void Fail(const std::string& where, const std::string& what) {
-  ++g_failures;
-  std::ostringstream line;
-  line << "  FAILED on rank " << g_rank << " of " << g_world << " at " << where << ": " << what << "\n";
-  std::cerr << line.str() << std::flush;
-}
-
-#define CHECK_TRUE(cond, what)                                                          \
-  do {                                                                                  \
-    if (!(cond)) Fail(std::string(__FILE__ ":") + std::to_string(__LINE__), (what));    \
-  } while (0)
-
-#define CHECK_OK(status_expr, what)                                                     \
-  do {                                                                                  \
-    ::chorus::Status _st = (status_expr);                                               \
-    if (!_st.ok()) Fail(std::string(__FILE__ ":") + std::to_string(__LINE__),           \
-                        std::string(what) + ": " + _st.ToString());                     \
-  } while (0)
-
-#define CHECK_CODE(status_expr, want_code, what)                                        \
-  do {                                                                                  \
-    ::chorus::Status _st = (status_expr);                                               \
-    if (_st.code() != (want_code))                                                      \
-      Fail(std::string(__FILE__ ":") + std::to_string(__LINE__),                        \
-           std::string(what) + ": expected " + StatusCodeName(want_code) + ", got " + _st.ToString()); \
-  } while (0)
-
-void CheckTensorEq(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
-  bool same = actual.scalar_type() == expected.scalar_type() && actual.sizes() == expected.sizes();
-  if (same) {
-    same = c10::isIntegralType(actual.scalar_type(), true) ? torch::equal(actual, expected)
-                                                           : torch::allclose(actual, expected, 1e-6, 1e-6);
-  }
-  if (!same) {
-    std::ostringstream os;
-    os << what << "\n  actual:   " << actual.reshape(-1).slice(0, 0, 12) << "\n  expected: "
-       << expected.reshape(-1).slice(0, 0, 12);
-    Fail("tensor", os.str());
-  }
-}
+using namespace ::chorus::comm::testing;
 
 // Element i of rank r: a + b*r + c*i, with negative values so integer averages
 // exercise truncation toward zero.
@@ -330,11 +288,6 @@ void TestTimeout(Communicator& c, const WorldInfo&) {
   CheckTensorEq(after, torch::full({3}, static_cast<float>(g_world)), "all_reduce after the timeout");
 }
 
-struct Case {
-  const char* name;
-  void (*fn)(Communicator&, const WorldInfo&);
-};
-
 }  // namespace
 }  // namespace chorus::comm
 
@@ -345,20 +298,20 @@ int main() {
     std::cerr << "MpiRuntime::Initialize: " << world.status().ToString() << std::endl;
     return 1;
   }
-  g_rank = world->rank;
-  g_world = world->world_size;
+  chorus::comm::testing::g_rank = world->rank;
+  chorus::comm::testing::g_world = world->world_size;
   at::set_num_threads(1);  // ranks share two cores
 
   CommunicatorOptions options;
   options.timeout = std::chrono::seconds(20);  // a broken test fails instead of hanging
   auto created = CreateCommunicator(options);
   if (!created.ok()) {
-    std::cerr << "rank " << g_rank << ": CreateCommunicator: " << created.status().ToString() << std::endl;
+    std::cerr << "rank " << world->rank << ": CreateCommunicator: " << created.status().ToString() << std::endl;
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   std::unique_ptr<Communicator> comm = std::move(created).value();
 
-  const Case cases[] = {
+  const std::vector<chorus::comm::testing::Case> cases = {
       {"World", TestWorld},
       {"Factory", TestFactory},
       {"AllReduce", TestAllReduce},
@@ -370,29 +323,7 @@ int main() {
       {"ArgumentErrors", TestArgumentErrors},
       {"Timeout", TestTimeout},
   };
-  int failed_tests = 0;
-  for (const auto& tc : cases) {
-    g_failures = 0;
-    const double start = MPI_Wtime();
-    try {
-      tc.fn(*comm, *world);
-    } catch (const std::exception& e) {
-      Fail(tc.name, std::string("exception: ") + e.what());
-    }
-    int total = 0;
-    MPI_Allreduce(&g_failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (total != 0) ++failed_tests;
-    if (g_rank == 0) {
-      std::printf("[%s] %s (%d ranks, %.2f s)%s\n", total == 0 ? "  OK  " : "FAILED", tc.name, g_world,
-                  MPI_Wtime() - start, total == 0 ? "" : (" " + std::to_string(total) + " failed checks").c_str());
-      std::fflush(stdout);
-    }
-  }
-  if (g_rank == 0) {
-    std::printf("%s: %d of %zu tests passed on %d ranks\n", failed_tests == 0 ? "PASSED" : "FAILED",
-                static_cast<int>(std::size(cases)) - failed_tests, std::size(cases), g_world);
-    std::fflush(stdout);
-  }
+  const int failed_tests = chorus::comm::testing::RunCases(cases, *comm, *world);
   if (failed_tests != 0) {
     // A failed collective may have left a request pending; do not risk a hang
     // in the communicator's destructor or in MPI_Finalize.

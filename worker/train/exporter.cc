@@ -1,0 +1,25 @@
+#include "worker/train/exporter.h"
+
+#include "common/models/model_bundle.h"
+
+namespace chorus::train {
+
+Result<std::string> ExportTrainedModel(models::Model& model, const ExportRequest& request) {
+  const config::TrainJobSpec& spec = *request.spec;
+  models::ModelMetadata meta;
+  meta.name = spec.output.model_name;
+  meta.model = spec.model;
+  meta.shape = request.shape;
+  meta.features = spec.features;
+  meta.labels = request.labels;
+  meta.clip_seconds = spec.dataset.clip_seconds;
+  meta.source_job = spec.source_file.empty() ? spec.name : spec.source_file;
+  if (request.test) meta.metrics["test_accuracy"] = request.test->accuracy;
+  if (request.validation) meta.metrics["validation_accuracy"] = request.validation->accuracy;
+  model.eval();
+  Result<std::string> dir = models::ExportModel(model, meta, spec.output.model_repository);
+  model.train();
+  return dir;
+}
+
+}  // namespace chorus::train

@@ -1,0 +1,32 @@
+// Export of a trained model to the model repository: the weights (read back
+// onto the CPU by any server) and model.json with the architecture, input
+// shape, front end, labels, clip length, the evaluation figures and the job
+// it came from: everything a serving worker needs (common/models/
+// model_bundle.h). Thread-compatible.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config/job_spec.h"
+#include "common/models/metrics.h"
+#include "common/models/model.h"
+#include "common/util/status.h"
+
+namespace chorus::train {
+
+struct ExportRequest {
+  const config::TrainJobSpec* spec = nullptr;
+  models::InputShape shape;
+  std::vector<std::string> labels;
+  std::optional<models::EvalReport> validation;
+  std::optional<models::EvalReport> test;
+};
+
+// Writes spec->output.model_repository/<model_name>/<next version>/ and
+// returns that folder. The model is exported in eval mode and left in
+// training mode.
+Result<std::string> ExportTrainedModel(models::Model& model, const ExportRequest& request);
+
+}  // namespace chorus::train
