@@ -19,6 +19,10 @@ PACKAGES=(
   python3-torch python3-torchaudio python3-numpy
   slurm-wlm munge libpmix-dev
 )
+# Node.js runs the voice-activity benchmark's anchor (Silero VAD on
+# onnxruntime-node, bench/vad_anchor); a machine that already has node and npm
+# keeps them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -47,4 +51,12 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
 fi
 echo "setup: building in $BUILD_DIR with $JOBS jobs (the first build takes several minutes)"
 cmake --build "$BUILD_DIR" -j "$JOBS"
+# The benchmark anchors from the npm registry, at the versions in package-lock.json.
+# --ignore-scripts: onnxruntime-node's install script only fetches GPU
+# providers, from outside the registry.
+if [ ! -d bench/vad_anchor/node_modules/onnxruntime-node ]; then
+  echo "setup: installing the VAD benchmark's anchor (Silero VAD, onnxruntime-node) with npm"
+  (cd bench/vad_anchor && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+    echo "setup: npm could not install bench/vad_anchor; vad_bench will run without Silero" >&2
+fi
 echo "setup: done. Binaries are in $BUILD_DIR/bin: chorus, chorus-worker"

@@ -37,7 +37,7 @@ chorus::Result<Outcome> Train(chorus::config::TrainJobSpec spec) {
   ASSIGN_OR_RETURN(auto trainer, chorus::train::Trainer::Create(options));
   ASSIGN_OR_RETURN(chorus::train::TrainResult result, trainer->Run());
   if (!result.test) return chorus::Internal("the job has no test split");
-  return Outcome{result.test->accuracy, result.test->count,
+  return Outcome{result.test->score, result.test->count,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
 }
 

@@ -71,9 +71,13 @@ Result<Ours> TimeOurs(const std::string& name, int width, int batch, bool bf16, 
   ASSIGN_OR_RETURN(auto optimizer, train::FlatOptimizer::Create(model->parameters(), adam, nullptr, false));
   train::StepOptions so;
   so.bf16 = bf16;
-  train::StepRunner runner(*model, *optimizer, nullptr, so);
+  std::vector<std::string> labels;
+  for (int c = 0; c < 12; ++c) labels.push_back("class" + std::to_string(c));
+  ASSIGN_OR_RETURN(std::unique_ptr<tasks::Task> task, tasks::Task::Create("classify", labels));
+  train::StepRunner runner(*model, *task, *optimizer, nullptr, so);
   const torch::Tensor x = torch::randn({batch, 98, 40}).pin_memory();
-  const torch::Tensor y = torch::randint(0, 12, {batch}, torch::kInt64).pin_memory();
+  tasks::Targets y;
+  y.labels = torch::randint(0, 12, {batch}, torch::kInt64).pin_memory();
   torch::Tensor window = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(runner.device()));
   int64_t step = 0;
   Status failed = Status::Ok();

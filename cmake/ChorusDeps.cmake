@@ -1,6 +1,9 @@
 # Finds every third-party dependency once, as imported targets.
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
+# Before Torch: LibTorch's config makes a dummy protobuf::libprotobuf target
+# when none exists yet, which would then hide the real one.
+find_package(Protobuf REQUIRED)
 find_package(Torch REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
@@ -10,8 +13,30 @@ find_package(GTest REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(MPI REQUIRED COMPONENTS CXX)
-find_package(Protobuf REQUIRED)
 find_package(cppzmq REQUIRED)
+
+# LibTorch from PyTorch's wheels carries its own copies of fmt (12) and of
+# protobuf's headers (3.13) in its include folder. spdlog was built against
+# the system's fmt and protoc generates code for the system's protobuf, so
+# the system's copies go in front: a folder of links, searched first.
+set(_shim ${CMAKE_BINARY_DIR}/include-first)
+get_target_property(_fmt_include fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+set(_system_include_fmt ${_fmt_include})
+set(_system_include_google ${Protobuf_INCLUDE_DIRS})
+set(_shimmed OFF)
+foreach(_dir fmt google)
+  list(GET _system_include_${_dir} 0 _system)
+  if(TORCH_INSTALL_PREFIX AND EXISTS "${TORCH_INSTALL_PREFIX}/include/${_dir}" AND _system
+     AND NOT "${TORCH_INSTALL_PREFIX}/include" STREQUAL "${_system}")
+    file(MAKE_DIRECTORY ${_shim})
+    file(CREATE_LINK "${_system}/${_dir}" "${_shim}/${_dir}" SYMBOLIC)
+    set(_shimmed ON)
+  endif()
+endforeach()
+if(_shimmed)
+  include_directories(BEFORE SYSTEM ${_shim})
+  message(STATUS "Chorus: the system's fmt and protobuf headers are searched before LibTorch's copies (${_shim})")
+endif()
 
 # NCCL: on when LibTorch was built with CUDA and NCCL is found (AUTO), or forced.
 set(CHORUS_WITH_NCCL AUTO CACHE STRING "Build the NCCL communicator: AUTO, ON or OFF")

@@ -55,6 +55,13 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
     if (p.contains("logits")) out->set_want_logits(p["logits"].is_boolean() && p["logits"].get<bool>());
     if (p.contains("timeout_ms") && p["timeout_ms"].is_number_integer())
       out->set_timeout_ms(p["timeout_ms"].get<int64_t>());
+    // Every other parameter is the model's task's (a detector's threshold, ...): numbers only.
+    for (const auto& [key, value] : p.items()) {
+      if (key == "top_k" || key == "logits" || key == "timeout_ms" || key == "sample_rate") continue;
+      if (key.size() > 64) return InvalidArgument("parameter names are at most 64 characters");
+      if (!value.is_number()) return InvalidArgument("parameters." + key + " must be a number");
+      (*out->mutable_parameters())[key] = value.get<double>();
+    }
   }
   if (!j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].size() != 1)
     return InvalidArgument("inputs must be an array with exactly one tensor ('features' or 'audio')");
@@ -113,20 +120,15 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
 }
 
 json ReplyJson(const proto::InferReply& r) {
-  json labels = json::array(), scores = json::array();
-  for (const auto& l : r.top()) {
-    labels.push_back(l.label());
-    scores.push_back(l.score());
+  json outputs = json::array();
+  for (const auto& t : r.outputs()) {
+    json data = t.datatype() == "BYTES" ? json(std::vector<std::string>(t.bytes().begin(), t.bytes().end()))
+                                        : json(std::vector<float>(t.fp32().begin(), t.fp32().end()));
+    outputs.push_back({{"name", t.name()},
+                       {"datatype", t.datatype()},
+                       {"shape", std::vector<int64_t>(t.shape().begin(), t.shape().end())},
+                       {"data", std::move(data)}});
   }
-  json outputs = json::array({
-      {{"name", "labels"}, {"datatype", "BYTES"}, {"shape", {labels.size()}}, {"data", labels}},
-      {{"name", "scores"}, {"datatype", "FP32"}, {"shape", {scores.size()}}, {"data", scores}},
-  });
-  if (r.logits_size() > 0)
-    outputs.push_back({{"name", "logits"},
-                       {"datatype", "FP32"},
-                       {"shape", {r.logits_size()}},
-                       {"data", std::vector<float>(r.logits().begin(), r.logits().end())}});
   json out = {{"model_name", r.model()},
               {"model_version", std::to_string(r.version())},
               {"outputs", outputs},
@@ -231,21 +233,27 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     proto::ServedModelInfo info;
     int workers = 0;
     if (!g->Known(req.matches[1], &info, &workers)) return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
-    json labels(std::vector<std::string>(info.labels().begin(), info.labels().end()));
+    auto specs = [](const auto& list) {
+      json out = json::array();
+      for (const auto& s : list)
+        out.push_back({{"name", s.name()},
+                       {"datatype", s.datatype()},
+                       {"shape", std::vector<int64_t>(s.shape().begin(), s.shape().end())}});
+      return out;
+    };
+    // The model's task declares its inputs, outputs and parameters.
+    json parameters = json::parse(info.parameters_json().empty() ? "{}" : info.parameters_json(), nullptr, false);
+    if (!parameters.is_object()) parameters = json::object();
+    parameters["task"] = info.task();
+    parameters["sample_rate"] = info.sample_rate();
+    parameters["clip_seconds"] = info.clip_seconds();
+    parameters["workers"] = workers;
     res.set_content(json{{"name", info.name()},
                          {"versions", {std::to_string(info.version())}},
                          {"platform", info.format() == "torchscript" ? "pytorch_torchscript" : "chorus"},
-                         {"inputs",
-                          {{{"name", "features"}, {"datatype", "FP32"}, {"shape", {info.frames(), info.bins()}}},
-                           {{"name", "audio"}, {"datatype", "FP32"}, {"shape", {-1}}}}},
-                         {"outputs",
-                          {{{"name", "labels"}, {"datatype", "BYTES"}, {"shape", {-1}}},
-                           {{"name", "scores"}, {"datatype", "FP32"}, {"shape", {-1}}}}},
-                         {"parameters",
-                          {{"labels", labels},
-                           {"sample_rate", info.sample_rate()},
-                           {"clip_seconds", info.clip_seconds()},
-                           {"workers", workers}}}}
+                         {"inputs", specs(info.inputs())},
+                         {"outputs", specs(info.outputs())},
+                         {"parameters", parameters}}
                         .dump(),
                     "application/json");
   });

@@ -131,8 +131,8 @@ int Train(const std::string& job_path, bool resume, const TrainOverrides& overri
   if (result->interrupted) return 3;
   if (comm && comm->rank() != 0) return 0;
   if (result->test) {
-    std::cout << "\nTest set of " << spec->name << ":\n" << result->test->ToTable();
-    std::printf("\ntest accuracy: %.4f (%lld clips)\n", result->test->accuracy,
+    std::cout << "\nTest set of " << spec->name << ":\n" << result->test->table;
+    std::printf("\ntest %s: %.4f (%lld examples)\n", result->test->score_name.c_str(), result->test->score,
                 static_cast<long long>(result->test->count));
   }
   if (!result->export_dir.empty()) {

@@ -37,6 +37,8 @@ class FeatureExtractor {
 
   int64_t NumFrames(int64_t num_samples) const;  // 0 when shorter than a window
   int64_t NumBins() const;                       // n_mels, or n_mfcc for kMfcc
+  int64_t window_length() const { return window_length_; }  // samples per frame
+  int64_t hop_length() const { return hop_length_; }        // samples between frame starts
   const FeatureOptions& options() const { return options_; }
 
  private:

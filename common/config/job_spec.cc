@@ -22,8 +22,8 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
 
 void ReadDataset(ConfigNode node, DatasetSpec* d) {
   node.Get("kind", &d->kind);
-  node.Check(OneOf(d->kind, {"speech_commands", "fsdd", "folder"}), "kind",
-             "must be one of speech_commands, fsdd, folder; got '" + d->kind + "'");
+  node.Check(OneOf(d->kind, {"speech_commands", "fsdd", "folder", "segments"}), "kind",
+             "must be one of speech_commands, fsdd, folder, segments; got '" + d->kind + "'");
   node.Require("root", &d->root);
   node.Get("words", &d->words);
   node.Get("silence_percentage", &d->silence_percentage);
@@ -34,6 +34,7 @@ void ReadDataset(ConfigNode node, DatasetSpec* d) {
   node.Get("validation_speakers", &d->validation_speakers);
   node.Get("test_speakers", &d->test_speakers);
   node.Get("clip_seconds", &d->clip_seconds);
+  node.Get("crop_seconds", &d->crop_seconds);
   node.Get("repeat", &d->repeat);
   node.Check(d->repeat >= 1 && d->repeat <= 100, "repeat", "must be in [1, 100]");
   for (ConfigNode source : node.ChildList("extra_train")) {
@@ -49,6 +50,7 @@ void ReadDataset(ConfigNode node, DatasetSpec* d) {
                  d->validation_percentage + d->testing_percentage < 100,
              "validation_percentage", "validation and testing percentages must be >= 0 and add up to less than 100");
   node.Check(d->clip_seconds > 0 && d->clip_seconds <= 30, "clip_seconds", "must be in (0, 30]");
+  node.Check(d->crop_seconds >= 0 && d->crop_seconds <= 600, "crop_seconds", "must be in [0, 600] (0: whole recordings)");
   if (d->kind == "speech_commands") {
     node.Check(!d->words.empty(), "words", "speech_commands needs the list of wanted words");
   }
@@ -101,8 +103,8 @@ void ReadAugment(ConfigNode node, bool* enabled, audio::AugmentOptions* a) {
 
 void ReadModel(ConfigNode node, ModelSpec* m) {
   node.Get("name", &m->name);
-  node.Check(OneOf(m->name, {"vgg", "ds_cnn", "tc_resnet", "crnn"}), "name",
-             "must be one of vgg, ds_cnn, tc_resnet, crnn; got '" + m->name + "'");
+  node.Check(OneOf(m->name, {"vgg", "ds_cnn", "tc_resnet", "crnn", "vad_crnn"}), "name",
+             "must be one of vgg, ds_cnn, tc_resnet, crnn, vad_crnn; got '" + m->name + "'");
   node.Get("width", &m->width);
   node.Get("dropout", &m->dropout);
   node.Get("hidden", &m->hidden);
@@ -186,7 +188,16 @@ Result<TrainJobSpec> ReadSpec(YamlReader reader, const std::string& source, cons
   root.Require("name", &spec.name);
   root.Check(!spec.name.empty() && spec.name.find('/') == std::string::npos, "name",
              "must be a non-empty name without '/'");
+  root.Get("task", &spec.task);
+  root.Check(OneOf(spec.task, {"classify", "detect", "embed"}), "task",
+             "must be classify, detect or embed; got '" + spec.task + "'");
   ReadDataset(root.Child("dataset", /*required=*/true), &spec.dataset);
+  // Voice activity needs recordings with speech segments, and only they carry them.
+  root.Check(spec.task != "detect" || spec.dataset.kind == "segments", "task",
+             "detect needs a dataset of recordings with speech segments (dataset.kind: segments), got kind " +
+                 spec.dataset.kind);
+  root.Check(spec.task == "detect" || spec.dataset.kind != "segments", "task",
+             "a segments dataset holds speech regions for task detect, not for task " + spec.task);
   ReadFeatures(root.Child("features"), &spec.features);
   ReadAugment(root.Child("augment"), &spec.augment_enabled, &spec.augment);
   ReadModel(root.Child("model"), &spec.model);

@@ -24,7 +24,7 @@ struct ExtraTrainSource {
 };
 
 struct DatasetSpec {
-  std::string kind = "speech_commands";  // speech_commands | fsdd | folder
+  std::string kind = "speech_commands";  // speech_commands | fsdd | folder | segments (voice activity)
   std::string root;
   // speech_commands
   std::vector<std::string> words;
@@ -43,6 +43,9 @@ struct DatasetSpec {
   int repeat = 1;
   // every clip is padded or cropped to this length at the features' sample rate
   double clip_seconds = 1.0;
+  // task detect: training takes a random crop this long from each recording
+  // (0: whole recordings); evaluation always uses whole recordings
+  double crop_seconds = 4.0;
 };
 
 struct ModelSpec {
@@ -110,6 +113,10 @@ struct OutputSpec {
 struct TrainJobSpec {
   std::string name;
   std::string source_file;  // the YAML it came from ("" when built in code)
+  // classify (clips to classes: keyword spotting), detect (recordings to a
+  // speech probability per frame: voice activity; dataset kind segments and a
+  // per-frame model such as vad_crnn), embed (not available yet).
+  std::string task = "classify";
   DatasetSpec dataset;
   audio::FeatureOptions features;
   bool augment_enabled = true;

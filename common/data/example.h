@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chorus::data {
@@ -12,10 +13,14 @@ namespace chorus::data {
 inline constexpr const char* kSilenceLabel = "_silence_";
 inline constexpr const char* kUnknownLabel = "_unknown_";
 
+// Speech regions of a recording, [start, end) in seconds (voice activity).
+using Segments = std::vector<std::pair<double, double>>;
+
 struct Example {
   std::string path;     // audio file; empty for a silence example (noise only)
   int label = 0;        // index into DatasetSplit::labels
   std::string speaker;  // who spoke it ("" when unknown)
+  Segments speech;      // where speech is (datasets for voice activity; else empty)
 };
 
 struct DatasetSplit {

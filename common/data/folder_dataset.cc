@@ -32,7 +32,7 @@ Result<DatasetSplit> LoadFolderDataset(const FolderDatasetOptions& options) {
     const int label = static_cast<int>(split.labels.size());
     split.labels.push_back(d);
     for (const auto& f : files) {
-      Example ex{JoinPath(dir, f), label, internal::SpeakerFromName(f)};
+      Example ex{JoinPath(dir, f), label, internal::SpeakerFromName(f), {}};
       std::string which = WhichSet(f, options.validation_percentage, options.testing_percentage);
       if (which == "validation") {
         split.validation.push_back(std::move(ex));

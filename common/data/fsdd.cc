@@ -98,7 +98,7 @@ Result<DatasetSplit> LoadFsdd(const FsddOptions& options) {
   for (int d = 0; d < 10; ++d) split.labels.push_back(std::to_string(d));
   std::vector<Example>* outputs[3] = {&split.train, &split.validation, &split.test};
   for (auto& e : entries) {
-    outputs[e.split]->push_back(Example{std::move(e.path), e.name.digit, e.name.speaker});
+    outputs[e.split]->push_back(Example{std::move(e.path), e.name.digit, e.name.speaker, {}});
   }
   return split;
 }

@@ -163,7 +163,7 @@ Result<DatasetSplit> LoadSpeechCommands(const SpeechCommandsOptions& options) {
     internal::Rng rng(internal::MixSeed(options.seed, static_cast<uint64_t>(s) + 1));
     rng.Shuffle(unknown);
     for (size_t i = 0; i < unknown_size && i < unknown.size(); ++i) out.push_back(std::move(unknown[i]));
-    for (size_t i = 0; i < silence_size; ++i) out.push_back(Example{std::string(), 0, std::string()});
+    for (size_t i = 0; i < silence_size; ++i) out.push_back(Example{std::string(), 0, std::string(), {}});
   }
 
   const std::string noise_dir = JoinPath(root, kBackgroundNoiseDir);

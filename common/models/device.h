@@ -20,9 +20,10 @@ Result<c10::Device> ResolveDevice(const std::string& name, int local_rank = 0);
 // Number of CUDA GPUs this process can use (0 without CUDA).
 int CudaDeviceCount();
 
-// Process-wide CUDA numerics: deterministic cuDNN algorithms (no autotuning)
-// and no TF32, for bit-identical reruns; or LibTorch's defaults (cuDNN may
-// use TF32 for convolutions, as in PyTorch). No effect on the CPU.
+// Process-wide CUDA numerics. true: deterministic cuDNN algorithms (no
+// autotuning) and no TF32, for bit-identical reruns; false leaves LibTorch's
+// defaults (cuDNN may use TF32 for convolutions, as in PyTorch). No effect
+// on the CPU.
 void SetCudaDeterministic(bool deterministic);
 
 }  // namespace chorus::models

@@ -1,5 +1,7 @@
 #include "common/models/model_bundle.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -47,6 +49,8 @@ nlohmann::json ModelMetadata::ToJson() const {
   j["features"] = audio::FeatureOptionsToJson(features);
   j["labels"] = labels;
   j["clip_seconds"] = clip_seconds;
+  j["task"] = task;
+  j["task_options"] = task_options;
   j["metrics"] = metrics;
   j["source_job"] = source_job;
   j["created_at"] = created_at;
@@ -73,6 +77,8 @@ Result<ModelMetadata> ModelMetadata::FromJson(const nlohmann::json& j, const std
     m.shape.num_classes = in.at("num_classes").get<int64_t>();
     m.labels = j.at("labels").get<std::vector<std::string>>();
     m.clip_seconds = j.at("clip_seconds").get<double>();
+    m.task = j.value("task", "classify");  // exports before the task layer were all classifiers
+    m.task_options = j.value("task_options", nlohmann::json::object());
     m.metrics = j.value("metrics", nlohmann::json::object());
     m.source_job = j.value("source_job", "");
     m.created_at = j.value("created_at", "");

@@ -29,6 +29,8 @@ struct ModelMetadata {
   audio::FeatureOptions features;
   std::vector<std::string> labels;
   double clip_seconds = 1.0;
+  std::string task = "classify";                           // common/tasks/task.h
+  nlohmann::json task_options = nlohmann::json::object();  // the task's settings (detect: post-processing)
   nlohmann::json metrics = nlohmann::json::object();  // e.g. test accuracy
   std::string source_job;
   std::string created_at;  // ISO 8601 UTC, set by ExportModel

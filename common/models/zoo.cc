@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "common/models/model.h"
+#include "common/models/vad_model.h"
 
 namespace chorus::models {
 namespace {
@@ -192,13 +193,17 @@ class Crnn : public Model {
 }  // namespace
 
 const std::vector<std::string>& ModelNames() {
-  static const std::vector<std::string> names = {"vgg", "ds_cnn", "tc_resnet", "crnn"};
+  static const std::vector<std::string> names = {"vgg", "ds_cnn", "tc_resnet", "crnn", "vad_crnn"};
   return names;
 }
 
+bool IsPerFrameModel(const std::string& name) { return name == "vad_crnn"; }
+
 Result<ModelPtr> CreateModel(const config::ModelSpec& spec, const InputShape& shape) {
-  if (shape.frames < 1 || shape.bins < 1 || shape.num_classes < 2) {
-    return InvalidArgument("model input shape must have frames >= 1, bins >= 1 and at least 2 classes; got " +
+  const int64_t min_outputs = IsPerFrameModel(spec.name) ? 1 : 2;  // per-frame models give one output per frame
+  if (shape.frames < 1 || shape.bins < 1 || shape.num_classes < min_outputs) {
+    return InvalidArgument("model input shape must have frames >= 1, bins >= 1 and at least " +
+                           std::to_string(min_outputs) + (min_outputs == 1 ? " output" : " classes") + "; got " +
                            std::to_string(shape.frames) + " frames, " + std::to_string(shape.bins) + " bins, " +
                            std::to_string(shape.num_classes) + " classes");
   }
@@ -212,13 +217,15 @@ Result<ModelPtr> CreateModel(const config::ModelSpec& spec, const InputShape& sh
     else if (spec.name == "ds_cnn") model = std::make_shared<DsCnn>(spec, shape);
     else if (spec.name == "tc_resnet") model = std::make_shared<TcResNet>(spec, shape);
     else if (spec.name == "crnn") model = std::make_shared<Crnn>(spec, shape);
-    else return InvalidArgument("unknown model '" + spec.name + "' (known: vgg, ds_cnn, tc_resnet, crnn)");
+    else if (spec.name == "vad_crnn") model = MakeVadCrnn(spec, shape);
+    else return InvalidArgument("unknown model '" + spec.name + "' (known: vgg, ds_cnn, tc_resnet, crnn, vad_crnn)");
     // A dry run proves the input is large enough for the model's pooling.
     torch::NoGradGuard no_grad;
     model->eval();
     torch::Tensor out = model->forward(torch::zeros({2, shape.frames, shape.bins}));
     model->train();
-    if (out.dim() != 2 || out.size(1) != shape.num_classes) {
+    const int64_t want = model->per_frame() ? shape.frames : shape.num_classes;
+    if (out.dim() != 2 || out.size(1) != want) {
       return Internal("model '" + spec.name + "' produced logits of shape " + c10::str(out.sizes()));
     }
   } catch (const c10::Error& e) {

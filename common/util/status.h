@@ -7,6 +7,7 @@
 // (like any value type).
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <optional>

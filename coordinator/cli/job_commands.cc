@@ -85,8 +85,12 @@ void PrintJob(const proto::Job& job) {
   if (job.evaluations_size() > 0) {
     std::printf("  evaluations\n");
     for (const auto& e : job.evaluations())
-      std::printf("    step %-7lld %-10s accuracy %.4f  macro-F1 %.4f  (%lld clips)\n", (long long)e.step(),
-                  e.split().c_str(), e.accuracy(), e.macro_f1(), (long long)e.count());
+      if (e.metric().empty() || e.metric() == "accuracy")
+        std::printf("    step %-7lld %-10s accuracy %.4f  macro-F1 %.4f  (%lld clips)\n", (long long)e.step(),
+                    e.split().c_str(), e.accuracy(), e.macro_f1(), (long long)e.count());
+      else
+        std::printf("    step %-7lld %-10s %s %.4f  (%lld examples)\n", (long long)e.step(), e.split().c_str(),
+                    e.metric().c_str(), e.score(), (long long)e.count());
   }
   if (job.attempt_history_size() > 0) {
     std::printf("  attempts\n");
@@ -301,7 +305,9 @@ int JobCommands::Watch(int64_t id) {
       if (tty) std::printf("\n");
       for (const auto& e : job.evaluations())
         if (e.split() == "test")
-          std::printf("job %lld test accuracy %.4f (%lld clips)\n", (long long)id, e.accuracy(), (long long)e.count());
+          std::printf("job %lld test %s %.4f (%lld examples)\n", (long long)id,
+                      e.metric().empty() ? "accuracy" : e.metric().c_str(), e.metric().empty() ? e.accuracy() : e.score(),
+                      (long long)e.count());
       if (!job.export_dir().empty()) std::printf("job %lld exported %s\n", (long long)id, job.export_dir().c_str());
       std::printf("job %lld %s%s%s\n", (long long)id, State(job), job.reason().empty() ? "" : ": ",
                   job.reason().c_str());

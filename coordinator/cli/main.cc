@@ -1,5 +1,6 @@
 // chorus: the command users type.
 //   chorus dataset synth --out DIR [...]   make a synthetic speech-commands set
+//   chorus dataset vad-synth --out DIR [...]  make voice-activity recordings with their speech segments
 //   chorus demo                             synthesize a small set, train, report
 //   chorus submit|list|status|watch|logs|cancel|retry   job control (job_commands.h)
 //   chorus deploy|undeploy|models|workers|scale|infer|bench   serving (serve_commands.h)
@@ -16,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/data/synth.h"
+#include "common/data/vad_synth.h"
 #include "coordinator/cli/job_commands.h"
 #include "coordinator/cli/serve_commands.h"
 #include "common/util/logging.h"
@@ -42,6 +44,27 @@ int RunSynth(const chorus::data::SynthOptions& options) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("wrote %s in %.1f s\n", options.root.c_str(), seconds);
+  return 0;
+}
+
+int RunVadSynth(const chorus::data::VadSynthOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  int last_percent = -1;
+  chorus::Status st = chorus::data::MakeVadDataset(options, [&](int64_t done, int64_t total) {
+    const int percent = static_cast<int>(100 * done / std::max<int64_t>(1, total));
+    if (percent != last_percent && (percent % 5 == 0 || done == total)) {
+      last_percent = percent;
+      std::fprintf(stderr, "\rmaking %lld/%lld recordings (%d%%)", static_cast<long long>(done),
+                   static_cast<long long>(total), percent);
+      if (done == total) std::fprintf(stderr, "\n");
+    }
+  });
+  if (!st.ok()) {
+    std::cerr << "\nchorus dataset vad-synth: " << st.message() << std::endl;
+    return 1;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("wrote %s (recordings/, segments.csv, conditions.csv) in %.1f s\n", options.out.c_str(), seconds);
   return 0;
 }
 
@@ -99,6 +122,28 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", synth_options.seed, "same seed, same files")->capture_default_str();
   synth->add_option("--words", synth_options.words, "words to speak (default: commands, digits, others)");
 
+  CLI::App* vad_synth = dataset->add_subcommand(
+      "vad-synth", "Make voice-activity recordings: espeak-ng words (and FSDD clips) with random pauses over generated "
+                   "noises (white, pink, brown, hum, tones, clicks) at random SNRs, with their speech segments "
+                   "(segments.csv, the layout of dataset kind: segments)");
+  chorus::data::VadSynthOptions vad_options;
+  vad_synth->add_option("--out", vad_options.out, "output folder")->required();
+  vad_synth->add_option("--recordings", vad_options.recordings, "how many")->capture_default_str();
+  vad_synth->add_option("--min-seconds", vad_options.min_seconds, "shortest recording")->capture_default_str();
+  vad_synth->add_option("--max-seconds", vad_options.max_seconds, "longest recording")->capture_default_str();
+  vad_synth->add_option("--voices", vad_options.voices, "espeak-ng voices (0: FSDD only)")->capture_default_str();
+  vad_synth->add_option("--fsdd", vad_options.fsdd_root, "FSDD folder: also use its clips (default: none)");
+  vad_synth->add_option("--fsdd-speakers", vad_options.fsdd_speakers,
+                        "FSDD speakers to take (never yweweler, the unseen test speaker)")
+      ->capture_default_str();
+  vad_synth->add_option("--fsdd-fraction", vad_options.fsdd_fraction, "share of words from FSDD")
+      ->capture_default_str();
+  vad_synth->add_option("--snr-min", vad_options.snr_min_db, "lowest SNR (dB)")->capture_default_str();
+  vad_synth->add_option("--snr-max", vad_options.snr_max_db, "highest SNR (dB)")->capture_default_str();
+  vad_synth->add_option("--snrs", vad_options.snrs_db, "fixed SNRs (dB), recording i gets SNR i % n");
+  vad_synth->add_option("--noises", vad_options.noises, "noise kinds to use (default: all)");
+  vad_synth->add_option("--seed", vad_options.seed, "same seed, same files")->capture_default_str();
+
   CLI::App* demo = app.add_subcommand("demo", "Synthesize a small dataset, train a keyword spotter on it and "
                                               "print its accuracy on voices it never heard");
   std::string demo_job = "jobs/kws/synth-demo.yaml";
@@ -131,6 +176,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     return RunSynth(synth_options);
+  }
+  if (vad_synth->parsed()) {
+    chorus::Status valid = chorus::data::ValidateVadSynthOptions(vad_options);
+    if (!valid.ok()) {
+      std::cerr << "chorus dataset vad-synth: " << valid.message() << std::endl;
+      return 2;
+    }
+    return RunVadSynth(vad_options);
   }
   if (std::optional<int> rc = jobs.Run()) return *rc;
   if (std::optional<int> rc = serving.Run()) return *rc;

@@ -9,8 +9,11 @@
 #include <iostream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "common/net/rpc_client.h"
 #include "common/proto/serve.pb.h"
+#include "common/tasks/outputs.h"
 #include "common/util/fs.h"
 #include "coordinator/cli/job_commands.h"
 
@@ -94,11 +97,27 @@ void ServeCommands::Register(CLI::App& app) {
   scale_->add_option("--min", min_, "fewest workers")->required();
   scale_->add_option("--max", max_, "most workers")->required();
 
-  infer_ = app.add_subcommand("infer", "Classify audio files with a served model; prints the top labels");
+  infer_ = app.add_subcommand("infer", "Run audio files through a served model; prints its outputs (a keyword "
+                                       "spotter's top labels, a detector's segments, ...)");
   infer_->add_option("name", name_, "model name")->required();
   infer_->add_option("files", files_, "WAV (or FLAC, ...) files")->required()->check(CLI::ExistingFile);
   infer_->add_option("--top-k", top_k_, "labels to print")->capture_default_str();
   infer_->add_option("--timeout-ms", timeout_ms_, "deadline per request")->capture_default_str();
+
+  // Options not given stay NaN and are not sent: the model's own settings apply.
+  for (const char* key : {"threshold", "min_speech_ms", "min_silence_ms", "speech_pad_ms"})
+    parameters_[key] = std::nan("");
+  vad_ = app.add_subcommand("vad", "Speech segments of audio files from a served voice-activity (detect) model");
+  vad_->add_option("name", name_, "model name")->required();
+  vad_->add_option("files", files_, "WAV (or FLAC, ...) files, up to 30 minutes each")->required()
+      ->check(CLI::ExistingFile);
+  vad_->add_option("--threshold", parameters_["threshold"], "speech probability that starts speech (default: the "
+                                                            "model's, chosen on its validation data)");
+  vad_->add_option("--min-speech-ms", parameters_["min_speech_ms"], "shorter speech is dropped");
+  vad_->add_option("--min-silence-ms", parameters_["min_silence_ms"], "a pause must last this long to end speech");
+  vad_->add_option("--speech-pad-ms", parameters_["speech_pad_ms"], "padding added to both ends of a segment");
+  vad_->add_option("--output", output_, "table or json")->check(CLI::IsMember({"table", "json"}));
+  vad_->add_option("--timeout-ms", timeout_ms_, "deadline per request")->capture_default_str();
 
   bench_ = app.add_subcommand("bench", "Load a served model at several concurrencies (closed loop, like "
                                        "perf_analyzer): throughput, latency percentiles, server-side split");
@@ -115,6 +134,7 @@ std::optional<int> ServeCommands::Run() {
   if (workers_->parsed()) return Workers();
   if (scale_->parsed()) return Scale();
   if (infer_->parsed()) return Infer();
+  if (vad_->parsed()) return Vad();
   if (bench_->parsed()) return Bench();
   return std::nullopt;
 }
@@ -214,35 +234,104 @@ int ServeCommands::Workers() {
   return 0;
 }
 
+Result<proto::InferReply> ServeCommands::Send(net::RpcClient& broker, const std::string& token,
+                                              const std::string& file) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadFile(file));
+  proto::InferRequest r;
+  r.set_id(file);
+  r.set_token(token);
+  r.set_model(name_);
+  r.set_wav(bytes);
+  r.set_top_k(top_k_);
+  r.set_timeout_ms(timeout_ms_);
+  for (const auto& [key, value] : parameters_)
+    if (!std::isnan(value)) (*r.mutable_parameters())[key] = value;
+  proto::InferReply reply;
+  RETURN_IF_ERROR(broker.Call(r, &reply));
+  return reply;
+}
+
+namespace {
+
+// "  yes 0.912  no 0.031" for labels with scores; "name [shape] v v v ..." otherwise.
+std::string FormatOutputs(const proto::InferReply& reply) {
+  const proto::NamedTensor* labels = tasks::FindOutput(reply, "labels");
+  const proto::NamedTensor* scores = tasks::FindOutput(reply, "scores");
+  std::string out;
+  char buf[64];
+  if (labels && scores && labels->bytes_size() == scores->fp32_size()) {
+    for (int i = 0; i < labels->bytes_size(); ++i) {
+      std::snprintf(buf, sizeof buf, "  %s %.3f", labels->bytes(i).c_str(), scores->fp32(i));
+      out += buf;
+    }
+  }
+  for (const auto& t : reply.outputs()) {
+    if ((labels && scores) && (&t == labels || &t == scores)) continue;
+    out += "  " + t.name() + " [";
+    for (int d = 0; d < t.shape_size(); ++d) out += (d ? "," : "") + std::to_string(t.shape(d));
+    out += "]";
+    const int n = t.datatype() == "BYTES" ? t.bytes_size() : t.fp32_size();
+    for (int i = 0; i < std::min(n, 8); ++i) {
+      if (t.datatype() == "BYTES") out += " " + t.bytes(i);
+      else std::snprintf(buf, sizeof buf, " %.3g", t.fp32(i)), out += buf;
+    }
+    if (n > 8) out += " ...";
+  }
+  return out;
+}
+
+}  // namespace
+
 int ServeCommands::Infer() {
   auto serving = ConnectServing(connect_);
   if (!serving.ok()) return FailWith(serving.status());
-  const proto::ServingStatus* s = &serving->status;
-  JobClient* client = &serving->client;
-  net::RpcClient broker({s->client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
+  net::RpcClient broker({serving->status.client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
   int failures = 0;
   for (const auto& file : files_) {
-    auto bytes = ReadFile(file);
-    if (!bytes.ok()) return FailWith(bytes.status());
-    proto::InferRequest r;
-    r.set_id(file);
-    r.set_token(client->token());
-    r.set_model(name_);
-    r.set_wav(*bytes);
-    r.set_top_k(top_k_);
-    r.set_timeout_ms(timeout_ms_);
-    proto::InferReply reply;
-    if (Status st = broker.Call(r, &reply); !st.ok()) return FailWith(st);
-    if (reply.code() != "OK") {
-      std::printf("%s: %s %s\n", file.c_str(), reply.code().c_str(), reply.error().c_str());
+    auto reply = Send(broker, serving->client.token(), file);
+    if (!reply.ok()) return FailWith(reply.status());
+    if (reply->code() != "OK") {
+      std::printf("%s: %s %s\n", file.c_str(), reply->code().c_str(), reply->error().c_str());
       ++failures;
       continue;
     }
-    std::printf("%s:", file.c_str());
-    for (const auto& l : reply.top()) std::printf("  %s %.3f", l.label().c_str(), l.score());
-    std::printf("   (queue %lld us, compute %lld us, batch %d, %s)\n", (long long)reply.queue_us(),
-                (long long)reply.compute_us(), reply.batch_size(), reply.worker().c_str());
+    std::printf("%s:%s   (queue %lld us, compute %lld us, batch %d, %s)\n", file.c_str(), FormatOutputs(*reply).c_str(),
+                (long long)reply->queue_us(), (long long)reply->compute_us(), reply->batch_size(),
+                reply->worker().c_str());
   }
+  return failures == 0 ? 0 : 1;
+}
+
+int ServeCommands::Vad() {
+  auto serving = ConnectServing(connect_);
+  if (!serving.ok()) return FailWith(serving.status());
+  net::RpcClient broker({serving->status.client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
+  nlohmann::json all = nlohmann::json::array();
+  int failures = 0;
+  for (const auto& file : files_) {
+    auto reply = Send(broker, serving->client.token(), file);
+    if (!reply.ok()) return FailWith(reply.status());
+    if (reply->code() != "OK") {
+      if (output_ == "json") all.push_back({{"file", file}, {"error", reply->code() + ": " + reply->error()}});
+      else std::printf("%s: %s %s\n", file.c_str(), reply->code().c_str(), reply->error().c_str());
+      ++failures;
+      continue;
+    }
+    const proto::NamedTensor* segments = tasks::FindOutput(*reply, "segments");
+    if (!segments) {
+      return FailWith(InvalidArgument("model '" + name_ + "' answered without speech segments: it is not a " +
+                                      "voice-activity (detect) model; use chorus infer"));
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (int i = 0; i + 1 < segments->fp32_size(); i += 2) list.push_back({segments->fp32(i), segments->fp32(i + 1)});
+    if (output_ == "json") {
+      all.push_back({{"file", file}, {"segments", list}});
+      continue;
+    }
+    std::printf("%s: %d speech segment(s)\n", file.c_str(), segments->fp32_size() / 2);
+    for (const auto& s : list) std::printf("  %8.2f s - %8.2f s\n", s[0].get<double>(), s[1].get<double>());
+  }
+  if (output_ == "json") std::cout << all.dump(2) << std::endl;
   return failures == 0 ? 0 : 1;
 }
 

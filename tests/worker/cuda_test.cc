@@ -22,6 +22,7 @@
 
 #include "common/models/device.h"
 #include "common/models/model_bundle.h"
+#include "common/tasks/outputs.h"
 #include "tests/worker/train_test_util.h"
 #include "worker/serve/served_model.h"
 #include "worker/train/trainer.h"
@@ -167,9 +168,10 @@ TEST_F(CudaTest, CheckpointsMoveBetweenCpuAndGpu) {
   }
 }
 
-// The recipe and its bar were chosen on the validation split (CPU runs of the
-// same job with bfloat16 autocast gave validation accuracy well above it); the
-// test split is never looked at here.
+// The recipe and its bar were chosen on the validation split: on the CPU,
+// the same job under bfloat16 autocast reached 0.98 validation accuracy from
+// step 96 of 192 on (float32: 1.0 at the end; 6 classes, 48 clips of voices
+// never heard in training). The test split is not looked at here.
 TEST_F(CudaTest, Bf16TrainingConvergesOnTheSyntheticSet) {
   SKIP_WITHOUT_GPU();
   double accuracy[2] = {0, 0};
@@ -198,7 +200,7 @@ TEST_F(CudaTest, Bf16TrainingConvergesOnTheSyntheticSet) {
     TrainResult result;
     ASSERT_NE(Train(o, &result), nullptr);
     ASSERT_TRUE(result.validation.has_value());
-    accuracy[bf16] = result.validation->accuracy;
+    accuracy[bf16] = result.validation->score;
     if (bf16) losses = reporter.losses_;
     std::printf("[ %s ] validation accuracy %.4f (%lld clips), first/last training loss %.3f / %.3f\n",
                 o.spec.training.precision.c_str(), accuracy[bf16],
@@ -208,7 +210,7 @@ TEST_F(CudaTest, Bf16TrainingConvergesOnTheSyntheticSet) {
   ASSERT_GE(losses.size(), 4u);
   for (double l : losses) EXPECT_TRUE(std::isfinite(l));
   EXPECT_LT(losses.back(), 0.5 * losses.front());
-  EXPECT_GE(accuracy[1], 0.6);                // chance is 1/6
+  EXPECT_GE(accuracy[1], 0.85);               // chance is 1/6
   EXPECT_GE(accuracy[1], accuracy[0] - 0.1);  // bfloat16 costs little against float32
 }
 
@@ -251,9 +253,13 @@ TEST_F(CudaTest, ServingOnTheGpuAnswersLikeTheCpu) {
     ASSERT_TRUE((*cpu)->Predict(inputs, request_ptrs, cpu_out).ok());
     ASSERT_TRUE((*gpu)->Predict(inputs, request_ptrs, gpu_out).ok());
     for (int i = 0; i < batch; ++i) {
-      ASSERT_EQ(gpu_replies[i].logits_size(), 6);
-      for (int c = 0; c < 6; ++c) EXPECT_NEAR(gpu_replies[i].logits(c), cpu_replies[i].logits(c), 2e-2);
-      EXPECT_EQ(gpu_replies[i].top(0).label(), cpu_replies[i].top(0).label()) << "batch " << batch << " item " << i;
+      const proto::NamedTensor* gpu_logits = tasks::FindOutput(gpu_replies[i], "logits");
+      const proto::NamedTensor* cpu_logits = tasks::FindOutput(cpu_replies[i], "logits");
+      ASSERT_TRUE(gpu_logits && cpu_logits);
+      ASSERT_EQ(gpu_logits->fp32_size(), 6);
+      for (int c = 0; c < 6; ++c) EXPECT_NEAR(gpu_logits->fp32(c), cpu_logits->fp32(c), 2e-2);
+      EXPECT_EQ(tasks::FindOutput(gpu_replies[i], "labels")->bytes(0), tasks::FindOutput(cpu_replies[i], "labels")->bytes(0))
+          << "batch " << batch << " item " << i;
     }
   }
 }

@@ -134,9 +134,11 @@ TEST(Ddp, ParametersAreBitIdenticalOnEveryRank) {
   // Evaluation counted every test example exactly once across ranks.
   ASSERT_TRUE(result.test.has_value());
   int64_t total = 0;
-  for (const auto& row : result.test->confusion)
-    for (int64_t c : row) total += c;
+  for (const auto& row : result.test->details.at("confusion"))
+    for (const auto& c : row) total += c.get<int64_t>();
   EXPECT_EQ(total, result.test->count);
+  // ... and so did the total that the report's figures are taken over.
+  EXPECT_EQ(result.test->count, result.test->details.at("count").get<int64_t>());
 }
 
 TEST(Ddp, MatchesOneProcessWithNTimesTheBatch) {

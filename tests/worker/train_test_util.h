@@ -28,9 +28,9 @@ class RecordingReporter : public ProgressReporter {
     losses_.push_back(p.loss);
     if (flag_ && stop_at_ > 0 && p.step >= stop_at_) flag_->store(true);
   }
-  void OnEvaluation(int64_t, const std::string& split, const models::EvalReport& r) override {
+  void OnEvaluation(int64_t, const std::string& split, const tasks::TaskReport& r) override {
     ++evaluations_;
-    if (split == "validation") validation_accuracy_.push_back(r.accuracy);
+    if (split == "validation") validation_accuracy_.push_back(r.score);
   }
   void OnCheckpoint(int64_t step, const std::string&) override { checkpoints_.push_back(step); }
   std::vector<int64_t> steps_, checkpoints_;

@@ -74,7 +74,8 @@ TEST_F(TrainerTest, ResumedRunEqualsUninterruptedRun) {
   EXPECT_EQ(r2->steps, 12);
   EXPECT_EQ((*a)->FlatParameters(), (*b2)->FlatParameters());
   ASSERT_TRUE(r2->test.has_value());
-  EXPECT_EQ(r2->test->accuracy, result_a->test->accuracy);
+  EXPECT_EQ(r2->test->score, result_a->test->score);
+  EXPECT_EQ(r2->test->score_name, "accuracy");
 
   // The straight run exported a loadable model with its labels and metrics.
   auto loaded = models::LoadModel(result_a->export_dir);

@@ -115,8 +115,8 @@ class Loop : public ServeLoop {
     ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, ServedModel::Load(dir, options_.device));
     if (!rename.empty()) model->Rename(rename);
     const std::string name = model->info().name();
-    spdlog::info("serving {} version {} ({} labels, {}) from {}", name, model->info().version(),
-                 model->info().labels_size(), model->info().format(), dir);
+    spdlog::info("serving {} version {} (task {}, {}, on {}) from {}", name, model->info().version(),
+                 model->info().task(), model->info().format(), options_.device, dir);
     models_[name] = std::move(model);
     return Status::Ok();
   }

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/audio/features.h"
-#include "common/audio/wav_io.h"
 #include "common/audio/resample.h"
+#include "common/audio/wav_io.h"
 #include "common/models/device.h"
 #include "common/models/model_bundle.h"
 #include "common/util/fs.h"
@@ -21,16 +21,41 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Everything but the network: the front end, input checks and top-k.
+// A recording longer than this is refused (memory is bounded by it); longer
+// audio is for streaming sessions.
+constexpr double kMaxRecordingSeconds = 1800;
+// Per-frame models run over a padded batch this many frames at a time, the
+// stream state carried, so activations stay bounded however long the input.
+constexpr int64_t kChunkFrames = 1000;
+
+void AddSpec(google::protobuf::RepeatedPtrField<proto::TensorSpec>* out, const std::string& name,
+             const std::string& datatype, const std::vector<int64_t>& shape) {
+  proto::TensorSpec* s = out->Add();
+  s->set_name(name);
+  s->set_datatype(datatype);
+  for (int64_t d : shape) s->add_shape(d);
+}
+
+// Everything but the network: the front end, input checks, batching and the task's decoding.
 class ModelBase : public ServedModel {
  public:
-  ModelBase(proto::ServedModelInfo info, audio::FeatureExtractor extractor, c10::Device device)
-      : device_(device), extractor_(std::move(extractor)) {
+  ModelBase(proto::ServedModelInfo info, audio::FeatureExtractor extractor, std::unique_ptr<tasks::Task> task,
+            c10::Device device)
+      : device_(device), task_(std::move(task)), extractor_(std::move(extractor)) {
     info_ = std::move(info);
+    info_.set_task(task_->name());
+    info_.clear_labels();
+    for (const auto& l : task_->labels()) info_.add_labels(l);
+    const bool clips = !task_->whole_recordings();
+    AddSpec(info_.mutable_inputs(), "audio", "FP32", {-1});
+    AddSpec(info_.mutable_inputs(), "features", "FP32", {clips ? info_.frames() : -1, info_.bins()});
+    for (const auto& o : task_->Outputs()) AddSpec(info_.mutable_outputs(), o.name, o.datatype, o.shape);
+    info_.set_parameters_json(task_->ServedParameters().dump());
   }
 
   Result<at::Tensor> Prepare(const proto::InferRequest& r) const override {
     const int rate = info_.sample_rate();
+    const bool clips = !task_->whole_recordings();
     audio::Waveform wave;
     switch (r.input_case()) {
       case proto::InferRequest::kWav: {
@@ -46,6 +71,10 @@ class ModelBase : public ServedModel {
         if (pcm.sample_rate() < audio::kMinSampleRate || pcm.sample_rate() > audio::kMaxSampleRate)
           return InvalidArgument("pcm.sample_rate " + std::to_string(pcm.sample_rate()) + " is not a usable rate");
         if (pcm.samples_size() == 0) return InvalidArgument("pcm has no samples");
+        if (!clips && pcm.samples_size() > kMaxRecordingSeconds * pcm.sample_rate())
+          return InvalidArgument("the audio is " + std::to_string(pcm.samples_size() / pcm.sample_rate()) +
+                                 " s long; at most " + std::to_string(static_cast<int64_t>(kMaxRecordingSeconds)) +
+                                 " s per request (split longer recordings)");
         wave.samples.assign(pcm.samples().begin(), pcm.samples().end());
         wave.sample_rate = pcm.sample_rate();
         for (float v : wave.samples)
@@ -58,24 +87,38 @@ class ModelBase : public ServedModel {
       }
       case proto::InferRequest::kFeatures: {
         const auto& f = r.features();
-        if (f.shape_size() != 2 || f.shape(0) != info_.frames() || f.shape(1) != info_.bins())
-          return InvalidArgument("features must have shape [" + std::to_string(info_.frames()) + ", " +
-                                 std::to_string(info_.bins()) + "]");
-        if (f.data_size() != info_.frames() * info_.bins())
+        const bool frames_ok = f.shape_size() == 2 && (clips ? f.shape(0) == info_.frames() : f.shape(0) >= 1);
+        if (!frames_ok || f.shape(1) != info_.bins())
+          return InvalidArgument("features must have shape [" + (clips ? std::to_string(info_.frames()) : "frames") +
+                                 ", " + std::to_string(info_.bins()) + "]");
+        if (f.data_size() != f.shape(0) * f.shape(1))
           return InvalidArgument("features have " + std::to_string(f.data_size()) + " values, shape says " +
-                                 std::to_string(info_.frames() * info_.bins()));
+                                 std::to_string(f.shape(0) * f.shape(1)));
         for (float v : f.data())
           if (!std::isfinite(v)) return InvalidArgument("features contain NaN or infinity");
-        return torch::from_blob(const_cast<float*>(f.data().data()), {info_.frames(), info_.bins()}, torch::kFloat32)
+        return torch::from_blob(const_cast<float*>(f.data().data()), {f.shape(0), f.shape(1)}, torch::kFloat32)
             .clone();
       }
       default:
         return InvalidArgument("the request has no input (wav, pcm or features)");
     }
-    const int64_t clip = static_cast<int64_t>(std::llround(info_.clip_seconds() * rate));
-    std::vector<float> fitted = audio::FitToLength(wave.samples, clip);
-    ASSIGN_OR_RETURN(at::Tensor features, extractor_.Compute(fitted));
-    if (features.size(0) != info_.frames() || features.size(1) != info_.bins())
+    std::vector<float> samples;
+    if (clips) {
+      samples = audio::FitToLength(wave.samples, static_cast<int64_t>(std::llround(info_.clip_seconds() * rate)));
+    } else {
+      const double seconds = static_cast<double>(wave.samples.size()) / rate;
+      if (static_cast<int64_t>(wave.samples.size()) < extractor_.window_length())
+        return InvalidArgument("the audio is " + std::to_string(wave.samples.size()) + " samples long, shorter than " +
+                               "one frame of " + std::to_string(extractor_.window_length()) + " samples (" +
+                               std::to_string(1000 * extractor_.window_length() / rate) + " ms)");
+      if (seconds > kMaxRecordingSeconds)
+        return InvalidArgument("the audio is " + std::to_string(static_cast<int64_t>(seconds)) + " s long; at most " +
+                               std::to_string(static_cast<int64_t>(kMaxRecordingSeconds)) +
+                               " s per request (split longer recordings)");
+      samples = std::move(wave.samples);
+    }
+    ASSIGN_OR_RETURN(at::Tensor features, extractor_.Compute(samples));
+    if (features.size(1) != info_.bins() || (clips && features.size(0) != info_.frames()))
       return Internal("front end made [" + std::to_string(features.size(0)) + ", " +
                       std::to_string(features.size(1)) + "] features for a model that takes [" +
                       std::to_string(info_.frames()) + ", " + std::to_string(info_.bins()) + "]");
@@ -87,37 +130,21 @@ class ModelBase : public ServedModel {
     if (inputs.empty()) return Status::Ok();
     try {
       torch::NoGradGuard no_grad;
-      at::Tensor batch;
-      if (device_.is_cuda()) {
-        // Stacked straight into page-locked memory: one asynchronous copy up.
-        const at::Tensor& first = inputs.front();
-        batch = torch::empty({static_cast<int64_t>(inputs.size()), first.size(0), first.size(1)},
-                             torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
-        torch::stack_out(batch, inputs);
-        batch = batch.to(device_, /*non_blocking=*/true);
-      } else {
-        batch = torch::stack(inputs);
-      }
-      at::Tensor logits = Forward(batch).to(torch::kCPU, torch::kFloat32).contiguous();
-      at::Tensor probs = torch::softmax(logits, 1).contiguous();
-      const int64_t classes = logits.size(1);
-      const float* lp = logits.data_ptr<float>();
-      const float* pp = probs.data_ptr<float>();
+      int64_t frames = 0;
+      for (const auto& x : inputs) frames = std::max(frames, x.size(0));
+      // Padded with zeros to the longest (clips are all one length). Straight
+      // into page-locked memory for a GPU: one asynchronous copy up.
+      at::Tensor batch = torch::zeros({static_cast<int64_t>(inputs.size()), frames, inputs.front().size(1)},
+                                      torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device_.is_cuda()));
+      for (size_t i = 0; i < inputs.size(); ++i)
+        batch[static_cast<int64_t>(i)].narrow(0, 0, inputs[i].size(0)).copy_(inputs[i]);
+      batch = batch.to(device_, /*non_blocking=*/true);
+      const at::Tensor output = Run(batch).to(torch::kCPU, torch::kFloat32).contiguous();
+      const bool per_frame = task_->output_kind() == tasks::OutputKind::kPerFrame;
       for (size_t i = 0; i < inputs.size(); ++i) {
-        const int k = std::clamp<int>(requests[i]->top_k() > 0 ? requests[i]->top_k() : 1, 1,
-                                      static_cast<int>(classes));
-        std::vector<int64_t> order(classes);
-        for (int64_t c = 0; c < classes; ++c) order[c] = c;
-        const float* row = pp + i * classes;
-        std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                          [row](int64_t a, int64_t b) { return row[a] > row[b]; });
-        for (int j = 0; j < k; ++j) {
-          proto::Label* label = replies[i]->add_top();
-          label->set_label(order[j] < info_.labels_size() ? info_.labels(order[j]) : std::to_string(order[j]));
-          label->set_score(row[order[j]]);
-        }
-        if (requests[i]->want_logits())
-          replies[i]->mutable_logits()->Add(lp + i * classes, lp + (i + 1) * classes);
+        at::Tensor row = output[static_cast<int64_t>(i)];
+        if (per_frame) row = row.narrow(0, 0, inputs[i].size(0));  // its own frames, not the padding
+        RETURN_IF_ERROR(task_->Decode(row, *requests[i], replies[i]));
       }
     } catch (const c10::Error& e) {
       return Internal("model " + info_.name() + ": " + e.what_without_backtrace());
@@ -126,8 +153,10 @@ class ModelBase : public ServedModel {
   }
 
  protected:
-  virtual at::Tensor Forward(const at::Tensor& batch) = 0;
+  // [B, frames, bins] on the device to the model's output.
+  virtual at::Tensor Run(const at::Tensor& batch) = 0;
   c10::Device device_;
+  std::unique_ptr<tasks::Task> task_;
 
  private:
   audio::FeatureExtractor extractor_;
@@ -135,25 +164,36 @@ class ModelBase : public ServedModel {
 
 class ChorusModel : public ModelBase {
  public:
-  ChorusModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, models::ModelPtr model, c10::Device device)
-      : ModelBase(std::move(info), std::move(fx), device), model_(std::move(model)) {
+  ChorusModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, std::unique_ptr<tasks::Task> task,
+              models::ModelPtr model, c10::Device device)
+      : ModelBase(std::move(info), std::move(fx), std::move(task), device), model_(std::move(model)) {
     model_->to(device);
+    streaming_ = std::dynamic_pointer_cast<models::StreamingModel>(model_);
   }
 
  private:
-  at::Tensor Forward(const at::Tensor& batch) override { return model_->forward(batch); }
+  at::Tensor Run(const at::Tensor& batch) override {
+    if (!streaming_ || batch.size(1) <= kChunkFrames) return model_->forward(batch);
+    at::Tensor state = streaming_->InitialState(batch.size(0));
+    std::vector<at::Tensor> parts;
+    for (int64_t t = 0; t < batch.size(1); t += kChunkFrames)
+      parts.push_back(streaming_->ForwardChunk(batch.narrow(1, t, std::min(kChunkFrames, batch.size(1) - t)), state));
+    return torch::cat(parts, 1);
+  }
   models::ModelPtr model_;
+  std::shared_ptr<models::StreamingModel> streaming_;
 };
 
 class ScriptModel : public ModelBase {
  public:
-  ScriptModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, torch::jit::Module module, c10::Device device)
-      : ModelBase(std::move(info), std::move(fx), device), module_(std::move(module)) {
+  ScriptModel(proto::ServedModelInfo info, audio::FeatureExtractor fx, std::unique_ptr<tasks::Task> task,
+              torch::jit::Module module, c10::Device device)
+      : ModelBase(std::move(info), std::move(fx), std::move(task), device), module_(std::move(module)) {
     module_.to(device);
   }
 
  private:
-  at::Tensor Forward(const at::Tensor& batch) override { return module_.forward({batch}).toTensor(); }
+  at::Tensor Run(const at::Tensor& batch) override { return module_.forward({batch}).toTensor(); }
   torch::jit::Module module_;
 };
 
@@ -162,17 +202,21 @@ Result<std::unique_ptr<ServedModel>> LoadTorchScript(const std::string& dir, c10
   ASSIGN_OR_RETURN(std::string text, ReadFile(json_path));
   proto::ServedModelInfo info;
   audio::FeatureOptions features;
+  std::unique_ptr<tasks::Task> task;
   try {
     nlohmann::json j = nlohmann::json::parse(text);
     if (j.value("format", "") != "torchscript-1")
       return InvalidArgument(json_path + ": format must be torchscript-1 next to model.ts");
     info.set_name(j.at("name").get<std::string>());
     info.set_version(j.value("version", int64_t{1}));
-    for (const auto& l : j.at("labels")) info.add_labels(l.get<std::string>());
     info.set_frames(j.at("frames").get<int64_t>());
     info.set_bins(j.at("bins").get<int64_t>());
     info.set_clip_seconds(j.value("clip_seconds", 1.0));
     ASSIGN_OR_RETURN(features, audio::FeatureOptionsFromJson(j.at("features")));
+    auto made = tasks::Task::Create(j.value("task", "classify"), j.value("labels", std::vector<std::string>{}),
+                                    j.value("task_options", nlohmann::json::object()));
+    if (!made.ok()) return made.status().WithContext(json_path);
+    task = std::move(*made);
   } catch (const nlohmann::json::exception& e) {
     return InvalidArgument(json_path + ": " + e.what());
   }
@@ -182,7 +226,7 @@ Result<std::unique_ptr<ServedModel>> LoadTorchScript(const std::string& dir, c10
   try {
     torch::jit::Module module = torch::jit::load(dir + "/model.ts", torch::kCPU);
     module.eval();
-    return std::unique_ptr<ServedModel>(new ScriptModel(info, std::move(fx), std::move(module), device));
+    return std::unique_ptr<ServedModel>(new ScriptModel(info, std::move(fx), std::move(task), std::move(module), device));
   } catch (const c10::Error& e) {
     return InvalidArgument(dir + "/model.ts: not a TorchScript module: " + e.what_without_backtrace());
   }
@@ -195,10 +239,16 @@ Result<std::unique_ptr<ServedModel>> ServedModel::Load(const std::string& dir, c
   if (fs::exists(dir + "/model.ts")) return LoadTorchScript(dir, device);
   ASSIGN_OR_RETURN(models::LoadedModel loaded, models::LoadModel(dir));
   const auto& m = loaded.metadata;
+  auto task = tasks::Task::Create(m.task, m.labels, m.task_options);
+  if (!task.ok()) return task.status().WithContext(dir + "/model.json");
+  const tasks::OutputKind made = loaded.model->per_frame() ? tasks::OutputKind::kPerFrame : tasks::OutputKind::kPerClip;
+  if (made != (*task)->output_kind()) {
+    return InvalidArgument(dir + "/model.json: model " + m.model.name + " gives " + tasks::OutputKindName(made) +
+                           ", but its task " + m.task + " needs " + tasks::OutputKindName((*task)->output_kind()));
+  }
   proto::ServedModelInfo info;
   info.set_name(m.name);
   info.set_version(m.version);
-  for (const auto& l : m.labels) info.add_labels(l);
   info.set_frames(m.shape.frames);
   info.set_bins(m.shape.bins);
   info.set_sample_rate(m.features.sample_rate);
@@ -206,7 +256,7 @@ Result<std::unique_ptr<ServedModel>> ServedModel::Load(const std::string& dir, c
   info.set_format("chorus");
   ASSIGN_OR_RETURN(audio::FeatureExtractor fx, audio::FeatureExtractor::Create(m.features));
   try {
-    return std::unique_ptr<ServedModel>(new ChorusModel(info, std::move(fx), loaded.model, device));
+    return std::unique_ptr<ServedModel>(new ChorusModel(info, std::move(fx), std::move(*task), loaded.model, device));
   } catch (const c10::Error& e) {
     return Internal("moving model " + info.name() + " to " + device.str() + ": " + e.what_without_backtrace());
   }

@@ -1,12 +1,19 @@
 // ServedModel: one model version ready to answer requests: the network, its
-// front end and its labels, loaded from a model repository version folder:
+// front end and its task (common/tasks/task.h), loaded from a model
+// repository version folder:
 //   model.pt + model.json   a Chorus export (common/models/model_bundle.h), or
 //   model.ts + model.json   a TorchScript module saved from Python with
 //                           torch.jit.save; model.json ("format":
 //                           "torchscript-1") gives name, version, labels,
-//                           features, clip_seconds, frames and bins.
-// An input is WAV bytes (any rate: resampled), PCM, or features; audio is
-// fitted to the clip length the model was trained on. The front end runs on
+//                           features, clip_seconds, frames and bins, and
+//                           optionally task and task_options (default:
+//                           classify).
+// An input is WAV bytes (any rate: resampled), PCM, or features. For a clip
+// task audio is fitted to the clip length the model was trained on; for a
+// recording task (detect) it is taken whole, up to 30 minutes, and batches
+// of recordings are padded to the longest, each reply decoded from its own
+// frames only. The model returns tensors; the task decodes each row into the
+// reply's named outputs and declares them (and the inputs) in info(). The front end runs on
 // the CPU; the network runs on the device given to Load (a batch goes to a
 // GPU in one copy from pinned memory, its logits come back in one).
 // Prepare() is thread-safe; Predict() runs on one thread at a time.
@@ -17,6 +24,7 @@
 #include <vector>
 
 #include "common/proto/serve.pb.h"
+#include "common/tasks/task.h"
 #include "common/util/status.h"
 
 namespace at {
@@ -39,8 +47,8 @@ class ServedModel {
   // (not audio, wrong shape, NaN) is an InvalidArgument naming what is wrong.
   virtual Result<at::Tensor> Prepare(const proto::InferRequest& request) const = 0;
 
-  // Runs prepared inputs as one batch and fills each reply's top-k labels
-  // (softmax scores) and, when asked, logits.
+  // Runs prepared inputs as one batch and writes each reply's outputs (the
+  // task's decoding of its row of the model's output).
   virtual Status Predict(const std::vector<at::Tensor>& inputs, const std::vector<const proto::InferRequest*>& requests,
                          std::vector<proto::InferReply*>& replies) = 0;
 

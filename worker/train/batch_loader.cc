@@ -16,8 +16,8 @@ uint64_t Mix(uint64_t x) {
 }  // namespace
 
 BatchLoader::BatchLoader(ClipSet& clips, const audio::FeatureExtractor& extractor,
-                         const audio::Augmenter& augmenter, BatchLoaderOptions options)
-    : clips_(clips), extractor_(extractor), augmenter_(augmenter), options_(options) {}
+                         const audio::Augmenter& augmenter, const tasks::Task& task, BatchLoaderOptions options)
+    : clips_(clips), extractor_(extractor), augmenter_(augmenter), task_(task), options_(options) {}
 
 BatchLoader::~BatchLoader() { StopWorkers(); }
 
@@ -29,13 +29,12 @@ int64_t BatchLoader::NumBatches(int64_t n) const {
 Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& order, int64_t batch_index) const {
   const int64_t begin = batch_index * options_.batch_size;
   const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
-  const int64_t frames = extractor_.NumFrames(clips_.clip_samples());
-  Batch batch;
-  batch.index = batch_index;
-  const auto host = torch::TensorOptions().pinned_memory(options_.pin_memory);
-  batch.features = torch::empty({end - begin, frames, extractor_.NumBins()}, host.dtype(torch::kFloat32));
-  batch.labels = torch::empty({end - begin}, host.dtype(torch::kInt64));
-  auto labels = batch.labels.accessor<int64_t, 1>();
+  const int rate = extractor_.options().sample_rate;
+  const double hop_seconds = static_cast<double>(extractor_.hop_length()) / rate;
+  const double window_seconds = static_cast<double>(extractor_.window_length()) / rate;
+  const bool recordings = task_.whole_recordings();
+  const bool augment = options_.augment && !recordings;
+  std::vector<at::Tensor> features, targets;
   std::vector<float> wave;
   for (int64_t pos = begin; pos < end; ++pos) {
     const int64_t example = order[pos];
@@ -44,21 +43,44 @@ Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& 
     std::mt19937_64 rng(Mix(Mix(options_.seed) ^ Mix(static_cast<uint64_t>(epoch) * 0x100000001b3ULL +
                                                      static_cast<uint64_t>(example))));
     ASSIGN_OR_RETURN(const std::vector<float>* clip, clips_.Get(example));
+    double offset_seconds = 0;
     if (clips_.is_silence(example)) {
       wave.assign(clips_.clip_samples(), 0.0f);
       std::uniform_real_distribution<float> volume(0.0f, options_.silence_volume_max);
       augmenter_.MixNoise(wave, volume(rng), rng);
+    } else if (recordings && options_.crop_seconds > 0 &&
+               static_cast<double>(clip->size()) > options_.crop_seconds * rate) {
+      // A crop starting on a frame boundary, so its frames are the recording's.
+      const int64_t hop = extractor_.hop_length();
+      const int64_t length = std::llround(options_.crop_seconds * rate);
+      const int64_t starts = (static_cast<int64_t>(clip->size()) - length) / hop + 1;
+      const int64_t start = std::uniform_int_distribution<int64_t>(0, starts - 1)(rng) * hop;
+      wave.assign(clip->begin() + start, clip->begin() + start + length);
+      offset_seconds = static_cast<double>(start) / rate;
     } else {
       wave = *clip;
-      if (options_.augment) augmenter_.ApplyToWave(wave, rng);
+      if (augment) augmenter_.ApplyToWave(wave, rng);
     }
-    Result<at::Tensor> features = extractor_.Compute(wave);
-    if (!features.ok()) return features.status().WithContext("example " + std::to_string(example));
-    at::Tensor f = *features;
-    if (options_.augment) augmenter_.ApplyToFeatures(f, rng);
-    batch.features[pos - begin].copy_(f);
-    labels[pos - begin] = clips_.label(example);
+    if (static_cast<int64_t>(wave.size()) < extractor_.window_length()) {
+      return InvalidArgument(clips_.example(example).path + ": " + std::to_string(wave.size()) +
+                             " samples, shorter than one frame of " + std::to_string(extractor_.window_length()));
+    }
+    Result<at::Tensor> f = extractor_.Compute(wave);
+    if (!f.ok()) return f.status().WithContext("example " + std::to_string(example));
+    if (augment) augmenter_.ApplyToFeatures(*f, rng);
+    targets.push_back(
+        task_.ExampleTargets(clips_.example(example), offset_seconds, f->size(0), hop_seconds, window_seconds));
+    features.push_back(std::move(*f));
   }
+  int64_t frames = 0;
+  for (const auto& f : features) frames = std::max(frames, f.size(0));
+  Batch batch;
+  batch.index = batch_index;
+  batch.features = torch::zeros({end - begin, frames, extractor_.NumBins()},
+                                torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(options_.pin_memory));
+  for (size_t i = 0; i < features.size(); ++i)
+    batch.features[static_cast<int64_t>(i)].narrow(0, 0, features[i].size(0)).copy_(features[i]);
+  batch.targets = task_.Collate(targets, frames, options_.pin_memory);
   return batch;
 }
 

@@ -1,5 +1,11 @@
-// BatchLoader: turns a ClipSet into batches of features off the training
-// thread. For each epoch the caller gives the order of examples (from the
+// BatchLoader: turns a ClipSet into batches of features and the task's
+// targets off the training thread. Clips (a fixed-length task) all have the
+// same number of frames; recordings (tasks::Task::whole_recordings) are used
+// whole, or, with crop_seconds, as a crop of that length at a random place
+// (training), and a batch is padded to its longest example, the task's
+// targets carrying the mask. Augmentation (time shift, noise, SpecAugment)
+// applies to clips only: it would move or hide the speech that a
+// recording's targets locate. For each epoch the caller gives the order of examples (from the
 // DistributedSampler) and the first batch to produce (non-zero on resume).
 // Worker threads build batches in parallel; Next() returns them in order.
 //
@@ -25,6 +31,7 @@
 
 #include "common/audio/augment.h"
 #include "common/audio/features.h"
+#include "common/tasks/task.h"
 #include "common/util/status.h"
 #include "worker/train/clip_set.h"
 
@@ -39,18 +46,19 @@ struct BatchLoaderOptions {
   int threads = 1;
   int prefetch = 4;        // batches buffered ahead
   bool pin_memory = false; // page-locked batches, for asynchronous copies to a GPU
+  double crop_seconds = 0; // recordings: a random crop this long (0: whole)
 };
 
 struct Batch {
-  at::Tensor features;  // [B, frames, bins], on the host (pinned with pin_memory)
-  at::Tensor labels;    // [B] int64, likewise
-  int64_t index = 0;    // batch index within the epoch
+  at::Tensor features;    // [B, frames, bins], on the host (pinned with pin_memory), zero-padded
+  tasks::Targets targets; // likewise
+  int64_t index = 0;      // batch index within the epoch
 };
 
 class BatchLoader {
  public:
   BatchLoader(ClipSet& clips, const audio::FeatureExtractor& extractor, const audio::Augmenter& augmenter,
-              BatchLoaderOptions options);
+              const tasks::Task& task, BatchLoaderOptions options);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -74,6 +82,7 @@ class BatchLoader {
   ClipSet& clips_;
   const audio::FeatureExtractor& extractor_;
   const audio::Augmenter& augmenter_;
+  const tasks::Task& task_;
   BatchLoaderOptions options_;
 
   std::mutex mu_;

@@ -20,8 +20,9 @@ Result<const std::vector<float>*> ClipSet::Get(int64_t i) {
     audio::ReadOptions options;
     options.target_sample_rate = sample_rate_;
     Result<audio::Waveform> wave = audio::ReadAudio(examples_[i].path, options);
-    if (wave.ok()) slot.samples = audio::FitToLength(wave->samples, clip_samples_);
-    else slot.status = wave.status();
+    if (!wave.ok()) slot.status = wave.status();
+    else if (clip_samples_ > 0) slot.samples = audio::FitToLength(wave->samples, clip_samples_);
+    else slot.samples = std::move(wave->samples);
   });
   if (!slot.status.ok()) return slot.status;
   return &slot.samples;

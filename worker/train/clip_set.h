@@ -1,6 +1,6 @@
 // ClipSet: the examples of one split as fixed-length clips at the model's
 // sample rate (shorter clips centred and zero-padded, longer ones centre-
-// cropped). Clips are decoded on first use and kept, so a rank only ever reads
+// cropped), or, with clip_samples 0, as whole recordings of any length. Clips are decoded on first use and kept, so a rank only ever reads
 // the files of its own shards; Preload() decodes a known set up front on
 // several threads so that bad files are reported before training starts.
 // Silence examples (empty path) hold no samples; the batch loader fills them
@@ -26,9 +26,10 @@ class ClipSet {
   int64_t size() const { return static_cast<int64_t>(examples_.size()); }
   int64_t clip_samples() const { return clip_samples_; }
   int label(int64_t i) const { return examples_[i].label; }
+  const data::Example& example(int64_t i) const { return examples_[i]; }
   bool is_silence(int64_t i) const { return examples_[i].path.empty(); }
 
-  // The clip (empty for silence), decoding it on first use. An unreadable file
+  // The clip or recording (empty for silence), decoding it on first use. An unreadable file
   // is an error naming it, every time it is asked for.
   Result<const std::vector<float>*> Get(int64_t i);
 

@@ -113,16 +113,20 @@ void CoordinatorReporter::OnStep(const StepProgress& p) {
   Send(report);
 }
 
-void CoordinatorReporter::OnEvaluation(int64_t step, const std::string& split, const models::EvalReport& r) {
+void CoordinatorReporter::OnEvaluation(int64_t step, const std::string& split, const tasks::TaskReport& r) {
   if (inner_) inner_->OnEvaluation(step, split, r);
   proto::WorkerReport report;
   proto::Evaluation* out = report.mutable_evaluation();
   out->set_step(step);
   out->set_split(split);
-  out->set_accuracy(r.accuracy);
-  double f1 = 0;
-  for (const auto& c : r.classes) f1 += c.f1;
-  out->set_macro_f1(r.classes.empty() ? 0 : f1 / static_cast<double>(r.classes.size()));
+  out->set_metric(r.score_name);
+  out->set_score(r.score);
+  if (r.details.contains("accuracy")) out->set_accuracy(r.details["accuracy"].get<double>());
+  if (r.details.contains("classes") && !r.details["classes"].empty()) {
+    double f1 = 0;
+    for (const auto& c : r.details["classes"]) f1 += c.value("f1", 0.0);
+    out->set_macro_f1(f1 / static_cast<double>(r.details["classes"].size()));
+  }
   out->set_count(r.count);
   out->set_time(UnixNow());
   Send(report);

@@ -46,7 +46,7 @@ class CoordinatorReporter : public ProgressReporter {
   ~CoordinatorReporter() override;  // flushes for up to one second
 
   void OnStep(const StepProgress& p) override;
-  void OnEvaluation(int64_t step, const std::string& split, const models::EvalReport& report) override;
+  void OnEvaluation(int64_t step, const std::string& split, const tasks::TaskReport& report) override;
   void OnCheckpoint(int64_t step, const std::string& path) override;
   void OnExport(const std::string& export_dir);
 

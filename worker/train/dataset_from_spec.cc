@@ -5,6 +5,7 @@
 
 #include "common/data/folder_dataset.h"
 #include "common/data/fsdd.h"
+#include "common/data/segments_dataset.h"
 #include "common/data/speech_commands.h"
 
 namespace chorus::train {
@@ -29,7 +30,7 @@ Status AddExtraSource(const config::ExtraTrainSource& source, data::DatasetSplit
       if (entry.is_regular_file() && (ext == ".wav" || ext == ".flac")) files.push_back(entry.path().string());
     }
     std::sort(files.begin(), files.end());  // directory order is not stable
-    for (auto& f : files) split->train.push_back({f, label_id, ""});
+    for (auto& f : files) split->train.push_back({f, label_id, "", {}});
   }
   return Status::Ok();
 }
@@ -61,6 +62,12 @@ Result<data::DatasetSplit> LoadDatasetFromSpec(const config::DatasetSpec& spec, 
     o.validation_percentage = spec.validation_percentage;
     o.testing_percentage = spec.testing_percentage;
     split = data::LoadFolderDataset(o);
+  } else if (spec.kind == "segments") {
+    data::SegmentsDatasetOptions o;
+    o.root = spec.root;
+    o.validation_percentage = spec.validation_percentage;
+    o.testing_percentage = spec.testing_percentage;
+    split = data::LoadSegmentsDataset(o);
   }
   if (!split.ok()) return split.status();
   const std::vector<data::Example> once = split->train;

@@ -14,8 +14,12 @@ Result<std::string> ExportTrainedModel(models::Model& model, const ExportRequest
   meta.labels = request.labels;
   meta.clip_seconds = spec.dataset.clip_seconds;
   meta.source_job = spec.source_file.empty() ? spec.name : spec.source_file;
-  if (request.test) meta.metrics["test_accuracy"] = request.test->accuracy;
-  if (request.validation) meta.metrics["validation_accuracy"] = request.validation->accuracy;
+  if (request.task) {
+    meta.task = request.task->name();
+    meta.task_options = request.task->Options();
+  }
+  if (request.test) meta.metrics["test_" + request.test->score_name] = request.test->score;
+  if (request.validation) meta.metrics["validation_" + request.validation->score_name] = request.validation->score;
   model.eval();
   Result<std::string> dir = models::ExportModel(model, meta, spec.output.model_repository);
   model.train();

@@ -10,18 +10,19 @@
 #include <vector>
 
 #include "common/config/job_spec.h"
-#include "common/models/metrics.h"
 #include "common/models/model.h"
+#include "common/tasks/task.h"
 #include "common/util/status.h"
 
 namespace chorus::train {
 
 struct ExportRequest {
   const config::TrainJobSpec* spec = nullptr;
+  const tasks::Task* task = nullptr;  // its name and settings go into model.json
   models::InputShape shape;
   std::vector<std::string> labels;
-  std::optional<models::EvalReport> validation;
-  std::optional<models::EvalReport> test;
+  std::optional<tasks::TaskReport> validation;
+  std::optional<tasks::TaskReport> test;
 };
 
 // Writes spec->output.model_repository/<model_name>/<next version>/ and

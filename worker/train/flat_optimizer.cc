@@ -1,8 +1,32 @@
 #include "worker/train/flat_optimizer.h"
 
+#include <sstream>
+#include <type_traits>
+
 #include <torch/torch.h>
 
 namespace chorus::train {
+namespace {
+
+// LibTorch keys an optimizer's per-parameter state by the parameter's
+// TensorImpl: as a string of its address up to 1.x, as the pointer itself
+// since 2.0.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <typename Key>
+Key KeyFor(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream address;
+    address << impl;
+    return address.str();
+  } else {
+    return static_cast<Key>(impl);
+  }
+}
+
+StateKey KeyOf(const torch::Tensor& param) { return KeyFor<StateKey>(param.unsafeGetTensorImpl()); }
+
+}  // namespace
 
 FlatOptimizer::~FlatOptimizer() = default;
 
@@ -102,7 +126,7 @@ int64_t FlatOptimizer::StateBytesPerRank() const {
 }
 
 torch::Tensor& FlatOptimizer::StateTensor(const std::string& name) {
-  const std::string key = c10::guts::to_string(local_.unsafeGetTensorImpl());
+  const StateKey key = KeyOf(local_);
   auto& state = optimizer_->state();
   if (spec_.kind == "sgd") {
     if (!state.count(key)) {
@@ -125,7 +149,7 @@ torch::Tensor& FlatOptimizer::StateTensor(const std::string& name) {
 
 Result<FlatState> FlatOptimizer::GatherState(const std::string& tag) {
   FlatState out;
-  const std::string key = c10::guts::to_string(local_.unsafeGetTensorImpl());
+  const StateKey key = KeyOf(local_);
   auto& state = optimizer_->state();
   if (spec_.kind != "sgd" && state.count(key)) {
     out.step = static_cast<torch::optim::AdamParamState&>(*state[key]).step();
@@ -162,7 +186,7 @@ Status FlatOptimizer::LoadState(const FlatState& in) {
     StateTensor(name).copy_(padded.narrow(0, offset_, chunk_));
   }
   if (spec_.kind != "sgd") {
-    const std::string key = c10::guts::to_string(local_.unsafeGetTensorImpl());
+    const StateKey key = KeyOf(local_);
     static_cast<torch::optim::AdamParamState&>(*optimizer_->state()[key]).step(in.step);
   }
   return Status::Ok();

@@ -21,8 +21,9 @@ void LogProgressReporter::OnStep(const StepProgress& p) {
                p.learning_rate, p.samples_per_second, FormatDuration(p.eta_seconds));
 }
 
-void LogProgressReporter::OnEvaluation(int64_t step, const std::string& split, const models::EvalReport& r) {
-  spdlog::info("step {} {}: accuracy {:.4f} loss {:.4f} over {} examples", step, split, r.accuracy, r.loss, r.count);
+void LogProgressReporter::OnEvaluation(int64_t step, const std::string& split, const tasks::TaskReport& r) {
+  spdlog::info("step {} {}: {} {:.4f} loss {:.4f} over {} examples", step, split, r.score_name, r.score, r.loss,
+               r.count);
 }
 
 void LogProgressReporter::OnCheckpoint(int64_t step, const std::string& path) {

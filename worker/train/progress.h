@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common/models/metrics.h"
+#include "common/tasks/task.h"
 
 namespace chorus::train {
 
@@ -25,7 +25,7 @@ class ProgressReporter {
  public:
   virtual ~ProgressReporter() = default;
   virtual void OnStep(const StepProgress& progress) = 0;
-  virtual void OnEvaluation(int64_t step, const std::string& split, const models::EvalReport& report) = 0;
+  virtual void OnEvaluation(int64_t step, const std::string& split, const tasks::TaskReport& report) = 0;
   virtual void OnCheckpoint(int64_t step, const std::string& path) = 0;
 };
 
@@ -33,7 +33,7 @@ class ProgressReporter {
 class LogProgressReporter : public ProgressReporter {
  public:
   void OnStep(const StepProgress& p) override;
-  void OnEvaluation(int64_t step, const std::string& split, const models::EvalReport& report) override;
+  void OnEvaluation(int64_t step, const std::string& split, const tasks::TaskReport& report) override;
   void OnCheckpoint(int64_t step, const std::string& path) override;
 };
 

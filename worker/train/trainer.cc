@@ -40,7 +40,7 @@ double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(
 class SilentReporter : public ProgressReporter {
  public:
   void OnStep(const StepProgress&) override {}
-  void OnEvaluation(int64_t, const std::string&, const models::EvalReport&) override {}
+  void OnEvaluation(int64_t, const std::string&, const tasks::TaskReport&) override {}
   void OnCheckpoint(int64_t, const std::string&) override {}
 };
 
@@ -57,6 +57,7 @@ struct Trainer::Impl {
   int world = 1;
 
   data::DatasetSplit split;
+  std::unique_ptr<tasks::Task> task;
   c10::Device device = c10::Device(c10::kCPU);
   std::optional<audio::FeatureExtractor> extractor;
   std::unique_ptr<audio::Augmenter> augmenter;
@@ -73,6 +74,7 @@ struct Trainer::Impl {
   int64_t steps_per_epoch = 0;    // optimizer steps
   int64_t total_steps = 0;
   std::string best_weights_path;
+  std::string score_name = "score";  // what the task's evaluation calls its score
 
   explicit Impl(TrainerOptions o) : options(std::move(o)) {
     comm = options.comm;
@@ -86,7 +88,7 @@ struct Trainer::Impl {
 
   Status Setup();
   Result<TrainResult> Run();
-  Result<models::EvalReport> Evaluate(Evaluator& evaluator, const std::string& tag);
+  Result<tasks::TaskReport> Evaluate(Evaluator& evaluator, const std::string& tag);
   std::unique_ptr<Evaluator> MakeEvaluator(ClipSet& clips) const;
   Status SaveBestWeights();
   Status LoadBestWeights();
@@ -118,19 +120,31 @@ Status Trainer::Impl::Setup() {
   torch::manual_seed(spec.training.seed);
 
   ASSIGN_OR_RETURN(split, LoadDatasetFromSpec(spec.dataset, spec.training.seed));
+  ASSIGN_OR_RETURN(task, tasks::Task::Create(spec.task, split.labels));
   ASSIGN_OR_RETURN(audio::FeatureExtractor fx, audio::FeatureExtractor::Create(spec.features));
   extractor.emplace(std::move(fx));
 
+  // Clips are fitted to clip_seconds; recordings are kept whole (and cropped for training).
   const int64_t clip_samples = std::llround(spec.dataset.clip_seconds * sample_rate);
-  train = std::make_unique<ClipSet>(split.train, sample_rate, clip_samples);
-  validation = std::make_unique<ClipSet>(split.validation, sample_rate, clip_samples);
-  test = std::make_unique<ClipSet>(split.test, sample_rate, clip_samples);
+  const int64_t kept_samples = task->whole_recordings() ? 0 : clip_samples;
+  train = std::make_unique<ClipSet>(split.train, sample_rate, kept_samples);
+  validation = std::make_unique<ClipSet>(split.validation, sample_rate, kept_samples);
+  test = std::make_unique<ClipSet>(split.test, sample_rate, kept_samples);
   ASSIGN_OR_RETURN(std::vector<audio::Waveform> noises, LoadNoise(split.noise_files, sample_rate));
   augmenter = std::make_unique<audio::Augmenter>(spec.augment, std::move(noises), sample_rate);
 
-  shape.frames = extractor->NumFrames(clip_samples);
+  const double model_seconds =
+      task->whole_recordings() && spec.dataset.crop_seconds > 0 ? spec.dataset.crop_seconds : spec.dataset.clip_seconds;
+  shape.frames = extractor->NumFrames(std::llround(model_seconds * sample_rate));
   shape.bins = extractor->NumBins();
-  shape.num_classes = static_cast<int64_t>(split.labels.size());
+  shape.num_classes = task->num_outputs();
+  const tasks::OutputKind made =
+      models::IsPerFrameModel(spec.model.name) ? tasks::OutputKind::kPerFrame : tasks::OutputKind::kPerClip;
+  if (made != task->output_kind()) {
+    return InvalidArgument((spec.source_file.empty() ? spec.name : spec.source_file) + ": model " + spec.model.name +
+                           " gives " + tasks::OutputKindName(made) +
+                           ", but task " + task->name() + " needs " + tasks::OutputKindName(task->output_kind()));
+  }
   ASSIGN_OR_RETURN(model, models::CreateModel(spec.model, shape));
   model->to(device);  // before anything holds its parameters
   validation_eval = MakeEvaluator(*validation);
@@ -206,20 +220,20 @@ void Trainer::Impl::AppendMetrics(const nlohmann::json& line) {
 
 std::unique_ptr<Evaluator> Trainer::Impl::MakeEvaluator(ClipSet& clips) const {
   EvaluatorOptions eo;
-  eo.labels = split.labels;
+  eo.batch_size = task->whole_recordings() ? 16 : 256;  // recordings are padded to the longest of their batch
   eo.seed = spec.training.seed ^ 0x5eed;
   eo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
   eo.pin_memory = device.is_cuda();
   eo.rank = rank;
   eo.world_size = world;
-  return std::make_unique<Evaluator>(clips, *extractor, *augmenter, eo);
+  return std::make_unique<Evaluator>(clips, *extractor, *augmenter, *task, eo);
 }
 
-Result<models::EvalReport> Trainer::Impl::Evaluate(Evaluator& evaluator, const std::string& tag) {
+Result<tasks::TaskReport> Trainer::Impl::Evaluate(Evaluator& evaluator, const std::string& tag) {
   // Every rank evaluates with rank 0's BatchNorm statistics (each rank's own
   // drift during the step since the last broadcast).
   if (distributed()) RETURN_IF_ERROR(Collective(SyncBuffers(tag + " buffers")));
-  Result<models::EvalReport> report = evaluator.Run(*model, distributed() ? comm : nullptr, tag);
+  Result<tasks::TaskReport> report = evaluator.Run(*model, distributed() ? comm : nullptr, tag);
   RETURN_IF_ERROR(Collective(report.status()));
   return report;
 }
@@ -271,12 +285,13 @@ Result<TrainResult> Trainer::Impl::Run() {
   lo.threads = spec.training.loader_threads;
   lo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
   lo.pin_memory = device.is_cuda();
-  BatchLoader loader(*train, *extractor, *augmenter, lo);
+  lo.crop_seconds = spec.dataset.crop_seconds;
+  BatchLoader loader(*train, *extractor, *augmenter, *task, lo);
   StepOptions so;
   so.accumulate_steps = spec.training.accumulate_steps;
   so.bf16 = spec.training.precision == "bf16";
   so.label_smoothing = spec.training.label_smoothing;
-  StepRunner runner(*model, *optimizer, reducer.get(), so);
+  StepRunner runner(*model, *task, *optimizer, reducer.get(), so);
 
   const int accumulate = spec.training.accumulate_steps;
   const int64_t eval_every = spec.training.eval_every_steps > 0 ? spec.training.eval_every_steps : steps_per_epoch;
@@ -286,9 +301,10 @@ Result<TrainResult> Trainer::Impl::Run() {
   const auto run_start = Clock::now();
   const int64_t start_step = state.step;
   auto window_start = Clock::now();
-  // Loss and correct predictions of the steps since the last progress line:
-  // on the device, read once per line (a step does not wait for the GPU).
-  torch::Tensor window = torch::zeros({2}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  // Loss and the task's right decisions and decisions of the steps since the
+  // last progress line: on the device, read once per line (a step does not
+  // wait for the GPU).
+  torch::Tensor window = torch::zeros({3}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
   double window_samples = 0;
   int64_t window_steps = 0;
 
@@ -305,23 +321,23 @@ Result<TrainResult> Trainer::Impl::Run() {
         ASSIGN_OR_RETURN(std::optional<Batch> next, loader.Next());
         if (!next) return Internal("the loader ran out of batches in the middle of an optimizer step");
         last_index = next->index;
-        runner.Accumulate(next->features, next->labels, m, state.step + 1);
-        samples += static_cast<double>(next->labels.size(0));
+        runner.Accumulate(next->features, next->targets, m, state.step + 1);
+        samples += static_cast<double>(next->targets.size());
       }
       const double lr = LearningRateAt(spec.schedule, spec.optimizer.lr, state.step, total_steps);
       RETURN_IF_ERROR(Collective(runner.Apply(lr, tag)));
       bool stop = options.stop_requested && options.stop_requested->load();
-      torch::Tensor stats = runner.TakeStats();  // this rank's [loss, correct]
+      torch::Tensor stats = runner.TakeStats();  // this rank's [loss, right, decisions]
       if (distributed()) {
-        // Loss, correct predictions, samples and the stop flag, summed over ranks.
+        // Loss, decisions, samples and the stop flag, summed over ranks.
         torch::Tensor all = torch::cat({stats, torch::tensor({samples, stop ? 1.0 : 0.0}, torch::kFloat64)
                                                    .to(device)});
         RETURN_IF_ERROR(Collective(comm->AllReduce(all, comm::ReduceOp::kSum, tag + " stats")->Wait()));
         const torch::Tensor host = all.cpu();
         const double* h = host.data_ptr<double>();
-        stats = torch::tensor({h[0] / world, h[1]}, torch::kFloat64).to(device);
-        samples = h[2];
-        stop = h[3] > 0;
+        stats = torch::tensor({h[0] / world, h[1], h[2]}, torch::kFloat64).to(device);
+        samples = h[3];
+        stop = h[4] > 0;
       }
 
       ++state.step;
@@ -338,7 +354,7 @@ Result<TrainResult> Trainer::Impl::Run() {
         p.total_steps = total_steps;
         p.epoch = state.epoch;
         p.loss = w.data_ptr<double>()[0] / window_steps;
-        p.accuracy = w.data_ptr<double>()[1] / window_samples;
+        p.accuracy = w.data_ptr<double>()[1] / std::max(1.0, w.data_ptr<double>()[2]);
         p.learning_rate = lr;
         p.samples_per_second = window_samples / std::max(1e-9, SecondsSince(window_start));
         const double per_step = SecondsSince(run_start) / std::max<int64_t>(1, state.step - start_step);
@@ -360,12 +376,13 @@ Result<TrainResult> Trainer::Impl::Run() {
       if (state.step >= total_steps) done = true;
 
       if (has_validation && (state.step % eval_every == 0 || done)) {
-        ASSIGN_OR_RETURN(models::EvalReport report, Evaluate(*validation_eval, tag + " validation"));
+        ASSIGN_OR_RETURN(tasks::TaskReport report, Evaluate(*validation_eval, tag + " validation"));
         reporter->OnEvaluation(state.step, "validation", report);
+        score_name = report.score_name;
         AppendMetrics({{"event", "eval"}, {"split", "validation"}, {"step", state.step},
-                       {"accuracy", report.accuracy}, {"loss", report.loss}});
-        if (report.accuracy > state.best_metric) {
-          state.best_metric = report.accuracy;
+                       {report.score_name, report.score}, {"loss", report.loss}});
+        if (report.score > state.best_metric) {
+          state.best_metric = report.score;
           state.best_step = state.step;
           state.evals_since_best = 0;
           RETURN_IF_ERROR(SaveBestWeights());
@@ -405,26 +422,30 @@ Result<TrainResult> Trainer::Impl::Run() {
   if (has_validation && fs::exists(best_weights_path)) {
     RETURN_IF_ERROR(LoadBestWeights());
     if (rank == 0) {
-      spdlog::info("using the best validation model: accuracy {:.4f} at step {}", state.best_metric, state.best_step);
+      spdlog::info("using the best validation model: {} {:.4f} at step {}", score_name, state.best_metric,
+                   state.best_step);
     }
-    ASSIGN_OR_RETURN(models::EvalReport v, Evaluate(*validation_eval, "final validation"));
+    ASSIGN_OR_RETURN(tasks::TaskReport v, Evaluate(*validation_eval, "final validation"));
     result.validation = v;
+    task->Tune(v);  // e.g. a detector's threshold, chosen on validation data only
   }
   if (test->size() > 0) {
-    ASSIGN_OR_RETURN(models::EvalReport t, Evaluate(*test_eval, "final test"));
+    ASSIGN_OR_RETURN(tasks::TaskReport t, Evaluate(*test_eval, "final test"));
     reporter->OnEvaluation(state.step, "test", t);
     result.test = t;
   }
   if (rank != 0) return result;
 
-  nlohmann::json eval = {{"job", spec.name}, {"steps", state.step}, {"ranks", world}};
-  if (result.validation) eval["validation"] = result.validation->ToJson();
-  if (result.test) eval["test"] = result.test->ToJson();
+  nlohmann::json eval = {{"job", spec.name}, {"task", task->name()}, {"steps", state.step}, {"ranks", world}};
+  if (result.validation) eval["validation"] = result.validation->details;
+  if (result.test) eval["test"] = result.test->details;
+  if (!task->Options().empty()) eval["task_options"] = task->Options();
   RETURN_IF_ERROR(AtomicWriteFile((fs::path(spec.output.dir) / "eval.json").string(), eval.dump(2) + "\n"));
 
   if (!spec.output.model_repository.empty()) {
     ExportRequest request;
     request.spec = &spec;
+    request.task = task.get();
     request.shape = shape;
     request.labels = split.labels;
     request.validation = result.validation;

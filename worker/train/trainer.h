@@ -35,7 +35,7 @@
 
 #include "common/comm/communicator.h"
 #include "common/config/job_spec.h"
-#include "common/models/metrics.h"
+#include "common/tasks/task.h"
 #include "common/util/status.h"
 #include "worker/train/progress.h"
 
@@ -57,8 +57,8 @@ struct TrainResult {
   bool stopped_early = false;   // early stopping triggered
   double samples_per_second = 0;   // all ranks together
   int64_t optimizer_state_bytes_per_rank = 0;
-  std::optional<models::EvalReport> validation;  // of the best model
-  std::optional<models::EvalReport> test;
+  std::optional<tasks::TaskReport> validation;  // of the best model
+  std::optional<tasks::TaskReport> test;
   std::string export_dir;       // "" when not exported
 };
 

@@ -57,7 +57,7 @@ TEST(Zoo, UnknownNameAndBadShapesAreErrors) {
 }
 
 TEST(Zoo, NamesListsEveryModel) {
-  EXPECT_EQ(ModelNames().size(), 4u);
+  EXPECT_EQ(ModelNames().size(), 5u);
   for (const auto& name : ModelNames()) {
     config::ModelSpec spec;
     spec.name = name;

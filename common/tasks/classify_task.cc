@@ -1,0 +1,132 @@
+#include "common/tasks/classify_task.h"
+
+#include <algorithm>
+
+#include <torch/torch.h>
+
+#include "common/models/metrics.h"
+#include "common/tasks/outputs.h"
+
+namespace chorus::tasks {
+namespace {
+
+// The confusion matrix (actual x predicted, row-major) and the loss sum.
+class ClassifyEvaluation : public Evaluation {
+ public:
+  explicit ClassifyEvaluation(std::vector<std::string> labels) : labels_(std::move(labels)) {
+    const int64_t n = static_cast<int64_t>(labels_.size());
+    counts_ = torch::zeros({n * n + 1}, torch::kFloat64);
+  }
+
+  void Add(const at::Tensor& logits, const Targets& t) override {
+    const int64_t n = static_cast<int64_t>(labels_.size());
+    if (counts_.device() != logits.device()) counts_ = counts_.to(logits.device());
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(
+        logits, t.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    const torch::Tensor cells = t.labels * n + logits.argmax(1);
+    counts_.narrow(0, 0, n * n).add_(torch::bincount(cells, {}, n * n).to(torch::kFloat64));
+    counts_.narrow(0, n * n, 1).add_(loss.to(torch::kFloat64));
+  }
+  at::Tensor Counts() const override { return counts_.cpu(); }
+  void SetCounts(const at::Tensor& summed) override { counts_ = summed.cpu().to(torch::kFloat64).clone(); }
+
+  TaskReport Report() const override {
+    const int64_t n = static_cast<int64_t>(labels_.size());
+    const torch::Tensor host = counts_.cpu();
+    const double* c = host.data_ptr<double>();
+    models::ConfusionMatrix matrix(labels_);
+    for (int64_t i = 0; i < n * n; ++i) matrix.raw()[i] = static_cast<int64_t>(c[i]);
+    const int64_t count = matrix.Total();
+    const models::EvalReport r = models::MakeReport(matrix, count ? c[n * n] / count : 0.0);
+    TaskReport out;
+    out.task = "classify";
+    out.score_name = "accuracy";
+    out.score = r.accuracy;
+    out.loss = r.loss;
+    out.count = r.count;
+    out.details = r.ToJson();
+    out.table = r.ToTable();
+    return out;
+  }
+
+ private:
+  std::vector<std::string> labels_;
+  torch::Tensor counts_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Task>> ClassifyTask::Create(std::vector<std::string> labels) {
+  if (labels.size() < 2) return InvalidArgument("task classify needs at least 2 classes");
+  return std::unique_ptr<Task>(new ClassifyTask(std::move(labels)));
+}
+
+const std::string& ClassifyTask::name() const {
+  static const std::string kName = "classify";
+  return kName;
+}
+
+at::Tensor ClassifyTask::ExampleTargets(const data::Example& example, double, int64_t, double, double) const {
+  return torch::tensor(static_cast<int64_t>(example.label), torch::kInt64);
+}
+
+Targets ClassifyTask::Collate(const std::vector<at::Tensor>& per_example, int64_t, bool pin_memory) const {
+  Targets t;
+  t.labels = torch::empty({static_cast<int64_t>(per_example.size())},
+                          torch::TensorOptions().dtype(torch::kInt64).pinned_memory(pin_memory));
+  auto a = t.labels.accessor<int64_t, 1>();
+  for (size_t i = 0; i < per_example.size(); ++i) a[static_cast<int64_t>(i)] = per_example[i].item<int64_t>();
+  return t;
+}
+
+at::Tensor ClassifyTask::Loss(const at::Tensor& logits, const Targets& t, double label_smoothing) const {
+  return torch::nn::functional::cross_entropy(
+      logits, t.labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
+}
+
+at::Tensor ClassifyTask::Decisions(const at::Tensor& logits, const Targets& t) const {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor right = logits.argmax(1).eq(t.labels).sum().to(torch::kFloat64);
+  return torch::stack({right, torch::full({}, static_cast<double>(t.labels.size(0)), right.options())});
+}
+
+std::unique_ptr<Evaluation> ClassifyTask::NewEvaluation() const {
+  return std::make_unique<ClassifyEvaluation>(labels_);
+}
+
+std::vector<TensorSpec> ClassifyTask::Outputs() const {
+  return {{"labels", "BYTES", {-1}}, {"scores", "FP32", {-1}}, {"logits", "FP32", {num_outputs()}}};
+}
+
+nlohmann::json ClassifyTask::ServedParameters() const { return {{"labels", labels_}}; }
+
+Status ClassifyTask::Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const {
+  if (!request.parameters().empty()) {
+    return InvalidArgument("parameter '" + request.parameters().begin()->first +
+                           "' is not one of a classify model's (it takes top_k and logits)");
+  }
+  const torch::Tensor logits = row.to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor probs = torch::softmax(logits, 0).contiguous();
+  const int64_t classes = logits.size(0);
+  const int k = std::clamp<int>(request.top_k() > 0 ? request.top_k() : 1, 1, static_cast<int>(classes));
+  const float* p = probs.data_ptr<float>();
+  std::vector<int64_t> order(classes);
+  for (int64_t c = 0; c < classes; ++c) order[c] = c;
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+  std::vector<std::string> names;
+  std::vector<float> scores;
+  for (int j = 0; j < k; ++j) {
+    const int64_t c = order[j];
+    names.push_back(c < static_cast<int64_t>(labels_.size()) ? labels_[c] : std::to_string(c));
+    scores.push_back(p[c]);
+  }
+  AddBytes(reply, "labels", names);
+  AddFloats(reply, "scores", scores, {k});
+  if (request.want_logits()) {
+    const float* l = logits.data_ptr<float>();
+    AddFloats(reply, "logits", std::vector<float>(l, l + classes), {classes});
+  }
+  return Status::Ok();
+}
+
+}  // namespace chorus::tasks

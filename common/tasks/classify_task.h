@@ -1,0 +1,35 @@
+// classify: a fixed-length clip to one of the dataset's classes (keyword
+// spotting). Targets are class ids; the loss is cross-entropy (with label
+// smoothing); evaluation is the confusion matrix with accuracy and
+// per-class precision / recall / F1 (common/models/metrics.h), accuracy
+// picking the best model; a reply carries the top-k labels with their
+// softmax scores ("labels", "scores") and, when asked, the logits. See task.h.
+#pragma once
+
+#include "common/tasks/task.h"
+
+namespace chorus::tasks {
+
+class ClassifyTask : public Task {
+ public:
+  static Result<std::unique_ptr<Task>> Create(std::vector<std::string> labels);
+
+  const std::string& name() const override;
+  OutputKind output_kind() const override { return OutputKind::kPerClip; }
+  int64_t num_outputs() const override { return static_cast<int64_t>(labels_.size()); }
+  bool whole_recordings() const override { return false; }
+  at::Tensor ExampleTargets(const data::Example& example, double offset_seconds, int64_t frames, double hop_seconds,
+                            double window_seconds) const override;
+  Targets Collate(const std::vector<at::Tensor>& per_example, int64_t frames, bool pin_memory) const override;
+  at::Tensor Loss(const at::Tensor& output, const Targets& targets, double label_smoothing) const override;
+  at::Tensor Decisions(const at::Tensor& output, const Targets& targets) const override;
+  std::unique_ptr<Evaluation> NewEvaluation() const override;
+  std::vector<TensorSpec> Outputs() const override;
+  nlohmann::json ServedParameters() const override;
+  Status Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const override;
+
+ private:
+  explicit ClassifyTask(std::vector<std::string> labels) { labels_ = std::move(labels); }
+};
+
+}  // namespace chorus::tasks

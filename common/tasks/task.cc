@@ -1,0 +1,37 @@
+#include "common/tasks/task.h"
+
+#include "common/tasks/classify_task.h"
+#include "common/tasks/detect_task.h"
+
+namespace chorus::tasks {
+
+const char* OutputKindName(OutputKind kind) {
+  return kind == OutputKind::kPerClip ? "one output per clip" : "one output per frame";
+}
+
+Targets Targets::To(const c10::Device& device, bool non_blocking) const {
+  Targets out;
+  if (labels.defined()) out.labels = labels.to(device, non_blocking);
+  if (frames.defined()) out.frames = frames.to(device, non_blocking);
+  if (mask.defined()) out.mask = mask.to(device, non_blocking);
+  return out;
+}
+
+int64_t Targets::size() const { return labels.defined() ? labels.size(0) : frames.defined() ? frames.size(0) : 0; }
+
+const std::vector<std::string>& TaskNames() {
+  static const std::vector<std::string> names = {"classify", "detect", "embed"};
+  return names;
+}
+
+Result<std::unique_ptr<Task>> Task::Create(const std::string& name, std::vector<std::string> labels,
+                                           const nlohmann::json& options) {
+  if (name == "classify") return ClassifyTask::Create(std::move(labels));
+  if (name == "detect") return DetectTask::Create(options);
+  if (name == "embed") {
+    return FailedPrecondition("task 'embed' (speaker embeddings) is not available in this version of Chorus");
+  }
+  return InvalidArgument("unknown task '" + name + "' (known: classify, detect, embed)");
+}
+
+}  // namespace chorus::tasks

@@ -1,0 +1,114 @@
+// vad_crnn streams: any chunking of a recording, with the state carried,
+// gives the offline output (to float rounding: 1e-5), in eval mode as it is
+// served; it is causal (later frames never change earlier outputs).
+#include "common/models/vad_model.h"
+
+#include "common/audio/features.h"
+#include "common/models/frame_stream.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace chorus::models {
+namespace {
+
+std::shared_ptr<StreamingModel> MakeModel() {
+  config::ModelSpec spec;
+  spec.name = "vad_crnn";
+  spec.width = 16;
+  spec.hidden = 12;
+  torch::manual_seed(3);
+  auto made = CreateModel(spec, {100, 40, 1});
+  EXPECT_TRUE(made.ok()) << made.status().ToString();
+  auto model = std::dynamic_pointer_cast<StreamingModel>(*made);
+  EXPECT_NE(model, nullptr);
+  // Non-trivial batch-norm statistics, as after training.
+  model->train();
+  torch::NoGradGuard no_grad;
+  for (int i = 0; i < 3; ++i) model->forward(torch::randn({4, 50, 40}) * 2 + 1);
+  model->eval();
+  return model;
+}
+
+TEST(VadModel, AnyChunkingEqualsTheOfflineOutput) {
+  auto model = MakeModel();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 237, 40});
+  const torch::Tensor offline = model->forward(x);
+  ASSERT_EQ(offline.sizes(), (std::vector<int64_t>{2, 237}));
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 6; ++trial) {
+    torch::Tensor state = model->InitialState(2);
+    ASSERT_EQ(state.size(1), model->state_size());
+    std::vector<torch::Tensor> parts;
+    int64_t t = 0;
+    while (t < 237) {
+      const int64_t n = std::min<int64_t>(237 - t, trial == 0 ? 1 : std::uniform_int_distribution<int64_t>(0, 40)(rng));
+      parts.push_back(model->ForwardChunk(x.narrow(1, t, n), state));
+      t += n;
+    }
+    const torch::Tensor streamed = torch::cat(parts, 1);
+    EXPECT_TRUE(torch::allclose(streamed, offline, 1e-5, 1e-5))
+        << "trial " << trial << ": max difference " << (streamed - offline).abs().max().item<float>();
+  }
+}
+
+// With the front end: audio pushed in pieces of any size (down to one
+// sample) gives the outputs of the whole recording's features.
+TEST(VadModel, AudioStreamedInAnyPiecesEqualsTheWholeRecording) {
+  auto model = MakeModel();
+  auto fx = audio::FeatureExtractor::Create(audio::FeatureOptions());
+  ASSERT_TRUE(fx.ok());
+  torch::Tensor audio = torch::randn({16000 * 2 + 123}) * 0.1;
+  const float* a = audio.data_ptr<float>();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor offline = model->forward(fx->Compute(a, audio.numel()).value().unsqueeze(0))[0];
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 4; ++trial) {
+    FrameStream stream(*fx, model);
+    std::vector<float> got;
+    int64_t at = 0;
+    while (at < audio.numel()) {
+      const int64_t n = std::min<int64_t>(audio.numel() - at, trial == 0 ? 512 : trial == 1 ? 1 :
+                                          std::uniform_int_distribution<int64_t>(0, 3000)(rng));
+      auto out = stream.Push(a + at, n);
+      ASSERT_TRUE(out.ok());
+      got.insert(got.end(), out->begin(), out->end());
+      at += n;
+      if (trial == 1 && at > 2000) {  // one sample at a time is slow: the rest at once
+        auto rest = stream.Push(a + at, audio.numel() - at);
+        got.insert(got.end(), rest->begin(), rest->end());
+        at = audio.numel();
+      }
+    }
+    ASSERT_EQ(static_cast<int64_t>(got.size()), offline.size(0));
+    EXPECT_EQ(stream.frames(), offline.size(0));
+    const torch::Tensor streamed = torch::tensor(got);
+    EXPECT_TRUE(torch::allclose(streamed, offline, 1e-5, 1e-5)) << "trial " << trial;
+  }
+}
+
+TEST(VadModel, IsCausal) {
+  auto model = MakeModel();
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = torch::randn({1, 80, 40});
+  const torch::Tensor before = model->forward(x);
+  x.narrow(1, 50, 30).normal_();
+  const torch::Tensor after = model->forward(x);
+  EXPECT_TRUE(torch::allclose(before.narrow(1, 0, 50), after.narrow(1, 0, 50), 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(before.narrow(1, 50, 30), after.narrow(1, 50, 30), 1e-3, 1e-3));
+}
+
+TEST(VadModel, IsSmall) {
+  config::ModelSpec spec;
+  spec.name = "vad_crnn";  // the defaults the jobs use
+  auto model = CreateModel(spec, {400, 40, 1});
+  ASSERT_TRUE(model.ok());
+  EXPECT_TRUE((*model)->per_frame());
+  EXPECT_LT(CountParameters(**model), 500000);
+}
+
+}  // namespace
+}  // namespace chorus::models
