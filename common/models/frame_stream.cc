@@ -16,7 +16,7 @@ Result<std::vector<float>> FrameStream::Push(const float* samples, int64_t n) {
   if (have < window) return std::vector<float>();
   const int64_t complete = (have - window) / hop + 1;
   ASSIGN_OR_RETURN(at::Tensor features, extractor_.Compute(pending_.data(), (complete - 1) * hop + window));
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all: a chunk is a few frames, overhead dominates
   const at::Tensor out =
       model_->ForwardChunk(features.unsqueeze(0).to(state_.device()), state_).to(torch::kCPU).contiguous();
   pending_.erase(pending_.begin(), pending_.begin() + complete * hop);

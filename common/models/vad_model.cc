@@ -24,6 +24,13 @@ class VadCrnn : public StreamingModel {
     head_ = register_module("head", nn::Linear(hidden_, 1));
   }
 
+  // Batch-norm statistics change in training without a version bump of
+  // their tensors: switching modes drops the folded weights.
+  void train(bool on = true) override {
+    fused_ = Fused();
+    StreamingModel::train(on);
+  }
+
   int64_t state_size() const override { return kContext * bins_ + kContext * channels_ + hidden_; }
 
   torch::Tensor InitialState(int64_t batch) override {
@@ -43,12 +50,23 @@ class VadCrnn : public StreamingModel {
     torch::Tensor ctx2 = state.narrow(1, a, c).view({b, channels_, kContext});
     torch::Tensor h = state.narrow(1, a + c, hidden_).unsqueeze(0).contiguous();  // [1, B, H]
 
-    torch::Tensor in1 = torch::cat({ctx1, input_norm_->forward(x.transpose(1, 2))}, 2);  // [B, F, 2 + t]
-    torch::Tensor y = torch::relu(bn1_->forward(conv1_->forward(in1)));                  // [B, C, t]
-    torch::Tensor in2 = torch::cat({ctx2, y}, 2);
-    y = torch::relu(bn2_->forward(conv2_->forward(in2)));                                // [B, C, t]
-    auto [seq, h_new] = gru_->forward(y.transpose(1, 2), h);                             // [B, t, H]
-    torch::Tensor logits = head_->forward(dropout_->forward(seq)).squeeze(2);            // [B, t]
+    // The context frames are raw features: normalisation comes after it, so
+    // in eval mode it folds into the first convolution (as each batch norm
+    // folds into the convolution before it).
+    torch::Tensor in1 = torch::cat({ctx1, x.transpose(1, 2)}, 2);  // [B, F, 2 + t]
+    torch::Tensor in2, y;
+    if (is_training()) {
+      y = torch::relu(bn1_->forward(conv1_->forward(input_norm_->forward(in1))));  // [B, C, t]
+      in2 = torch::cat({ctx2, y}, 2);
+      y = torch::relu(bn2_->forward(conv2_->forward(in2)));
+    } else {
+      const Fused& f = FusedWeights();
+      y = torch::relu(torch::conv1d(in1, f.w1, f.b1));
+      in2 = torch::cat({ctx2, y}, 2);
+      y = torch::relu(torch::conv1d(in2, f.w2, f.b2));
+    }
+    auto [seq, h_new] = gru_->forward(y.transpose(1, 2), h);                   // [B, t, H]
+    torch::Tensor logits = head_->forward(dropout_->forward(seq)).squeeze(2);  // [B, t]
 
     state = torch::cat({in1.narrow(2, t, kContext).reshape({b, a}), in2.narrow(2, t, kContext).reshape({b, c}),
                         h_new.squeeze(0)},
@@ -57,6 +75,45 @@ class VadCrnn : public StreamingModel {
   }
 
  private:
+  // Eval-mode weights with the batch norms folded in, rebuilt after a mode
+  // switch or when a weight or statistic they come from has been replaced
+  // or changed in place (loading, an optimizer step).
+  struct Fused {
+    torch::Tensor w1, b1, w2, b2;
+    std::vector<int64_t> versions;
+  };
+
+  std::vector<torch::Tensor> FusedSources() const {
+    return {input_norm_->weight, input_norm_->bias, input_norm_->running_mean, input_norm_->running_var,
+            conv1_->weight,      bn1_->weight,      bn1_->bias,               bn1_->running_mean,
+            bn1_->running_var,   conv2_->weight,    bn2_->weight,             bn2_->bias,
+            bn2_->running_mean,  bn2_->running_var};
+  }
+
+  // y = x * scale + shift for a batch norm in eval mode.
+  static std::pair<torch::Tensor, torch::Tensor> Affine(const nn::BatchNorm1d& bn) {
+    torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
+    return {scale, bn->bias - bn->running_mean * scale};
+  }
+
+  const Fused& FusedWeights() {
+    std::vector<int64_t> versions;
+    for (const auto& p : FusedSources()) versions.push_back(p._version());
+    if (versions == fused_.versions && fused_.w1.defined()) return fused_;
+    torch::NoGradGuard no_grad;
+    auto [s0, t0] = Affine(input_norm_);
+    auto [s1, t1] = Affine(bn1_);
+    auto [s2, t2] = Affine(bn2_);
+    const torch::Tensor w1 = conv1_->weight;                                         // [C, F, K]
+    fused_.w1 = (w1 * s0.view({1, -1, 1}) * s1.view({-1, 1, 1})).contiguous();
+    fused_.b1 = s1 * (w1 * t0.view({1, -1, 1})).sum({1, 2}) + t1;
+    fused_.w2 = (conv2_->weight * s2.view({-1, 1, 1})).contiguous();
+    fused_.b2 = t2.clone();
+    fused_.versions = std::move(versions);
+    return fused_;
+  }
+
+  Fused fused_;
   int64_t bins_, channels_, hidden_;
   nn::BatchNorm1d input_norm_{nullptr}, bn1_{nullptr}, bn2_{nullptr};
   nn::Conv1d conv1_{nullptr}, conv2_{nullptr};

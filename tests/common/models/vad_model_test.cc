@@ -90,6 +90,32 @@ TEST(VadModel, AudioStreamedInAnyPiecesEqualsTheWholeRecording) {
   }
 }
 
+// In eval mode the batch norms are folded into the convolutions: the same
+// numbers as running the layers one by one.
+TEST(VadModel, FoldedEvalEqualsTheLayersOneByOne) {
+  auto model = MakeModel();
+  torch::NoGradGuard no_grad;
+  auto children = model->named_children();
+  auto bn = [&](const char* n) { return children[n]->as<torch::nn::BatchNorm1d>(); };
+  auto conv = [&](const char* n) { return children[n]->as<torch::nn::Conv1d>(); };
+  const torch::Tensor x = torch::randn({3, 57, 40});
+  torch::Tensor in1 = torch::cat({torch::zeros({3, 40, 2}), x.transpose(1, 2)}, 2);
+  torch::Tensor y = torch::relu(bn("bn1")->forward(conv("conv1")->forward(bn("input_norm")->forward(in1))));
+  y = torch::relu(bn("bn2")->forward(conv("conv2")->forward(torch::cat({torch::zeros({3, 16, 2}), y}, 2))));
+  auto gru = children["gru"]->as<torch::nn::GRU>();
+  torch::Tensor seq = std::get<0>(gru->forward(y.transpose(1, 2), torch::zeros({1, 3, 12})));
+  const torch::Tensor expected = children["head"]->as<torch::nn::Linear>()->forward(seq).squeeze(2);
+  EXPECT_TRUE(torch::allclose(model->forward(x), expected, 1e-5, 1e-5));
+  // After the weights change, the folded copy follows.
+  for (auto& p : model->parameters()) p.add_(0.01);
+  in1 = torch::cat({torch::zeros({3, 40, 2}), x.transpose(1, 2)}, 2);
+  y = torch::relu(bn("bn1")->forward(conv("conv1")->forward(bn("input_norm")->forward(in1))));
+  y = torch::relu(bn("bn2")->forward(conv("conv2")->forward(torch::cat({torch::zeros({3, 16, 2}), y}, 2))));
+  seq = std::get<0>(gru->forward(y.transpose(1, 2), torch::zeros({1, 3, 12})));
+  EXPECT_TRUE(torch::allclose(model->forward(x), children["head"]->as<torch::nn::Linear>()->forward(seq).squeeze(2),
+                              1e-5, 1e-5));
+}
+
 TEST(VadModel, IsCausal) {
   auto model = MakeModel();
   torch::NoGradGuard no_grad;
