@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale | slurm
+# MODE: deploy | kill_worker | autoscale | slurm | vad
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -145,6 +145,47 @@ slurm)
   chorus undeploy kws || fail "undeploy failed"
   for _ in $(seq 100); do [ -z "$(squeue -h -j "$handle" 2>/dev/null)" ] && break; sleep 0.2; done
   [ -z "$(squeue -h -j "$handle" 2>/dev/null)" ] || { scancel "$handle"; fail "the drained worker's Slurm job still runs"; }
+  ;;
+vad)
+  # A voice-activity model: made, trained and deployed like any other.
+  "$bin/chorus" --log-level warn dataset vad-synth --out "$work/vad-data" --recordings 24 --voices 3 \
+    --min-seconds 2 --max-seconds 3 > /dev/null 2>&1 || fail "vad-synth failed"
+  cat > "$work/vad.yaml" <<YAML
+name: vad-test
+task: detect
+dataset: {kind: segments, root: $work/vad-data, validation_percentage: 20, testing_percentage: 20, crop_seconds: 2}
+augment: {enabled: false}
+model: {name: vad_crnn, width: 8, hidden: 8}
+training: {batch_size: 4, max_steps: 12, threads: 1}
+output: {dir: $work/unused-vad, model_repository: $work/models, model_name: vad-test}
+YAML
+  out=$(timeout 120 "$bin/chorus" --state-dir "$state" submit "$work/vad.yaml" --watch) || fail "vad training failed: $out"
+  echo "$out" | grep -q "test roc_auc" || fail "no test ROC-AUC reported: $out"
+  vad_job=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+  chorus deploy "$vad_job" --name vad --min 1 --max 1 || fail "deploy failed"
+  chorus deploy "$job" --name kws --min 1 --max 1 || fail "deploy kws failed"
+  wait_workers 2 30
+  rec=$(ls "$work"/vad-data/recordings/*.wav | head -1)
+  chorus vad vad "$rec" > "$work/vad.out" || fail "chorus vad failed: $(cat "$work/vad.out")"
+  grep -q "speech segment(s)" "$work/vad.out" || fail "no segments printed: $(cat "$work/vad.out")"
+  chorus vad vad "$rec" "$wav" --output json --threshold 0.3 > "$work/vad.json" || fail "chorus vad --output json failed"
+  py "import json; d = json.load(open('$work/vad.json')); assert len(d) == 2 and all('segments' in f for f in d), d" ||
+    fail "bad JSON: $(cat "$work/vad.json")"
+  body=$(curl -s -H "Authorization: Bearer $token" -H "Content-Type: audio/wav" --data-binary @"$rec" "$http/v2/models/vad/infer")
+  echo "$body" | py "import json,sys; o = {t['name']: t for t in json.load(sys.stdin)['outputs']}; \
+assert o['segments']['shape'][1] == 2 and len(o['speech_probability']['data']) > 100, o.keys()" ||
+    fail "HTTP reply lacks speech_probability/segments: ${body:0:300}"
+  meta=$(curl -s -H "Authorization: Bearer $token" "$http/v2/models/vad")
+  echo "$meta" | py "import json,sys; m = json.load(sys.stdin); \
+assert [o['name'] for o in m['outputs']] == ['speech_probability', 'segments'] and m['parameters']['task'] == 'detect', m" ||
+    fail "metadata does not declare the detector's outputs: $meta"
+  code=$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $token" \
+         -d '{"inputs":[{"name":"audio","datatype":"FP32","shape":[100],"data":['"$(seq -s, 100 | sed 's/[0-9]*/0.1/g')"']}]}' \
+         "$http/v2/models/vad/infer")
+  [ "$code" = 400 ] || fail "audio shorter than one frame gave $code"
+  # A keyword spotter is not a detector: chorus vad says so, naming both.
+  chorus vad kws "$wav" > "$work/wrong.out" 2>&1 && fail "chorus vad accepted a classify model"
+  grep -q "not a voice-activity (detect) model" "$work/wrong.out" || fail "unclear refusal: $(cat "$work/wrong.out")"
   ;;
 *) fail "unknown mode" ;;
 esac
