@@ -74,6 +74,30 @@ TEST(JobSpec, FsddNeedsSpeakersAndExtraSourcesNeedALabelMap) {
   EXPECT_THAT(m, HasSubstr("dataset.extra_train[0].label_map: required key is missing"));
 }
 
+TEST(JobSpec, TasksAndTheirDatasetsAndDevicesAreChecked) {
+  auto detect = ParseTrainJobSpec(
+      "name: v\ntask: detect\ndataset:\n  kind: segments\n  root: r\n  crop_seconds: 3\nmodel:\n  name: vad_crnn\n"
+      "training:\n  device: cuda:1\n  precision: bf16\n  deterministic: true\n",
+      "v.yaml");
+  ASSERT_TRUE(detect.ok()) << detect.status().ToString();
+  EXPECT_EQ(detect->task, "detect");
+  EXPECT_EQ(detect->dataset.crop_seconds, 3);
+  EXPECT_EQ(detect->training.device, "cuda:1");
+  EXPECT_EQ(detect->training.precision, "bf16");
+  EXPECT_TRUE(detect->training.deterministic);
+  auto wrong_data = ParseTrainJobSpec(std::string("task: detect\n") + kMinimal, "w.yaml");
+  ASSERT_FALSE(wrong_data.ok());
+  EXPECT_THAT(wrong_data.status().message(), HasSubstr("task: detect needs a dataset of recordings"));
+  auto wrong_task = ParseTrainJobSpec("name: v\ndataset:\n  kind: segments\n  root: r\n", "t.yaml");
+  ASSERT_FALSE(wrong_task.ok());
+  EXPECT_THAT(wrong_task.status().message(), HasSubstr("not for task classify"));
+  auto unknown = ParseTrainJobSpec(std::string("task: translate\n") + kMinimal, "u.yaml");
+  EXPECT_THAT(unknown.status().message(), HasSubstr("must be classify, detect or embed"));
+  auto device = ParseTrainJobSpec(std::string(kMinimal) + "training:\n  device: gpu\n  precision: fp16\n", "d.yaml");
+  EXPECT_THAT(device.status().message(), HasSubstr("training.device: must be cpu, cuda or cuda:N; got 'gpu'"));
+  EXPECT_THAT(device.status().message(), HasSubstr("training.precision: must be fp32 or bf16; got 'fp16'"));
+}
+
 TEST(JobSpec, MissingFileIsNotFound) {
   auto spec = LoadTrainJobSpec("/no/such/job.yaml");
   ASSERT_FALSE(spec.ok());
