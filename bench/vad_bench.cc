@@ -174,6 +174,8 @@ Scores RunChorus(const std::string& model_dir, const std::vector<Recording>& set
 Scores RunSilero(const std::string& version, const std::vector<Recording>& set, const std::string& dir) {
   Scores s;
   const std::string script = bench::SourcePath("bench/vad_anchor/silero.mjs");
+  if (std::system("command -v node > /dev/null 2>&1") != 0)
+    return s.error = "node is not installed (setup.sh installs Debian's nodejs)", s;
   if (!fs::exists(bench::SourcePath("bench/vad_anchor/node_modules/onnxruntime-node")))
     return s.error = "bench/vad_anchor/node_modules is missing (setup.sh installs it with npm)", s;
   std::string cmd = "node " + script + " " + version;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -59,47 +60,49 @@ Segments Normalize(Segments s) {
   return out;
 }
 
-Status ReadCsv(const std::string& path, const std::set<std::string>& audio_files,
-               std::map<std::string, Segments>* segments) {
+// Calls on_line(line, number, "path:number") for every line of the file, stopping at the first error.
+Status ForEachLine(const std::string& path,
+                   const std::function<Status(const std::string&, int, const std::string&)>& on_line) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   std::istringstream in(text);
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    const std::string where = path + ":" + std::to_string(number);
-    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
+    RETURN_IF_ERROR(on_line(line, number, path + ":" + std::to_string(number)));
+  }
+  return Status::Ok();
+}
+
+Status ReadCsv(const std::string& path, const std::set<std::string>& audio_files,
+               std::map<std::string, Segments>* segments) {
+  return ForEachLine(path, [&](const std::string& line, int number, const std::string& where) -> Status {
+    if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') return Status::Ok();
     std::vector<std::string> f = SplitFields(line, ',');
-    if (number == 1 && f.size() >= 3 && f[1] == "start") continue;  // header
+    if (number == 1 && f.size() >= 3 && f[1] == "start") return Status::Ok();  // header
     if (f.size() != 3) return InvalidArgument(where + ": expected file,start,end; got '" + line + "'");
     if (!audio_files.count(f[0])) return NotFound(where + ": no audio file '" + f[0] + "' under the dataset root");
     ASSIGN_OR_RETURN(double start, ParseSeconds(f[1], where, "start"));
     ASSIGN_OR_RETURN(double end, ParseSeconds(f[2], where, "end"));
     if (end < start) return InvalidArgument(where + ": the segment ends (" + f[2] + ") before it starts (" + f[1] + ")");
     (*segments)[f[0]].emplace_back(start, end);
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status ReadRttm(const std::string& path, const std::map<std::string, std::string>& by_id,
                 std::map<std::string, Segments>* segments) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  std::istringstream in(text);
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    const std::string where = path + ":" + std::to_string(number);
+  return ForEachLine(path, [&](const std::string& line, int, const std::string& where) -> Status {
     std::vector<std::string> f = SplitFields(line, ' ');
-    if (f.empty() || f[0] != "SPEAKER") continue;
+    if (f.empty() || f[0] != "SPEAKER") return Status::Ok();
     if (f.size() < 5) return InvalidArgument(where + ": a SPEAKER row needs file, channel, onset and duration");
     auto file = by_id.find(f[1]);
     if (file == by_id.end()) return NotFound(where + ": no audio file named '" + f[1] + ".*' under the dataset root");
     ASSIGN_OR_RETURN(double onset, ParseSeconds(f[3], where, "onset"));
     ASSIGN_OR_RETURN(double duration, ParseSeconds(f[4], where, "duration"));
     (*segments)[file->second].emplace_back(onset, onset + duration);
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 }  // namespace

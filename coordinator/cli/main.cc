@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -26,46 +28,44 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int RunSynth(const chorus::data::SynthOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  int last_percent = -1;
-  chorus::Status st = chorus::data::SynthesizeDataset(options, [&](int64_t done, int64_t total) {
+// Prints "VERB done/total UNIT (percent%)" on stderr at every 5%.
+std::function<void(int64_t, int64_t)> ProgressLine(const char* verb, const char* unit) {
+  auto last_percent = std::make_shared<int>(-1);
+  return [=](int64_t done, int64_t total) {
     const int percent = static_cast<int>(100 * done / std::max<int64_t>(1, total));
-    if (percent != last_percent && (percent % 5 == 0 || done == total)) {
-      last_percent = percent;
-      std::fprintf(stderr, "\rsynthesizing %lld/%lld clips (%d%%)", static_cast<long long>(done),
-                   static_cast<long long>(total), percent);
+    if (percent != *last_percent && (percent % 5 == 0 || done == total)) {
+      *last_percent = percent;
+      std::fprintf(stderr, "\r%s %lld/%lld %s (%d%%)", verb, static_cast<long long>(done),
+                   static_cast<long long>(total), unit, percent);
       if (done == total) std::fprintf(stderr, "\n");
     }
-  });
+  };
+}
+
+// Runs a dataset maker with a progress line; prints where it wrote and how long it took.
+int MakeDataset(const char* command, const std::string& out, const std::string& what,
+                const std::function<chorus::Status()>& make) {
+  const auto start = std::chrono::steady_clock::now();
+  chorus::Status st = make();
   if (!st.ok()) {
-    std::cerr << "\nchorus dataset synth: " << st.message() << std::endl;
+    std::cerr << "\nchorus dataset " << command << ": " << st.message() << std::endl;
     return 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("wrote %s in %.1f s\n", options.root.c_str(), seconds);
+  std::printf("wrote %s%s in %.1f s\n", out.c_str(), what.c_str(), seconds);
   return 0;
 }
 
-int RunVadSynth(const chorus::data::VadSynthOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  int last_percent = -1;
-  chorus::Status st = chorus::data::MakeVadDataset(options, [&](int64_t done, int64_t total) {
-    const int percent = static_cast<int>(100 * done / std::max<int64_t>(1, total));
-    if (percent != last_percent && (percent % 5 == 0 || done == total)) {
-      last_percent = percent;
-      std::fprintf(stderr, "\rmaking %lld/%lld recordings (%d%%)", static_cast<long long>(done),
-                   static_cast<long long>(total), percent);
-      if (done == total) std::fprintf(stderr, "\n");
-    }
+int RunSynth(const chorus::data::SynthOptions& options) {
+  return MakeDataset("synth", options.root, "", [&] {
+    return chorus::data::SynthesizeDataset(options, ProgressLine("synthesizing", "clips"));
   });
-  if (!st.ok()) {
-    std::cerr << "\nchorus dataset vad-synth: " << st.message() << std::endl;
-    return 1;
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("wrote %s (recordings/, segments.csv, conditions.csv) in %.1f s\n", options.out.c_str(), seconds);
-  return 0;
+}
+
+int RunVadSynth(const chorus::data::VadSynthOptions& options) {
+  return MakeDataset("vad-synth", options.out, " (recordings/, segments.csv, conditions.csv)", [&] {
+    return chorus::data::MakeVadDataset(options, ProgressLine("making", "recordings"));
+  });
 }
 
 // The directory that holds this executable (chorus-worker lives beside it).

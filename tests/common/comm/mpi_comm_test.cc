@@ -293,13 +293,8 @@ void TestTimeout(Communicator& c, const WorldInfo&) {
 
 int main() {
   using namespace chorus::comm;
-  auto world = MpiRuntime::Initialize();
-  if (!world.ok()) {
-    std::cerr << "MpiRuntime::Initialize: " << world.status().ToString() << std::endl;
-    return 1;
-  }
-  chorus::comm::testing::g_rank = world->rank;
-  chorus::comm::testing::g_world = world->world_size;
+  auto world = chorus::comm::testing::StartWorld();
+  if (!world) return 1;
   at::set_num_threads(1);  // ranks share two cores
 
   CommunicatorOptions options;

@@ -305,13 +305,8 @@ void TestTimeout(Communicator&, const WorldInfo&) {
 
 int main() {
   using namespace chorus::comm;
-  auto world = MpiRuntime::Initialize();
-  if (!world.ok()) {
-    std::cerr << "MpiRuntime::Initialize: " << world.status().ToString() << std::endl;
-    return 1;
-  }
-  testing::g_rank = world->rank;
-  testing::g_world = world->world_size;
+  auto world = chorus::comm::testing::StartWorld();
+  if (!world) return 1;
   int gpus = 0;
   if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus == 0) {
     if (world->rank == 0) std::printf("SKIPPED: no CUDA GPU is usable here\n");

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -69,6 +70,19 @@ inline void CheckTensorEq(const at::Tensor& actual_in, const at::Tensor& expecte
        << expected.reshape(-1).slice(0, 0, 12);
     Fail("tensor", os.str());
   }
+}
+
+// Initializes MPI and this harness's rank and world size; nullopt (after
+// saying why) when MPI cannot start.
+inline std::optional<WorldInfo> StartWorld() {
+  auto world = MpiRuntime::Initialize();
+  if (!world.ok()) {
+    std::cerr << "MpiRuntime::Initialize: " << world.status().ToString() << std::endl;
+    return std::nullopt;
+  }
+  g_rank = world->rank;
+  g_world = world->world_size;
+  return *world;
 }
 
 struct Case {
