@@ -142,13 +142,9 @@ void LabelWord(const std::vector<float>& clip, size_t at, int sample_rate, std::
   const size_t first = at / hop, last = (at + clip.size() + hop - 1) / hop;
   std::vector<double> rms(last - first, 0.0);
   for (size_t f = first; f < last; ++f) {
-    double energy = 0;
-    size_t count = 0;
-    for (size_t s = f * hop; s < (f + 1) * hop; ++s) {
-      if (s < at || s >= at + clip.size()) continue;
+    double energy = 0;  // over the part of the frame the word covers, divided by the whole frame
+    for (size_t s = std::max(f * hop, at); s < std::min((f + 1) * hop, at + clip.size()); ++s)
       energy += static_cast<double>(clip[s - at]) * clip[s - at];
-      ++count;
-    }
     rms[f - first] = std::sqrt(energy / static_cast<double>(hop));
   }
   const double loudest = *std::max_element(rms.begin(), rms.end());

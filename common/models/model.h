@@ -33,6 +33,8 @@ class Model : public torch::nn::Module {
   // per-frame model, [batch, frames].
   virtual torch::Tensor forward(torch::Tensor x) = 0;
   virtual bool per_frame() const { return false; }
+  // Where its parameters live (the CPU for a model without any).
+  c10::Device device() const;
 };
 
 // A per-frame model that runs over a stream chunk by chunk.

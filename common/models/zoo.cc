@@ -197,6 +197,11 @@ const std::vector<std::string>& ModelNames() {
   return names;
 }
 
+c10::Device Model::device() const {
+  const std::vector<torch::Tensor> params = parameters();
+  return params.empty() ? c10::Device(c10::kCPU) : params.front().device();
+}
+
 bool IsPerFrameModel(const std::string& name) { return name == "vad_crnn"; }
 
 Result<ModelPtr> CreateModel(const config::ModelSpec& spec, const InputShape& shape) {

@@ -190,12 +190,12 @@ std::vector<TensorSpec> DetectTask::Outputs() const {
 
 Status DetectTask::Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const {
   VadOptions o = options_;
-  nlohmann::json overrides = options_.ToJson();
-  for (const auto& [key, value] : request.parameters()) {
-    if (key == "frame_seconds") return InvalidArgument("parameter frame_seconds is the model's, not a request's");
-    overrides[key] = value;
-  }
   if (!request.parameters().empty()) {
+    nlohmann::json overrides = options_.ToJson();
+    for (const auto& [key, value] : request.parameters()) {
+      if (key == "frame_seconds") return InvalidArgument("parameter frame_seconds is the model's, not a request's");
+      overrides[key] = value;
+    }
     Result<VadOptions> parsed = VadOptions::FromJson(overrides);
     if (!parsed.ok()) return InvalidArgument("parameters: " + parsed.status().message());
     o = *parsed;

@@ -13,6 +13,7 @@
 #include "common/audio/wav_io.h"
 #include "common/models/device.h"
 #include "common/models/model_bundle.h"
+#include "common/tasks/task.h"
 #include "common/util/fs.h"
 
 namespace chorus::serve {

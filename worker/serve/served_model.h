@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "common/proto/serve.pb.h"
-#include "common/tasks/task.h"
 #include "common/util/status.h"
 
 namespace at {

@@ -52,10 +52,8 @@ Result<std::string> CheckpointStore::Save(const TrainerState& state, models::Mod
       archive.write("model", model_archive);
       archive.write("optimizer", optimizer_archive);
       archive.write("rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
-      const std::vector<torch::Tensor> params = model.parameters();
-      if (!params.empty() && params.front().is_cuda()) {
-        archive.write(kCudaRng, at::globalContext().defaultGenerator(params.front().device()).get_state(),
-                      /*is_buffer=*/true);
+      if (model.device().is_cuda()) {
+        archive.write(kCudaRng, at::globalContext().defaultGenerator(model.device()).get_state(), /*is_buffer=*/true);
       }
       archive.write("state", c10::IValue(state.ToJson().dump()));
       archive.save_to(tmp);

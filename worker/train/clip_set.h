@@ -25,7 +25,6 @@ class ClipSet {
 
   int64_t size() const { return static_cast<int64_t>(examples_.size()); }
   int64_t clip_samples() const { return clip_samples_; }
-  int label(int64_t i) const { return examples_[i].label; }
   const data::Example& example(int64_t i) const { return examples_[i]; }
   bool is_silence(int64_t i) const { return examples_[i].path.empty(); }
 

@@ -29,7 +29,7 @@ Status Evaluator::BuildBatches() {
 
 Result<tasks::TaskReport> Evaluator::Run(models::Model& model, comm::Communicator* comm, const std::string& tag) {
   if (!built_) RETURN_IF_ERROR(BuildBatches());
-  const c10::Device device = model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device();
+  const c10::Device device = model.device();
   std::unique_ptr<tasks::Evaluation> evaluation = task_.NewEvaluation();
   {
     torch::NoGradGuard no_grad;

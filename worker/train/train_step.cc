@@ -9,7 +9,7 @@ namespace chorus::train {
 StepRunner::StepRunner(models::Model& model, const tasks::Task& task, FlatOptimizer& optimizer,
                        GradientReducer* reducer, StepOptions options)
     : model_(model), task_(task), optimizer_(optimizer), reducer_(reducer), options_(options),
-      device_(model.parameters().empty() ? c10::Device(c10::kCPU) : model.parameters().front().device()) {
+      device_(model.device()) {
   stats_ = torch::zeros({3}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
 }
 

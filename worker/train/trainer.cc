@@ -4,7 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <numeric>
 
 #include <spdlog/spdlog.h>
@@ -74,7 +73,6 @@ struct Trainer::Impl {
   int64_t steps_per_epoch = 0;    // optimizer steps
   int64_t total_steps = 0;
   std::string best_weights_path;
-  std::string score_name = "score";  // what the task's evaluation calls its score
 
   explicit Impl(TrainerOptions o) : options(std::move(o)) {
     comm = options.comm;
@@ -378,7 +376,6 @@ Result<TrainResult> Trainer::Impl::Run() {
       if (has_validation && (state.step % eval_every == 0 || done)) {
         ASSIGN_OR_RETURN(tasks::TaskReport report, Evaluate(*validation_eval, tag + " validation"));
         reporter->OnEvaluation(state.step, "validation", report);
-        score_name = report.score_name;
         AppendMetrics({{"event", "eval"}, {"split", "validation"}, {"step", state.step},
                        {report.score_name, report.score}, {"loss", report.loss}});
         if (report.score > state.best_metric) {
@@ -421,11 +418,11 @@ Result<TrainResult> Trainer::Impl::Run() {
   }
   if (has_validation && fs::exists(best_weights_path)) {
     RETURN_IF_ERROR(LoadBestWeights());
+    ASSIGN_OR_RETURN(tasks::TaskReport v, Evaluate(*validation_eval, "final validation"));
     if (rank == 0) {
-      spdlog::info("using the best validation model: {} {:.4f} at step {}", score_name, state.best_metric,
+      spdlog::info("using the best validation model: {} {:.4f} at step {}", v.score_name, state.best_metric,
                    state.best_step);
     }
-    ASSIGN_OR_RETURN(tasks::TaskReport v, Evaluate(*validation_eval, "final validation"));
     result.validation = v;
     task->Tune(v);  // e.g. a detector's threshold, chosen on validation data only
   }
