@@ -8,7 +8,9 @@
 
 #include "common/net/rpc_client.h"
 #include "common/proto/serve.pb.h"
+#include "common/tasks/outputs.h"
 #include "coordinator/metrics_text.h"
+#include "coordinator/speaker_api.h"
 #include "coordinator/token.h"
 
 namespace chorus::coordinator {
@@ -148,6 +150,7 @@ struct Gateway::Impl {
   GatewayOptions options;
   Broker* broker = nullptr;
   httplib::Server server;
+  std::unique_ptr<SpeakerApi> speaker_api;
   std::thread thread;
   int port = 0;
 
@@ -181,16 +184,85 @@ struct Gateway::Impl {
     } else if (Status s = ParseInferJson(req.body, &r); !s.ok()) {
       return Error(res, 400, s.message());
     }
+    proto::InferReply reply;
+    if (Status s = CallBroker(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
+    if (reply.code() != "OK") return Error(res, HttpStatus(reply.code()), reply.error());
+    res.set_content(ReplyJson(reply).dump(), "application/json");
+  }
+
+  // Sends `r` to the broker on this thread's client socket (the deadline: the request's, or the default).
+  Status CallBroker(proto::InferRequest& r, proto::InferReply* reply) {
     const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
     r.set_timeout_ms(timeout);
     thread_local std::unique_ptr<net::RpcClient> client;
     if (!client || client->endpoint() != options.broker_endpoint)
       client = std::make_unique<net::RpcClient>(
           net::RpcClientOptions{options.broker_endpoint, std::chrono::milliseconds(timeout + 2000)});
+    return client->Call(r, reply);
+  }
+
+  // ---- the speaker extension ----
+
+  Result<std::vector<float>> Embed(const std::string& model, const std::string& audio) {
+    proto::InferRequest r;
+    r.set_model(model);
+    r.set_token(options.token);
+    r.set_wav(audio);
     proto::InferReply reply;
-    if (Status s = client->Call(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
-    if (reply.code() != "OK") return Error(res, HttpStatus(reply.code()), reply.error());
-    res.set_content(ReplyJson(reply).dump(), "application/json");
+    if (Status s = CallBroker(r, &reply); !s.ok()) return Unavailable("broker: " + s.message());
+    if (reply.code() != "OK") return Status(StatusCodeFromName(reply.code()), reply.error());
+    const proto::NamedTensor* e = tasks::FindOutput(reply, "embedding");
+    if (!e) return Internal("model '" + model + "' answered without an embedding");
+    return std::vector<float>(e->fp32().begin(), e->fp32().end());
+  }
+
+  Result<EmbedModelFacts> Facts(const std::string& model) {
+    proto::ServedModelInfo info;
+    int workers = 0;
+    if (!Known(model, &info, &workers)) return NotFound("unknown model '" + model + "'");
+    EmbedModelFacts facts;
+    facts.task = info.task();
+    const json p = json::parse(info.parameters_json().empty() ? "{}" : info.parameters_json(), nullptr, false);
+    if (p.is_object() && p.contains("threshold") && p["threshold"].is_number()) facts.threshold = p["threshold"];
+    return facts;
+  }
+
+  // The utterances of a request: its multipart "audio" parts, or its body.
+  static Result<std::vector<std::string>> Utterances(const httplib::Request& req) {
+    std::vector<std::string> out;
+    if (req.is_multipart_form_data()) {
+      for (auto [it, end] = req.files.equal_range("audio"); it != end; ++it) out.push_back(it->second.content);
+      if (out.empty()) return InvalidArgument("the multipart body has no 'audio' part");
+    } else if (!req.body.empty()) {
+      out.push_back(req.body);
+    }
+    return out;
+  }
+
+  void Reply(httplib::Response& res, const Result<json>& result) {
+    if (!result.ok()) return Error(res, SpeakerHttpStatus(result.status()), result.status().message());
+    res.set_content(result->dump(), "application/json");
+  }
+
+  void Speakers(const httplib::Request& req, httplib::Response& res, const std::string& action) {
+    if (!Authorized(req, res)) return;
+    if (!speaker_api) return Error(res, 404, "this coordinator keeps no speaker registry");
+    const std::string model = req.matches[1];
+    if (action == "list") return Reply(res, speaker_api->List(model));
+    if (action == "delete") return Reply(res, speaker_api->Delete(model, req.matches[2]));
+    Result<std::vector<std::string>> audio = Utterances(req);
+    if (!audio.ok()) return Error(res, 400, audio.status().message());
+    if (action == "enrol") return Reply(res, speaker_api->Enrol(model, req.matches[2], *audio));
+    if (audio->size() != 1) return Error(res, 400, "send exactly one utterance (got " + std::to_string(audio->size()) + ")");
+    if (action == "verify") return Reply(res, speaker_api->Verify(model, req.matches[2], audio->front()));
+    int top_k = 3;
+    if (req.has_param("top_k")) {
+      const std::string k = req.get_param_value("top_k");
+      if (k.empty() || k.size() > 3 || k.find_first_not_of("0123456789") != std::string::npos)
+        return Error(res, 400, "top_k must be an integer in [1, 100]");
+      top_k = std::stoi(k);
+    }
+    return Reply(res, speaker_api->Identify(model, audio->front(), top_k));
   }
 };
 
@@ -258,6 +330,27 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
                     "application/json");
   });
   s.Post(R"(/v2/models/([^/]+)/infer)", [g](const httplib::Request& req, httplib::Response& res) { g->Infer(req, res); });
+  if (g->options.speakers) {
+    g->speaker_api = std::make_unique<SpeakerApi>(
+        *g->options.speakers, [g](const std::string& m, const std::string& a) { return g->Embed(m, a); },
+        [g](const std::string& m) { return g->Facts(m); });
+  }
+  s.Get("/v2", [g](const httplib::Request&, httplib::Response& res) {
+    json extensions = json::array();
+    if (g->speaker_api) extensions.push_back("chorus_speakers");
+    res.set_content(json{{"name", "chorus"}, {"version", "0.1.0"}, {"extensions", extensions}}.dump(),
+                    "application/json");
+  });
+  const std::string speaker = R"(/v2/models/([^/]+)/speakers/([A-Za-z0-9._-]+))";
+  s.Get(R"(/v2/models/([^/]+)/speakers)",
+        [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "list"); });
+  auto enrol = [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "enrol"); };
+  s.Put(speaker, enrol);
+  s.Post(speaker, enrol);
+  s.Delete(speaker, [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "delete"); });
+  s.Post(speaker + "/verify", [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "verify"); });
+  s.Post(R"(/v2/models/([^/]+)/identify)",
+         [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "identify"); });
   s.Get("/metrics", [g](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderMetrics(g->broker->Snapshot()), "text/plain; version=0.0.4");
   });

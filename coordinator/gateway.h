@@ -6,6 +6,15 @@
 //        ("features" FP32 [frames, bins] or "audio" FP32 [samples] with
 //        parameters.sample_rate), or a WAV body (Content-Type audio/*)
 //   GET  /metrics                                    Prometheus text, open
+//   GET  /v2                                         server metadata, open
+// and the Chorus speaker extension ("chorus_speakers", speaker_api.h), for
+// embed models, all token-protected; audio as a WAV body (one utterance) or
+// multipart/form-data with one "audio" part per utterance:
+//   GET    /v2/models/{name}/speakers                 the enrolled (no embeddings)
+//   PUT    /v2/models/{name}/speakers/{speaker}       enrol or re-enrol (POST too)
+//   DELETE /v2/models/{name}/speakers/{speaker}
+//   POST   /v2/models/{name}/speakers/{speaker}/verify
+//   POST   /v2/models/{name}/identify[?top_k=K]
 // The token travels as "Authorization: Bearer TOKEN". Errors are JSON
 // {"error": "..."} with 400/401/404/413/429 (+Retry-After)/503/504.
 // Requests go to the broker over its client socket, one REQ socket per HTTP
@@ -18,6 +27,7 @@
 
 #include "common/util/status.h"
 #include "coordinator/broker.h"
+#include "coordinator/speaker_registry.h"
 
 namespace chorus::coordinator {
 
@@ -28,6 +38,7 @@ struct GatewayOptions {
   std::string broker_endpoint;  // the broker's client endpoint
   size_t max_body_bytes = 16 << 20;
   std::chrono::milliseconds timeout{10000};  // per request, unless it asks for less
+  SpeakerRegistry* speakers = nullptr;       // null: no speaker routes (404)
 };
 
 class Gateway {

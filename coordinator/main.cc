@@ -24,6 +24,7 @@
 #include "coordinator/broker.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/gateway.h"
+#include "coordinator/speaker_registry.h"
 #include "coordinator/job_api.h"
 #include "coordinator/job_store.h"
 #include "coordinator/local_launcher.h"
@@ -54,8 +55,9 @@ int Serve(CoordinatorConfig config) {
   }
   auto token = LoadOrCreateToken(config.token, config.state_dir);
   auto store = JobStore::Open(config.state_dir + "/jobs.db");
+  auto speakers = SpeakerRegistry::Open(config.state_dir + "/jobs.db");  // the same file, its own connection
   auto server = CoordinatorServer::Bind(config.listen);
-  for (const Status& s : {token.status(), store.status(), server.status()}) {
+  for (const Status& s : {token.status(), store.status(), speakers.status(), server.status()}) {
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;
@@ -98,6 +100,7 @@ int Serve(CoordinatorConfig config) {
     broker = std::move(*bound);
     config.http.token = *token;
     config.http.broker_endpoint = broker->client_endpoint();
+    config.http.speakers = speakers->get();
     auto started = Gateway::Start(config.http, *broker);
     if (!started.ok()) {
       spdlog::error("{}", started.status().ToString());

@@ -22,8 +22,8 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
 
 void ReadDataset(ConfigNode node, DatasetSpec* d) {
   node.Get("kind", &d->kind);
-  node.Check(OneOf(d->kind, {"speech_commands", "fsdd", "folder", "segments"}), "kind",
-             "must be one of speech_commands, fsdd, folder, segments; got '" + d->kind + "'");
+  node.Check(OneOf(d->kind, {"speech_commands", "fsdd", "folder", "segments", "speakers"}), "kind",
+             "must be one of speech_commands, fsdd, folder, segments, speakers; got '" + d->kind + "'");
   node.Require("root", &d->root);
   node.Get("words", &d->words);
   node.Get("silence_percentage", &d->silence_percentage);
@@ -33,6 +33,11 @@ void ReadDataset(ConfigNode node, DatasetSpec* d) {
   node.Get("train_speakers", &d->train_speakers);
   node.Get("validation_speakers", &d->validation_speakers);
   node.Get("test_speakers", &d->test_speakers);
+  node.Get("test_root", &d->test_root);
+  node.Get("validation_trials", &d->validation_trials);
+  node.Get("test_trials", &d->test_trials);
+  node.Check(d->kind == "speakers" || (d->test_root.empty() && d->validation_trials.empty() && d->test_trials.empty()),
+             "test_root", "test_root, validation_trials and test_trials belong to dataset kind speakers");
   node.Get("clip_seconds", &d->clip_seconds);
   node.Get("crop_seconds", &d->crop_seconds);
   node.Get("repeat", &d->repeat);
@@ -103,8 +108,10 @@ void ReadAugment(ConfigNode node, bool* enabled, audio::AugmentOptions* a) {
 
 void ReadModel(ConfigNode node, ModelSpec* m) {
   node.Get("name", &m->name);
-  node.Check(OneOf(m->name, {"vgg", "ds_cnn", "tc_resnet", "crnn", "vad_crnn"}), "name",
-             "must be one of vgg, ds_cnn, tc_resnet, crnn, vad_crnn; got '" + m->name + "'");
+  node.Check(OneOf(m->name, {"vgg", "ds_cnn", "tc_resnet", "crnn", "vad_crnn", "ecapa_lite"}), "name",
+             "must be one of vgg, ds_cnn, tc_resnet, crnn, vad_crnn, ecapa_lite; got '" + m->name + "'");
+  node.Get("embedding_dim", &m->embedding_dim);
+  node.Check(m->embedding_dim >= 2 && m->embedding_dim <= 4096, "embedding_dim", "must be in [2, 4096]");
   node.Get("width", &m->width);
   node.Get("dropout", &m->dropout);
   node.Get("hidden", &m->hidden);
@@ -113,6 +120,17 @@ void ReadModel(ConfigNode node, ModelSpec* m) {
   node.Check(m->width >= 4 && m->width <= 1024, "width", "must be in [4, 1024]");
   node.Check(m->dropout >= 0 && m->dropout < 1, "dropout", "must be in [0, 1)");
   node.Check(m->hidden >= 1 && m->hidden <= 4096, "hidden", "must be in [1, 4096]");
+}
+
+void ReadEmbed(ConfigNode node, EmbedSpec* e) {
+  node.Get("margin", &e->margin);
+  node.Get("scale", &e->scale);
+  node.Get("enrol_utterances", &e->enrol_utterances);
+  node.Get("min_seconds", &e->min_seconds);
+  node.Check(e->margin >= 0 && e->margin < 1, "margin", "must be in [0, 1) radians");
+  node.Check(e->scale > 0 && e->scale <= 128, "scale", "must be in (0, 128]");
+  node.Check(e->enrol_utterances >= 1 && e->enrol_utterances <= 100, "enrol_utterances", "must be in [1, 100]");
+  node.Check(e->min_seconds > 0 && e->min_seconds <= 30, "min_seconds", "must be in (0, 30]");
 }
 
 void ReadOptimizer(ConfigNode node, OptimizerSpec* o) {
@@ -198,6 +216,11 @@ Result<TrainJobSpec> ReadSpec(YamlReader reader, const std::string& source, cons
                  spec.dataset.kind);
   root.Check(spec.task == "detect" || spec.dataset.kind != "segments", "task",
              "a segments dataset holds speech regions for task detect, not for task " + spec.task);
+  root.Check(spec.task != "embed" || spec.dataset.kind == "speakers", "task",
+             "embed needs a dataset of utterances by speaker (dataset.kind: speakers), got kind " + spec.dataset.kind);
+  root.Check(spec.task == "embed" || spec.dataset.kind != "speakers", "task",
+             "a speakers dataset is for task embed, not for task " + spec.task);
+  ReadEmbed(root.Child("embed"), &spec.embed);
   ReadFeatures(root.Child("features"), &spec.features);
   ReadAugment(root.Child("augment"), &spec.augment_enabled, &spec.augment);
   ReadModel(root.Child("model"), &spec.model);
@@ -214,6 +237,8 @@ Result<TrainJobSpec> ReadSpec(YamlReader reader, const std::string& source, cons
   if (spec.output.model_name.empty()) spec.output.model_name = spec.name;
   spec.dataset.root = Resolve(base_dir, spec.dataset.root);
   for (auto& extra : spec.dataset.extra_train) extra.root = Resolve(base_dir, extra.root);
+  for (std::string* path : {&spec.dataset.test_root, &spec.dataset.validation_trials, &spec.dataset.test_trials})
+    *path = Resolve(base_dir, *path);
   return spec;
 }
 

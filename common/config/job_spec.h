@@ -24,7 +24,8 @@ struct ExtraTrainSource {
 };
 
 struct DatasetSpec {
-  std::string kind = "speech_commands";  // speech_commands | fsdd | folder | segments (voice activity)
+  // speech_commands | fsdd | folder | segments (voice activity) | speakers (speaker recognition)
+  std::string kind = "speech_commands";
   std::string root;
   // speech_commands
   std::vector<std::string> words;
@@ -37,6 +38,11 @@ struct DatasetSpec {
   std::vector<std::string> validation_speakers;
   std::vector<std::string> test_speakers;
   std::vector<ExtraTrainSource> extra_train;
+  // speakers: a second layout whose speakers are the test split (else
+  // testing_percentage of root's speakers), and VoxCeleb-style trial lists
+  std::string test_root;
+  std::string validation_trials;
+  std::string test_trials;
   // Each training example of the dataset itself (not of extra_train) appears
   // this many times per epoch, each time with its own augmentation: weights
   // scarce real recordings against plentiful synthetic ones.
@@ -53,6 +59,7 @@ struct ModelSpec {
   int width = 64;               // base channel count
   double dropout = 0.2;
   int hidden = 64;              // recurrent size (crnn)
+  int embedding_dim = 128;      // speaker embedding size (ecapa_lite)
   std::string norm = "batch";   // batch | none (no BatchNorm: used where per-rank batch
                                 // statistics must not matter, e.g. equivalence tests)
 };
@@ -104,6 +111,14 @@ struct TrainingSpec {
   bool deterministic = false;
 };
 
+// task embed: the AAM-softmax and how evaluation enrols (tasks/embed_task.h).
+struct EmbedSpec {
+  double margin = 0.2;        // radians added to the spoken speaker's angle
+  double scale = 30.0;        // logit scale
+  int enrol_utterances = 5;   // per speaker, in evaluation
+  double min_seconds = 0.1;   // served: shorter audio is refused
+};
+
 struct OutputSpec {
   std::string dir;                // checkpoints, metrics.jsonl, eval.json
   std::string model_repository;  // "" : do not export
@@ -115,8 +130,10 @@ struct TrainJobSpec {
   std::string source_file;  // the YAML it came from ("" when built in code)
   // classify (clips to classes: keyword spotting), detect (recordings to a
   // speech probability per frame: voice activity; dataset kind segments and a
-  // per-frame model such as vad_crnn), embed (not available yet).
+  // per-frame model such as vad_crnn), embed (clips to speaker embeddings:
+  // dataset kind speakers and an embedding model such as ecapa_lite).
   std::string task = "classify";
+  EmbedSpec embed;
   DatasetSpec dataset;
   audio::FeatureOptions features;
   bool augment_enabled = true;

@@ -3,6 +3,7 @@
 // Plain value types.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,12 +24,23 @@ struct Example {
   Segments speech;      // where speech is (datasets for voice activity; else empty)
 };
 
+// A verification trial of an explicit list: is `test` spoken by the speaker
+// of `enrol`? Indices into one split's examples.
+struct Trial {
+  int64_t enrol = 0;
+  int64_t test = 0;
+  bool target = false;  // same speaker
+};
+
 struct DatasetSplit {
   std::vector<std::string> labels;  // class names, index = label id
   std::vector<Example> train;
   std::vector<Example> validation;
   std::vector<Example> test;
   std::vector<std::string> noise_files;  // background noise (may be empty)
+  // Speaker datasets with trial lists; empty: the task builds its own trials.
+  std::vector<Trial> validation_trials;
+  std::vector<Trial> test_trials;
 };
 
 }  // namespace chorus::data

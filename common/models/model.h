@@ -1,7 +1,9 @@
 // The model zoo: every Chorus model maps features [batch, frames, bins] to
-// either one output vector per clip, [batch, num_classes] (vgg, ds_cnn,
-// tc_resnet, crnn: keyword spotting), or one output per frame, [batch,
-// frames] (vad_crnn: voice activity). Models are chosen by name through
+// one output vector per clip, [batch, num_classes] (vgg, ds_cnn, tc_resnet,
+// crnn: keyword spotting), one output per frame, [batch, frames] (vad_crnn:
+// voice activity), or an embedding per clip, [batch, embedding_dim] in eval
+// mode and cosines to num_classes training speakers in training mode
+// (ecapa_lite: speakers). Models are chosen by name through
 // CreateModel, which validates the spec and the input shape and returns a
 // Status instead of a half-built module. Per-frame models are causal and
 // stream: ForwardChunk over consecutive chunks, with the state carried,
@@ -33,6 +35,8 @@ class Model : public torch::nn::Module {
   // per-frame model, [batch, frames].
   virtual torch::Tensor forward(torch::Tensor x) = 0;
   virtual bool per_frame() const { return false; }
+  // > 0 for an embedding model: the size of what forward() returns in eval mode.
+  virtual int64_t embedding_dim() const { return 0; }
   // Where its parameters live (the CPU for a model without any).
   c10::Device device() const;
 };
@@ -54,6 +58,8 @@ const std::vector<std::string>& ModelNames();
 
 // True for the zoo's per-frame models (vad_crnn), false for its per-clip ones.
 bool IsPerFrameModel(const std::string& name);
+// True for the zoo's embedding models (ecapa_lite).
+bool IsEmbeddingModel(const std::string& name);
 
 Result<ModelPtr> CreateModel(const config::ModelSpec& spec, const InputShape& shape);
 

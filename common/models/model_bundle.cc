@@ -44,7 +44,7 @@ nlohmann::json ModelMetadata::ToJson() const {
   j["name"] = name;
   j["version"] = version;
   j["model"] = {{"name", model.name}, {"width", model.width}, {"dropout", model.dropout}, {"hidden", model.hidden},
-                {"norm", model.norm}};
+                {"norm", model.norm}, {"embedding_dim", model.embedding_dim}};
   j["input"] = {{"frames", shape.frames}, {"bins", shape.bins}, {"num_classes", shape.num_classes}};
   j["features"] = audio::FeatureOptionsToJson(features);
   j["labels"] = labels;
@@ -71,6 +71,7 @@ Result<ModelMetadata> ModelMetadata::FromJson(const nlohmann::json& j, const std
     m.model.dropout = mj.at("dropout").get<double>();
     m.model.hidden = mj.at("hidden").get<int>();
     m.model.norm = mj.value("norm", "batch");
+    m.model.embedding_dim = mj.value("embedding_dim", m.model.embedding_dim);
     const auto& in = j.at("input");
     m.shape.frames = in.at("frames").get<int64_t>();
     m.shape.bins = in.at("bins").get<int64_t>();

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "common/models/model.h"
+#include "common/models/speaker_model.h"
 #include "common/models/vad_model.h"
 
 namespace chorus::models {
@@ -193,7 +194,7 @@ class Crnn : public Model {
 }  // namespace
 
 const std::vector<std::string>& ModelNames() {
-  static const std::vector<std::string> names = {"vgg", "ds_cnn", "tc_resnet", "crnn", "vad_crnn"};
+  static const std::vector<std::string> names = {"vgg", "ds_cnn", "tc_resnet", "crnn", "vad_crnn", "ecapa_lite"};
   return names;
 }
 
@@ -203,6 +204,8 @@ c10::Device Model::device() const {
 }
 
 bool IsPerFrameModel(const std::string& name) { return name == "vad_crnn"; }
+
+bool IsEmbeddingModel(const std::string& name) { return name == "ecapa_lite"; }
 
 Result<ModelPtr> CreateModel(const config::ModelSpec& spec, const InputShape& shape) {
   const int64_t min_outputs = IsPerFrameModel(spec.name) ? 1 : 2;  // per-frame models give one output per frame
@@ -223,13 +226,17 @@ Result<ModelPtr> CreateModel(const config::ModelSpec& spec, const InputShape& sh
     else if (spec.name == "tc_resnet") model = std::make_shared<TcResNet>(spec, shape);
     else if (spec.name == "crnn") model = std::make_shared<Crnn>(spec, shape);
     else if (spec.name == "vad_crnn") model = MakeVadCrnn(spec, shape);
-    else return InvalidArgument("unknown model '" + spec.name + "' (known: vgg, ds_cnn, tc_resnet, crnn, vad_crnn)");
+    else if (spec.name == "ecapa_lite") model = MakeEcapaLite(spec, shape);
+    else return InvalidArgument("unknown model '" + spec.name +
+                                "' (known: vgg, ds_cnn, tc_resnet, crnn, vad_crnn, ecapa_lite)");
     // A dry run proves the input is large enough for the model's pooling.
     torch::NoGradGuard no_grad;
     model->eval();
     torch::Tensor out = model->forward(torch::zeros({2, shape.frames, shape.bins}));
     model->train();
-    const int64_t want = model->per_frame() ? shape.frames : shape.num_classes;
+    const int64_t want = model->per_frame()         ? shape.frames
+                         : model->embedding_dim() > 0 ? model->embedding_dim()
+                                                      : shape.num_classes;
     if (out.dim() != 2 || out.size(1) != want) {
       return Internal("model '" + spec.name + "' produced logits of shape " + c10::str(out.sizes()));
     }

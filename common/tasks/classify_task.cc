@@ -90,7 +90,8 @@ at::Tensor ClassifyTask::Decisions(const at::Tensor& logits, const Targets& t) c
   return torch::stack({right, torch::full({}, static_cast<double>(t.labels.size(0)), right.options())});
 }
 
-std::unique_ptr<Evaluation> ClassifyTask::NewEvaluation() const {
+std::unique_ptr<Evaluation> ClassifyTask::NewEvaluation(const std::vector<data::Example>&,
+                                                         const std::vector<data::Trial>&) const {
   return std::make_unique<ClassifyEvaluation>(labels_);
 }
 

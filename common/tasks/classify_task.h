@@ -23,7 +23,8 @@ class ClassifyTask : public Task {
   Targets Collate(const std::vector<at::Tensor>& per_example, int64_t frames, bool pin_memory) const override;
   at::Tensor Loss(const at::Tensor& output, const Targets& targets, double label_smoothing) const override;
   at::Tensor Decisions(const at::Tensor& output, const Targets& targets) const override;
-  std::unique_ptr<Evaluation> NewEvaluation() const override;
+  std::unique_ptr<Evaluation> NewEvaluation(const std::vector<data::Example>& examples,
+                                            const std::vector<data::Trial>& trials) const override;
   std::vector<TensorSpec> Outputs() const override;
   nlohmann::json ServedParameters() const override;
   Status Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const override;

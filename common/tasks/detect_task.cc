@@ -176,7 +176,10 @@ at::Tensor DetectTask::Decisions(const at::Tensor& logits, const Targets& t) con
   return torch::stack({right, t.mask.sum()}).to(torch::kFloat64);
 }
 
-std::unique_ptr<Evaluation> DetectTask::NewEvaluation() const { return std::make_unique<DetectEvaluation>(options_); }
+std::unique_ptr<Evaluation> DetectTask::NewEvaluation(const std::vector<data::Example>&,
+                                                       const std::vector<data::Trial>&) const {
+  return std::make_unique<DetectEvaluation>(options_);
+}
 
 void DetectTask::Tune(const TaskReport& validation) {
   if (!validation.details.contains("best_f1_threshold")) return;

@@ -30,7 +30,8 @@ class DetectTask : public Task {
   Targets Collate(const std::vector<at::Tensor>& per_example, int64_t frames, bool pin_memory) const override;
   at::Tensor Loss(const at::Tensor& output, const Targets& targets, double label_smoothing) const override;
   at::Tensor Decisions(const at::Tensor& output, const Targets& targets) const override;
-  std::unique_ptr<Evaluation> NewEvaluation() const override;
+  std::unique_ptr<Evaluation> NewEvaluation(const std::vector<data::Example>& examples,
+                                            const std::vector<data::Trial>& trials) const override;
   void Tune(const TaskReport& validation) override;
   nlohmann::json Options() const override { return options_.ToJson(); }
   std::vector<TensorSpec> Outputs() const override;

@@ -2,11 +2,17 @@
 
 #include "common/tasks/classify_task.h"
 #include "common/tasks/detect_task.h"
+#include "common/tasks/embed_task.h"
 
 namespace chorus::tasks {
 
 const char* OutputKindName(OutputKind kind) {
-  return kind == OutputKind::kPerClip ? "one output per clip" : "one output per frame";
+  switch (kind) {
+    case OutputKind::kPerClip: return "one output per clip";
+    case OutputKind::kPerFrame: return "one output per frame";
+    case OutputKind::kEmbedding: return "an embedding per clip";
+  }
+  return "?";
 }
 
 Targets Targets::To(const c10::Device& device, bool non_blocking) const {
@@ -14,6 +20,7 @@ Targets Targets::To(const c10::Device& device, bool non_blocking) const {
   if (labels.defined()) out.labels = labels.to(device, non_blocking);
   if (frames.defined()) out.frames = frames.to(device, non_blocking);
   if (mask.defined()) out.mask = mask.to(device, non_blocking);
+  if (index.defined()) out.index = index.to(device, non_blocking);
   return out;
 }
 
@@ -28,9 +35,7 @@ Result<std::unique_ptr<Task>> Task::Create(const std::string& name, std::vector<
                                            const nlohmann::json& options) {
   if (name == "classify") return ClassifyTask::Create(std::move(labels));
   if (name == "detect") return DetectTask::Create(options);
-  if (name == "embed") {
-    return FailedPrecondition("task 'embed' (speaker embeddings) is not available in this version of Chorus");
-  }
+  if (name == "embed") return EmbedTask::Create(std::move(labels), options);
   return InvalidArgument("unknown task '" + name + "' (known: classify, detect, embed)");
 }
 

@@ -17,9 +17,9 @@
 //
 // Tasks: classify (a clip to class scores: keyword spotting), detect (a
 // recording to a speech probability per frame and speech segments: voice
-// activity). embed (a vector per utterance: speaker recognition) is named
-// here and refused until it is built. Thread-safe after Tune (const
-// methods); Tune is called by one thread before serving starts.
+// activity), embed (a clip to a speaker embedding: speaker recognition).
+// Thread-safe after Tune (const methods); Tune is called by one thread
+// before serving starts.
 #pragma once
 
 #include <memory>
@@ -40,6 +40,8 @@ namespace chorus::tasks {
 enum class OutputKind {
   kPerClip,   // [B, outputs]: one vector per example
   kPerFrame,  // [B, T]: one value per feature frame
+  kEmbedding, // eval mode [B, D]: an embedding per example; training mode
+              // [B, classes]: cosines to each training class's centre
 };
 const char* OutputKindName(OutputKind kind);
 
@@ -49,6 +51,7 @@ struct Targets {
   at::Tensor labels;  // per clip: [B] int64
   at::Tensor frames;  // per frame: [B, T] float, 1 = speech
   at::Tensor mask;    // per frame: [B, T] float, 1 = a real frame, 0 = padding
+  at::Tensor index;   // [B] int64: each example's position in its split (set by the batch loader)
   Targets To(const c10::Device& device, bool non_blocking) const;
   int64_t size() const;  // examples
 };
@@ -113,7 +116,10 @@ class Task {
   virtual at::Tensor Decisions(const at::Tensor& output, const Targets& targets) const = 0;
 
   // ---- evaluation ----
-  virtual std::unique_ptr<Evaluation> NewEvaluation() const = 0;
+  // examples: the split evaluated (Targets::index points into it); trials:
+  // its explicit verification trials, if any (embed).
+  virtual std::unique_ptr<Evaluation> NewEvaluation(const std::vector<data::Example>& examples,
+                                                    const std::vector<data::Trial>& trials) const = 0;
   // Settles decision parameters on a validation report (no-op by default).
   virtual void Tune(const TaskReport& validation) {}
 
@@ -121,6 +127,10 @@ class Task {
   virtual nlohmann::json Options() const { return nlohmann::json::object(); }
 
   // ---- serving ----
+  // A request's audio (at the model's rate) before its features are made:
+  // an InvalidArgument saying what is wrong with it for this task (an
+  // embedding needs enough non-silent audio). Accepts everything by default.
+  virtual Status CheckAudio(const std::vector<float>& samples, int sample_rate) const { return Status::Ok(); }
   virtual std::vector<TensorSpec> Outputs() const = 0;
   // Task parameters served to clients in the model metadata.
   virtual nlohmann::json ServedParameters() const = 0;

@@ -75,4 +75,12 @@ Result<proto::Reply> JobClient::Call(proto::Request request) {
   return reply;
 }
 
+Result<ServingConnection> ConnectServing(const ConnectOptions& connect) {
+  ASSIGN_OR_RETURN(JobClient client, JobClient::Connect(connect));
+  proto::Request r;
+  r.set_serving(true);
+  ASSIGN_OR_RETURN(proto::Reply reply, client.Call(r));
+  return ServingConnection{std::move(client), reply.serving()};
+}
+
 }  // namespace chorus::cli

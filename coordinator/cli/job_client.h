@@ -42,4 +42,12 @@ class JobClient {
   std::string token_;
 };
 
+// The coordinator's serving endpoints (broker client socket, HTTP gateway),
+// with the client that fetched them (its token is needed to infer).
+struct ServingConnection {
+  JobClient client;
+  proto::ServingStatus status;
+};
+Result<ServingConnection> ConnectServing(const ConnectOptions& connect);
+
 }  // namespace chorus::cli

@@ -1,9 +1,11 @@
 // chorus: the command users type.
 //   chorus dataset synth --out DIR [...]   make a synthetic speech-commands set
 //   chorus dataset vad-synth --out DIR [...]  make voice-activity recordings with their speech segments
+//   chorus dataset speaker-synth --out DIR [...]  make utterances by speaker (espeak-ng voices, FSDD)
 //   chorus demo                             synthesize a small set, train, report
 //   chorus submit|list|status|watch|logs|cancel|retry   job control (job_commands.h)
 //   chorus deploy|undeploy|models|workers|scale|infer|bench   serving (serve_commands.h)
+//   chorus speaker enrol|verify|identify|list|delete   speaker registry (speaker_commands.h)
 // Exit codes: 0 success, 1 the command (or watched job) failed, 2 bad usage;
 // job commands add 3-7 (see job_commands.h).
 #include <unistd.h>
@@ -18,10 +20,12 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/data/speaker_synth.h"
 #include "common/data/synth.h"
 #include "common/data/vad_synth.h"
 #include "coordinator/cli/job_commands.h"
 #include "coordinator/cli/serve_commands.h"
+#include "coordinator/cli/speaker_commands.h"
 #include "common/util/logging.h"
 
 namespace {
@@ -65,6 +69,12 @@ int RunSynth(const chorus::data::SynthOptions& options) {
 int RunVadSynth(const chorus::data::VadSynthOptions& options) {
   return MakeDataset("vad-synth", options.out, " (recordings/, segments.csv, conditions.csv)", [&] {
     return chorus::data::MakeVadDataset(options, ProgressLine("making", "recordings"));
+  });
+}
+
+int RunSpeakerSynth(const chorus::data::SpeakerSynthOptions& options) {
+  return MakeDataset("speaker-synth", options.out, " (train/, test/: speaker/session/utterance.wav)", [&] {
+    return chorus::data::MakeSpeakerDataset(options, ProgressLine("making", "utterances"));
   });
 }
 
@@ -144,6 +154,28 @@ int main(int argc, char** argv) {
   vad_synth->add_option("--noises", vad_options.noises, "noise kinds to use (default: all)");
   vad_synth->add_option("--seed", vad_options.seed, "same seed, same files")->capture_default_str();
 
+  CLI::App* speaker_synth = dataset->add_subcommand(
+      "speaker-synth", "Make speaker-recognition material in the VoxCeleb layout (speaker/session/utterance.wav): "
+                       "espeak-ng voices as speakers, and FSDD speakers (train/: george, jackson, nicolas; test/: "
+                       "their held-out recordings and the unseen yweweler)");
+  chorus::data::SpeakerSynthOptions speaker_options;
+  speaker_synth->add_option("--out", speaker_options.out, "output folder")->required();
+  speaker_synth->add_option("--voices", speaker_options.voices, "synthetic speakers")->capture_default_str();
+  speaker_synth->add_option("--utterances", speaker_options.utterances, "utterances per synthetic speaker")
+      ->capture_default_str();
+  speaker_synth->add_option("--words", speaker_options.words, "words to speak (default: commands, digits, others)");
+  speaker_synth->add_option("--fsdd", speaker_options.fsdd_root, "FSDD folder: add its speakers (default: none)");
+  speaker_synth->add_option("--fsdd-train", speaker_options.fsdd_train_speakers, "FSDD speakers to train on")
+      ->capture_default_str();
+  speaker_synth->add_option("--fsdd-test", speaker_options.fsdd_test_speakers,
+                            "unseen FSDD speakers (test/ only, never train/)")
+      ->capture_default_str();
+  speaker_synth->add_option("--fsdd-holdout", speaker_options.fsdd_holdout,
+                            "FSDD recordings with a lower index are test material only")
+      ->capture_default_str();
+  speaker_synth->add_option("--sample-rate", speaker_options.sample_rate, "Hz")->capture_default_str();
+  speaker_synth->add_option("--seed", speaker_options.seed, "same seed, same files")->capture_default_str();
+
   CLI::App* demo = app.add_subcommand("demo", "Synthesize a small dataset, train a keyword spotter on it and "
                                               "print its accuracy on voices it never heard");
   std::string demo_job = "jobs/kws/synth-demo.yaml";
@@ -162,6 +194,8 @@ int main(int argc, char** argv) {
   jobs.Register(app);
   chorus::cli::ServeCommands serving(jobs.connect());
   serving.Register(app);
+  chorus::cli::SpeakerCommands speakers(jobs.connect());
+  speakers.Register(app);
 
   try {
     app.parse(argc, argv);
@@ -185,8 +219,17 @@ int main(int argc, char** argv) {
     }
     return RunVadSynth(vad_options);
   }
+  if (speaker_synth->parsed()) {
+    chorus::Status valid = chorus::data::ValidateSpeakerSynthOptions(speaker_options);
+    if (!valid.ok()) {
+      std::cerr << "chorus dataset speaker-synth: " << valid.message() << std::endl;
+      return 2;
+    }
+    return RunSpeakerSynth(speaker_options);
+  }
   if (std::optional<int> rc = jobs.Run()) return *rc;
   if (std::optional<int> rc = serving.Run()) return *rc;
+  if (std::optional<int> rc = speakers.Run()) return *rc;
   if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_takes, demo_fresh);
   return 2;
 }

@@ -23,24 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Result<proto::ServingStatus> GetServing(JobClient& client) {
-  proto::Request r;
-  r.set_serving(true);
-  ASSIGN_OR_RETURN(proto::Reply reply, client.Call(r));
-  return reply.serving();
-}
-
-// The serving status, with the client that fetched it (its token is needed to infer).
-struct Serving {
-  JobClient client;
-  proto::ServingStatus status;
-};
-Result<Serving> ConnectServing(const ConnectOptions& connect) {
-  ASSIGN_OR_RETURN(JobClient client, JobClient::Connect(connect));
-  ASSIGN_OR_RETURN(proto::ServingStatus status, GetServing(client));
-  return Serving{std::move(client), std::move(status)};
-}
-
 // "10s", "500ms", "2m" -> seconds.
 Result<double> ParseDuration(const std::string& text) {
   char* end = nullptr;

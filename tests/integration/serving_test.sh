@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale | slurm | vad
+# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -43,13 +43,17 @@ launchers:
 $slurm_yaml
 serving: {client_listen: "tcp://127.0.0.1:0", worker_listen: "tcp://127.0.0.1:0", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000}
 YAML
-"$bin/chorus-coordinator" --config "$work/coordinator.yaml" > "$work/coordinator.log" 2>&1 &
-coord=$!
-for _ in $(seq 100); do [ -s "$state/serving.json" ] && break; sleep 0.1; done
-[ -s "$state/serving.json" ] || fail "the coordinator did not start"
-worker_endpoint=$(py "import json; print(json.load(open('$state/serving.json'))['worker'])")
-http=$(py "import json; print(json.load(open('$state/serving.json'))['http'])")
-token=$(cat "$state/token")
+start_coordinator() {
+  rm -f "$state/serving.json"
+  "$bin/chorus-coordinator" --config "$work/coordinator.yaml" >> "$work/coordinator.log" 2>&1 &
+  coord=$!
+  for _ in $(seq 100); do [ -s "$state/serving.json" ] && break; sleep 0.1; done
+  [ -s "$state/serving.json" ] || fail "the coordinator did not start"
+  worker_endpoint=$(py "import json; print(json.load(open('$state/serving.json'))['worker'])")
+  http=$(py "import json; print(json.load(open('$state/serving.json'))['http'])")
+  token=$(cat "$state/token")
+}
+start_coordinator
 
 # A small model, trained through the coordinator and deployed by job id.
 cat > "$work/job.yaml" <<YAML
@@ -186,6 +190,94 @@ assert [o['name'] for o in m['outputs']] == ['speech_probability', 'segments'] a
   # A keyword spotter is not a detector: chorus vad says so, naming both.
   chorus vad kws "$wav" > "$work/wrong.out" 2>&1 && fail "chorus vad accepted a classify model"
   grep -q "not a voice-activity (detect) model" "$work/wrong.out" || fail "unclear refusal: $(cat "$work/wrong.out")"
+  ;;
+speaker)
+  # Speaker recognition: an embed model trained through the coordinator on
+  # 6 synthetic voices, deployed, and a registry used from the CLI and curl.
+  "$bin/chorus" --log-level warn dataset speaker-synth --out "$work/spk" --voices 6 --utterances 8 \
+    --words yes no up > /dev/null 2>&1 || fail "speaker-synth failed"
+  "$bin/chorus" --log-level warn dataset speaker-synth --out "$work/spk-test" --voices 3 --utterances 6 \
+    --words yes no up --seed 2 > /dev/null 2>&1 || fail "speaker-synth (test voices) failed"
+  cat > "$work/spk.yaml" <<YAML
+name: spk-test
+task: embed
+dataset: {kind: speakers, root: $work/spk/train, test_root: $work/spk-test/train, validation_percentage: 0}
+features: {sample_rate: 8000, f_max: 4000}
+model: {name: ecapa_lite, width: 16, embedding_dim: 16}
+embed: {enrol_utterances: 2}
+training: {batch_size: 8, max_steps: 30, threads: 1}
+output: {dir: $work/unused-spk, model_repository: $work/models, model_name: spk-test}
+YAML
+  out=$(timeout 120 "$bin/chorus" --state-dir "$state" submit "$work/spk.yaml" --watch) || fail "embed training failed: $out"
+  echo "$out" | grep -q "EER" || fail "no EER reported: $out"
+  spk_job=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+  chorus deploy "$spk_job" --name spk --min 1 --max 1 || fail "deploy failed"
+  chorus deploy "$job" --name kws --min 1 --max 1 || fail "deploy kws failed"
+  wait_workers 2 30
+  voices=($(ls -d "$work"/spk-test/train/v*))
+  a=($(ls "${voices[0]}"/*/*.wav)) b=($(ls "${voices[1]}"/*/*.wav))
+  auth="Authorization: Bearer $token"
+  curl -s "$http/v2" | py "import json,sys; assert 'chorus_speakers' in json.load(sys.stdin)['extensions']" ||
+    fail "GET /v2 does not name the speaker extension"
+  curl -s -H "$auth" "$http/v2/models/spk" | py "import json,sys; m = json.load(sys.stdin); \
+assert m['outputs'] == [{'name': 'embedding', 'datatype': 'FP32', 'shape': [16]}] and m['parameters']['task'] == 'embed', m" ||
+    fail "metadata does not declare the embedding"
+
+  # CLI: enrol two people, list, verify, identify.
+  chorus speaker enrol spk alice "${a[0]}" "${a[1]}" "${a[2]}" > "$work/enrol.out" || fail "enrol: $(cat "$work/enrol.out")"
+  grep -q "enrolled alice in spk from 3 utterance" "$work/enrol.out" || fail "enrol said: $(cat "$work/enrol.out")"
+  chorus speaker enrol spk carol "${b[0]}" > /dev/null || fail "enrol carol failed"
+  chorus speaker list spk > "$work/list.out" || fail "list failed"
+  grep -q "^alice  *3" "$work/list.out" && grep -q "^carol  *1" "$work/list.out" || fail "list: $(cat "$work/list.out")"
+  # carol's own enrolment utterance: cosine 1, accepted whatever the threshold.
+  chorus speaker verify spk carol "${b[0]}" > "$work/verify.out" || fail "verify rejected the enrolment utterance: $(cat "$work/verify.out")"
+  grep -q "carol: ACCEPTED (score 1.000" "$work/verify.out" || fail "verify said: $(cat "$work/verify.out")"
+  chorus speaker identify spk "${b[0]}" --output json > "$work/identify.json" || fail "identify failed"
+  py "import json; d = json.load(open('$work/identify.json')); c = d['candidates']; \
+assert d['speaker'] == 'carol' and c[0]['speaker'] == 'carol' and len(c) == 2, d" || fail "identify: $(cat "$work/identify.json")"
+  chorus speaker verify spk alice "${a[3]}" > "$work/verify2.out"
+  [ $? -le 1 ] && grep -Eq "alice: (ACCEPTED|REJECTED) \(score" "$work/verify2.out" || fail "verify: $(cat "$work/verify2.out")"
+
+  # curl: enrol from several parts, verify with a WAV body, identify.
+  code=$(curl -s -o "$work/c.json" -w "%{http_code}" -H "$auth" -X PUT -F "audio=@${b[1]}" -F "audio=@${b[2]}" \
+         "$http/v2/models/spk/speakers/bob")
+  [ "$code" = 200 ] || fail "curl enrol gave $code: $(cat "$work/c.json")"
+  curl -s -H "$auth" -H "Content-Type: audio/wav" --data-binary @"${b[1]}" "$http/v2/models/spk/speakers/bob/verify" |
+    py "import json,sys; d = json.load(sys.stdin); assert d['score'] > 0.5 and 'accepted' in d, d" || fail "curl verify"
+  curl -s -H "$auth" -H "Content-Type: audio/wav" --data-binary @"${b[1]}" "$http/v2/models/spk/identify?top_k=3" |
+    py "import json,sys; d = json.load(sys.stdin); assert len(d['candidates']) == 3, d" || fail "curl identify"
+
+  # Bad input: clear errors, nothing written.
+  py "import wave; w = wave.open('$work/silence.wav', 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); \
+w.writeframes(bytes(16000)); w.close()"
+  py "import wave, math, struct; w = wave.open('$work/short.wav', 'wb'); w.setnchannels(1); w.setsampwidth(2); \
+w.setframerate(8000); w.writeframes(b''.join(struct.pack('<h', int(8000 * math.sin(i))) for i in range(400))); w.close()"
+  chorus speaker enrol spk dave "${a[0]}" "$work/silence.wav" > "$work/bad.out" 2>&1 && fail "enrolled silence"
+  grep -q "utterance 2.*silent" "$work/bad.out" || fail "silence: $(cat "$work/bad.out")"
+  chorus speaker enrol spk dave "$work/short.wav" > "$work/bad.out" 2>&1 && fail "enrolled 50 ms"
+  grep -q "at least 100 ms" "$work/bad.out" || fail "too short: $(cat "$work/bad.out")"
+  chorus speaker list spk | grep -q dave && fail "a failed enrolment left dave in the registry"
+  chorus speaker verify spk nobody "${a[0]}" > "$work/bad.out" 2>&1 && fail "verified an unknown name"
+  grep -q "no speaker 'nobody'" "$work/bad.out" || fail "unknown name: $(cat "$work/bad.out")"
+  chorus speaker identify kws "${a[0]}" > "$work/bad.out" 2>&1 && fail "identified with a keyword spotter"
+  grep -q "classify model" "$work/bad.out" || fail "not-embed: $(cat "$work/bad.out")"
+  code=$(curl -s -o /dev/null -w "%{http_code}" -X PUT -F "audio=@${a[0]}" "$http/v2/models/spk/speakers/eve")
+  [ "$code" = 401 ] || fail "enrolment without a token gave $code"
+
+  # The registry survives a coordinator restart.
+  old_workers=$(worker_pids)
+  kill -TERM "$coord"; wait "$coord" 2>/dev/null
+  for pid in $old_workers; do kill -9 "$pid" 2>/dev/null; done  # the new broker listens elsewhere
+  start_coordinator
+  wait_workers 2 60
+  chorus speaker list spk > "$work/list2.out" || fail "list after restart failed"
+  for n in alice bob carol; do grep -q "^$n " "$work/list2.out" || fail "$n lost in the restart: $(cat "$work/list2.out")"; done
+  chorus speaker verify spk carol "${b[0]}" > /dev/null || fail "carol not accepted after the restart"
+  chorus speaker delete spk alice > /dev/null || fail "delete failed"
+  chorus speaker list spk | grep -q "^alice " && fail "alice still listed after delete"
+  chorus speaker verify spk alice "${a[0]}" > /dev/null 2>&1 && fail "verified a deleted speaker"
+  ! grep -q "embedding\": *\[" "$work/coordinator.log" "$state"/deployments/*/workers.log 2>/dev/null ||
+    fail "an embedding appeared in a log"
   ;;
 *) fail "unknown mode" ;;
 esac

@@ -103,6 +103,7 @@ class ModelBase : public ServedModel {
       default:
         return InvalidArgument("the request has no input (wav, pcm or features)");
     }
+    RETURN_IF_ERROR(task_->CheckAudio(wave.samples, rate));
     std::vector<float> samples;
     if (clips) {
       samples = audio::FitToLength(wave.samples, static_cast<int64_t>(std::llround(info_.clip_seconds() * rate)));
@@ -242,7 +243,9 @@ Result<std::unique_ptr<ServedModel>> ServedModel::Load(const std::string& dir, c
   const auto& m = loaded.metadata;
   auto task = tasks::Task::Create(m.task, m.labels, m.task_options);
   if (!task.ok()) return task.status().WithContext(dir + "/model.json");
-  const tasks::OutputKind made = loaded.model->per_frame() ? tasks::OutputKind::kPerFrame : tasks::OutputKind::kPerClip;
+  const tasks::OutputKind made = loaded.model->per_frame()             ? tasks::OutputKind::kPerFrame
+                                 : loaded.model->embedding_dim() > 0 ? tasks::OutputKind::kEmbedding
+                                                                     : tasks::OutputKind::kPerClip;
   if (made != (*task)->output_kind()) {
     return InvalidArgument(dir + "/model.json: model " + m.model.name + " gives " + tasks::OutputKindName(made) +
                            ", but its task " + m.task + " needs " + tasks::OutputKindName((*task)->output_kind()));

@@ -81,6 +81,7 @@ Result<Batch> BatchLoader::MakeBatch(int64_t epoch, const std::vector<int64_t>& 
   for (size_t i = 0; i < features.size(); ++i)
     batch.features[static_cast<int64_t>(i)].narrow(0, 0, features[i].size(0)).copy_(features[i]);
   batch.targets = task_.Collate(targets, frames, options_.pin_memory);
+  batch.targets.index = torch::from_blob(const_cast<int64_t*>(order.data() + begin), {end - begin}, torch::kInt64).clone();
   return batch;
 }
 

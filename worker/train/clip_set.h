@@ -26,6 +26,7 @@ class ClipSet {
   int64_t size() const { return static_cast<int64_t>(examples_.size()); }
   int64_t clip_samples() const { return clip_samples_; }
   const data::Example& example(int64_t i) const { return examples_[i]; }
+  const std::vector<data::Example>& examples() const { return examples_; }
   bool is_silence(int64_t i) const { return examples_[i].path.empty(); }
 
   // The clip or recording (empty for silence), decoding it on first use. An unreadable file

@@ -6,6 +6,7 @@
 #include "common/data/folder_dataset.h"
 #include "common/data/fsdd.h"
 #include "common/data/segments_dataset.h"
+#include "common/data/speaker_dataset.h"
 #include "common/data/speech_commands.h"
 
 namespace chorus::train {
@@ -68,6 +69,15 @@ Result<data::DatasetSplit> LoadDatasetFromSpec(const config::DatasetSpec& spec, 
     o.validation_percentage = spec.validation_percentage;
     o.testing_percentage = spec.testing_percentage;
     split = data::LoadSegmentsDataset(o);
+  } else if (spec.kind == "speakers") {
+    data::SpeakerDatasetOptions o;
+    o.root = spec.root;
+    o.test_root = spec.test_root;
+    o.validation_percentage = spec.validation_percentage;
+    o.testing_percentage = spec.testing_percentage;
+    o.validation_trials = spec.validation_trials;
+    o.test_trials = spec.test_trials;
+    split = data::LoadSpeakerDataset(o);
   }
   if (!split.ok()) return split.status();
   const std::vector<data::Example> once = split->train;

@@ -30,7 +30,7 @@ Status Evaluator::BuildBatches() {
 Result<tasks::TaskReport> Evaluator::Run(models::Model& model, comm::Communicator* comm, const std::string& tag) {
   if (!built_) RETURN_IF_ERROR(BuildBatches());
   const c10::Device device = model.device();
-  std::unique_ptr<tasks::Evaluation> evaluation = task_.NewEvaluation();
+  std::unique_ptr<tasks::Evaluation> evaluation = task_.NewEvaluation(clips_.examples(), options_.trials);
   {
     torch::NoGradGuard no_grad;
     model.eval();

@@ -31,6 +31,7 @@ struct EvaluatorOptions {
   bool pin_memory = false;
   int rank = 0;
   int world_size = 1;
+  std::vector<data::Trial> trials;  // the split's explicit verification trials (embed), if any
 };
 
 class Evaluator {

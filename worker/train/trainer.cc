@@ -87,7 +87,7 @@ struct Trainer::Impl {
   Status Setup();
   Result<TrainResult> Run();
   Result<tasks::TaskReport> Evaluate(Evaluator& evaluator, const std::string& tag);
-  std::unique_ptr<Evaluator> MakeEvaluator(ClipSet& clips) const;
+  std::unique_ptr<Evaluator> MakeEvaluator(ClipSet& clips, std::vector<data::Trial> trials) const;
   Status SaveBestWeights();
   Status LoadBestWeights();
   Status Checkpoint();
@@ -99,6 +99,20 @@ struct Trainer::Impl {
     return st;
   }
 };
+
+namespace {
+
+// The task's own settings from the job (embed: margin, scale, ...; the embedding size is the model's).
+nlohmann::json TaskOptions(const config::TrainJobSpec& spec) {
+  if (spec.task != "embed") return nlohmann::json::object();
+  return {{"margin", spec.embed.margin},
+          {"scale", spec.embed.scale},
+          {"enrol_utterances", spec.embed.enrol_utterances},
+          {"min_seconds", spec.embed.min_seconds},
+          {"embedding_dim", spec.model.embedding_dim}};
+}
+
+}  // namespace
 
 Status Trainer::Impl::Setup() {
   const auto t0 = Clock::now();
@@ -118,7 +132,7 @@ Status Trainer::Impl::Setup() {
   torch::manual_seed(spec.training.seed);
 
   ASSIGN_OR_RETURN(split, LoadDatasetFromSpec(spec.dataset, spec.training.seed));
-  ASSIGN_OR_RETURN(task, tasks::Task::Create(spec.task, split.labels));
+  ASSIGN_OR_RETURN(task, tasks::Task::Create(spec.task, split.labels, TaskOptions(spec)));
   ASSIGN_OR_RETURN(audio::FeatureExtractor fx, audio::FeatureExtractor::Create(spec.features));
   extractor.emplace(std::move(fx));
 
@@ -136,8 +150,9 @@ Status Trainer::Impl::Setup() {
   shape.frames = extractor->NumFrames(std::llround(model_seconds * sample_rate));
   shape.bins = extractor->NumBins();
   shape.num_classes = task->num_outputs();
-  const tasks::OutputKind made =
-      models::IsPerFrameModel(spec.model.name) ? tasks::OutputKind::kPerFrame : tasks::OutputKind::kPerClip;
+  const tasks::OutputKind made = models::IsPerFrameModel(spec.model.name)    ? tasks::OutputKind::kPerFrame
+                                 : models::IsEmbeddingModel(spec.model.name) ? tasks::OutputKind::kEmbedding
+                                                                             : tasks::OutputKind::kPerClip;
   if (made != task->output_kind()) {
     return InvalidArgument((spec.source_file.empty() ? spec.name : spec.source_file) + ": model " + spec.model.name +
                            " gives " + tasks::OutputKindName(made) +
@@ -145,8 +160,8 @@ Status Trainer::Impl::Setup() {
   }
   ASSIGN_OR_RETURN(model, models::CreateModel(spec.model, shape));
   model->to(device);  // before anything holds its parameters
-  validation_eval = MakeEvaluator(*validation);
-  test_eval = MakeEvaluator(*test);
+  validation_eval = MakeEvaluator(*validation, split.validation_trials);
+  test_eval = MakeEvaluator(*test, split.test_trials);
   if (distributed() && spec.training.sharding != "optimizer") {  // ZeRO-1 reduce-scatters in its Step instead
     ReducerOptions ro;
     ro.first_bucket_bytes = static_cast<int64_t>(spec.training.first_bucket_mb * (1 << 20));
@@ -216,8 +231,9 @@ void Trainer::Impl::AppendMetrics(const nlohmann::json& line) {
   out << line.dump() << "\n";
 }
 
-std::unique_ptr<Evaluator> Trainer::Impl::MakeEvaluator(ClipSet& clips) const {
+std::unique_ptr<Evaluator> Trainer::Impl::MakeEvaluator(ClipSet& clips, std::vector<data::Trial> trials) const {
   EvaluatorOptions eo;
+  eo.trials = std::move(trials);
   eo.batch_size = task->whole_recordings() ? 16 : 256;  // recordings are padded to the longest of their batch
   eo.seed = spec.training.seed ^ 0x5eed;
   eo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);

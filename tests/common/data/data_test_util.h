@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,12 @@ inline void WriteTinyWav(const std::string& path) {
   for (int i = 0; i < 400; ++i) w.samples.push_back(0.1f * ((i % 16) < 8 ? 1.0f : -1.0f));
   Status st = audio::WriteAudio(path, w);
   ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
+// A file's bytes ("" when unreadable).
+inline std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 inline bool HavePython() { return ::access("/usr/bin/python3", X_OK) == 0; }

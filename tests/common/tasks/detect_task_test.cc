@@ -86,7 +86,7 @@ TEST(DetectTask, EvaluationReportsAndTuneTakesTheBestThreshold) {
   at::Tensor probs = torch::tensor({{0.7f, 0.7f, 0.6f, 0.2f, 0.6f, 0.2f}});
   at::Tensor logits = torch::log(probs / (1 - probs));
   Targets t = task->Collate({torch::tensor({1.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f})}, 6, false);
-  auto evaluation = task->NewEvaluation();
+  auto evaluation = task->NewEvaluation({}, {});
   evaluation->Add(logits, t);
   evaluation->SetCounts(evaluation->Counts() * 2);  // as if a second rank saw the same
   TaskReport r = evaluation->Report();
