@@ -10,9 +10,10 @@
 //   Chorus  the served pipeline (serve::ServedModel: WAV bytes in, decoded,
 //           resampled, features, the model, the "embedding" output), and
 //   floor   cosine between per-utterance MFCC statistics (mean and standard
-//           deviation over frames of 20 MFCCs, each dimension standardised
-//           with statistics of the training speakers' other recordings),
-// with the ratio; and the time to embed one 1 s utterance on one core
+//           deviation over frames of 20 MFCCs), as the issue defines it, and
+//   floor-z the same with each dimension standardised by statistics of the
+//           training speakers' other recordings (a stronger floor),
+// with the ratios; and the time to embed one 1 s utterance on one core
 // (median of --runs, WAV decode to embedding). Published figures for the
 // reader (not re-run: no VoxCeleb here): ECAPA-TDNN 0.8-1.0% and WeSpeaker
 // ResNet34 0.72-0.87% EER on VoxCeleb1-O, trained on ~7,000 real speakers.
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
     for (size_t d = 0; d < 40; ++d) sum[d] += (*s)[d], sum2[d] += (*s)[d] * (*s)[d];
     ++count;
   }
-  std::vector<tasks::Embedding> ours, floor;
+  std::vector<tasks::Embedding> ours, floor, floor_z;
   std::vector<std::string> who;
   for (const auto& u : trials) {
     auto wav = ReadFile(u.path);
@@ -163,22 +164,23 @@ int main(int argc, char** argv) {
                    (!e.ok() ? e.status() : s.status()).ToString().c_str());
       return 1;
     }
+    tasks::Embedding z = *s;
     for (size_t d = 0; d < 40 && count > 1; ++d) {
       const double mean = sum[d] / count, sd = std::sqrt(std::max(1e-12, sum2[d] / count - mean * mean));
-      (*s)[d] = static_cast<float>(((*s)[d] - mean) / sd);
+      z[d] = static_cast<float>((z[d] - mean) / sd);
     }
     ours.push_back(std::move(*e));
     floor.push_back(std::move(*s));
+    floor_z.push_back(std::move(z));
     who.push_back(u.speaker);
   }
   tasks::SpeakerEvalOptions eo;
   eo.enrol = enrol;
   auto a = tasks::EvaluateSpeakers(ours, who, {}, eo);
   auto b = tasks::EvaluateSpeakers(floor, who, {}, eo);
-  if (!a.ok() || !b.ok()) {
-    std::fprintf(stderr, "speaker_bench: %s\n", (!a.ok() ? a.status() : b.status()).ToString().c_str());
-    return 1;
-  }
+  auto c = tasks::EvaluateSpeakers(floor_z, who, {}, eo);
+  for (const auto* r : {&a, &b, &c})
+    if (!r->ok()) return std::fprintf(stderr, "speaker_bench: %s\n", r->status().ToString().c_str()), 1;
 
   // One 1 s utterance, WAV bytes to embedding, on one core.
   std::vector<float> second(8000);
@@ -210,9 +212,12 @@ int main(int argc, char** argv) {
               static_cast<long long>(a->tests));
   Print("chorus", *a);
   Print("floor", *b);
+  Print("floor-z", *c);
   const double ratio = a->rates.eer > 0 ? b->rates.eer / a->rates.eer : INFINITY;
-  std::printf("floor EER / chorus EER: %.2fx (goal >= 5x: %s); chorus EER goal <= 3%%: %s\n", ratio,
-              ratio >= 5 ? "met" : "NOT met", a->rates.eer <= 0.03 ? "met" : "NOT met");
+  const double ratio_z = a->rates.eer > 0 ? c->rates.eer / a->rates.eer : INFINITY;
+  std::printf("floor EER / chorus EER: %.2fx (goal >= 5x: %s); floor-z EER / chorus EER: %.2fx; chorus EER goal "
+              "<= 3%%: %s\n",
+              ratio, ratio >= 5 ? "met" : "NOT met", ratio_z, a->rates.eer <= 0.03 ? "met" : "NOT met");
   std::printf("embedding one 1 s utterance on one core (WAV to embedding): median %.3f ms, p90 %.3f ms (goal <= 5 ms: %s)\n",
               ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms[ms.size() / 2] <= 5 ? "met" : "NOT met");
   std::printf("published, not re-run here (VoxCeleb1-O, ~7,000 real training speakers): ECAPA-TDNN 0.8-1.0%% EER, "

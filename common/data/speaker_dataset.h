@@ -7,8 +7,10 @@
 // is its folder name and, for training examples, `label` its index.
 //
 // The split is by speaker, never by utterance: a speaker's folder goes to
-// validation or test by the speech-commands hash rule on its name
-// (validation_percentage, testing_percentage), or, with test_root set, every
+// validation or test by the speech-commands hash rule on its name up to
+// "_nohash_" (validation_percentage, testing_percentage; so a speaker derived
+// from another, "fsdd-george_nohash_sp0.9", goes where its source goes), or,
+// with test_root set, every
 // speaker of ROOT trains or validates and the test split is every speaker of
 // TEST_ROOT (which may share speakers with ROOT: the FSDD speakers of the
 // Chorus recipe are enrolled and tested on utterances they never trained on).

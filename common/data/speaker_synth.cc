@@ -68,9 +68,17 @@ Status MakeUtterance(const SpeakerSynthOptions& o, const Voice& voice, int u, co
   return audio::WriteAudio(JoinPath(session_dir, "u" + Padded(u, 3) + ".wav"), audio::Waveform{samples, o.sample_rate});
 }
 
-// FSDD recordings {digit}_{speaker}_{index}.wav of `speakers` into OUT/<part>/fsdd-<speaker>/fsdd/, resampled.
+std::string SpeedName(double speed) {
+  std::ostringstream out;
+  out << "_nohash_sp" << std::setprecision(3) << speed;
+  return out.str();
+}
+
+// FSDD recordings {digit}_{speaker}_{index}.wav of `speakers` into
+// OUT/<part>/fsdd-<speaker>[-sp<speed>]/fsdd/, resampled (and sped up or
+// slowed down when speed != 1).
 Status CopyFsdd(const SpeakerSynthOptions& o, const std::vector<std::string>& speakers, bool held_out,
-                const std::string& part) {
+                const std::string& part, double speed = 1.0) {
   const std::string dir =
       internal::IsDirectory(JoinPath(o.fsdd_root, "recordings")) ? JoinPath(o.fsdd_root, "recordings") : o.fsdd_root;
   ASSIGN_OR_RETURN(std::vector<std::string> files, internal::ListFiles(dir, {".wav"}));
@@ -86,7 +94,12 @@ Status CopyFsdd(const SpeakerSynthOptions& o, const std::vector<std::string>& sp
     audio::ReadOptions ro;
     ro.target_sample_rate = o.sample_rate;
     ASSIGN_OR_RETURN(audio::Waveform wave, audio::ReadAudio(JoinPath(dir, name), ro));
-    const std::string out = JoinPath(JoinPath(JoinPath(o.out, part), "fsdd-" + speaker), "fsdd");
+    if (speed != 1.0) {
+      ASSIGN_OR_RETURN(wave.samples,
+                       audio::Resample(wave.samples, static_cast<int>(std::lround(o.sample_rate * speed)), o.sample_rate));
+    }
+    const std::string who = "fsdd-" + speaker + (speed != 1.0 ? SpeedName(speed) : std::string());
+    const std::string out = JoinPath(JoinPath(JoinPath(o.out, part), who), "fsdd");
     RETURN_IF_ERROR(MakeDirs(out));
     RETURN_IF_ERROR(audio::WriteAudio(JoinPath(out, name), wave));
     ++found[it - speakers.begin()];
@@ -112,6 +125,9 @@ Status ValidateSpeakerSynthOptions(const SpeakerSynthOptions& o) {
     for (const auto& s : *list)
       if (s.empty() || s.find_first_of("/_.") != std::string::npos)
         return InvalidArgument("speaker-synth: FSDD speaker '" + s + "' is not a speaker name");
+  for (double s : o.fsdd_speeds)
+    if (!(s >= 0.5 && s <= 2.0) || s == 1.0)
+      return InvalidArgument("speaker-synth: every FSDD speed must be in [0.5, 2] and not 1");
   for (const auto& s : o.fsdd_test_speakers)
     if (std::find(o.fsdd_train_speakers.begin(), o.fsdd_train_speakers.end(), s) != o.fsdd_train_speakers.end())
       return InvalidArgument("speaker-synth: FSDD speaker '" + s + "' cannot both train and be an unseen test speaker");
@@ -149,6 +165,7 @@ Status MakeSpeakerDataset(const SpeakerSynthOptions& o, const std::function<void
 
   if (!o.fsdd_root.empty()) {
     RETURN_IF_ERROR(CopyFsdd(o, o.fsdd_train_speakers, /*held_out=*/false, "train"));
+    for (double speed : o.fsdd_speeds) RETURN_IF_ERROR(CopyFsdd(o, o.fsdd_train_speakers, false, "train", speed));
     std::vector<std::string> tested = o.fsdd_train_speakers;
     tested.insert(tested.end(), o.fsdd_test_speakers.begin(), o.fsdd_test_speakers.end());
     RETURN_IF_ERROR(CopyFsdd(o, tested, /*held_out=*/true, "test"));
@@ -168,7 +185,9 @@ Status MakeSpeakerDataset(const SpeakerSynthOptions& o, const std::function<void
   if (!o.fsdd_root.empty()) {
     readme << ", and FSDD speakers";
     for (const auto& s : o.fsdd_train_speakers) readme << " " << s;
-    readme << " (recordings with index >= " << o.fsdd_holdout << ").\ntest/: FSDD recordings with index < "
+    readme << " (recordings with index >= " << o.fsdd_holdout << ")";
+    for (double speed : o.fsdd_speeds) readme << ", and at speed " << speed << " as new speakers";
+    readme << ".\ntest/: FSDD recordings with index < "
            << o.fsdd_holdout << " of those speakers and of the unseen";
     for (const auto& s : o.fsdd_test_speakers) readme << " " << s;
   }

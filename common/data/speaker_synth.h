@@ -12,6 +12,14 @@
 //                                        with their own level
 //   OUT/train/fsdd-<name>/fsdd/*.wav     FSDD training speakers, recordings
 //                                        with index >= fsdd_holdout
+//   OUT/train/fsdd-<name>_nohash_sp<s>/fsdd/
+//                                        the same at speed s (fsdd_speeds):
+//                                        resampling moves pitch and formants,
+//                                        so each is a new speaker (Kaldi's
+//                                        and WeSpeaker's speed perturbation),
+//                                        more real voices from the few we
+//                                        have; "_nohash_" keeps it in the
+//                                        split of its source speaker
 //   OUT/test/fsdd-<name>/fsdd/*.wav      FSDD recordings with index <
 //                                        fsdd_holdout of the training
 //                                        speakers and of the test speakers
@@ -42,6 +50,7 @@ struct SpeakerSynthOptions {
   std::vector<std::string> fsdd_train_speakers = {"george", "jackson", "nicolas"};
   std::vector<std::string> fsdd_test_speakers = {"yweweler"};
   int fsdd_holdout = 10;            // FSDD recordings with a lower index are test material only
+  std::vector<double> fsdd_speeds;  // extra training speakers: the FSDD ones at these speeds
   int sample_rate = 8000;
   uint64_t seed = 1;
 };

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "common/tasks/clip_labels.h"
+
 #include "common/models/metrics.h"
 #include "common/tasks/outputs.h"
 
@@ -67,16 +69,11 @@ const std::string& ClassifyTask::name() const {
 }
 
 at::Tensor ClassifyTask::ExampleTargets(const data::Example& example, double, int64_t, double, double) const {
-  return torch::tensor(static_cast<int64_t>(example.label), torch::kInt64);
+  return ClipLabel(example);
 }
 
 Targets ClassifyTask::Collate(const std::vector<at::Tensor>& per_example, int64_t, bool pin_memory) const {
-  Targets t;
-  t.labels = torch::empty({static_cast<int64_t>(per_example.size())},
-                          torch::TensorOptions().dtype(torch::kInt64).pinned_memory(pin_memory));
-  auto a = t.labels.accessor<int64_t, 1>();
-  for (size_t i = 0; i < per_example.size(); ++i) a[static_cast<int64_t>(i)] = per_example[i].item<int64_t>();
-  return t;
+  return CollateClipLabels(per_example, pin_memory);
 }
 
 at::Tensor ClassifyTask::Loss(const at::Tensor& logits, const Targets& t, double label_smoothing) const {
@@ -85,9 +82,7 @@ at::Tensor ClassifyTask::Loss(const at::Tensor& logits, const Targets& t, double
 }
 
 at::Tensor ClassifyTask::Decisions(const at::Tensor& logits, const Targets& t) const {
-  torch::NoGradGuard no_grad;
-  const torch::Tensor right = logits.argmax(1).eq(t.labels).sum().to(torch::kFloat64);
-  return torch::stack({right, torch::full({}, static_cast<double>(t.labels.size(0)), right.options())});
+  return ArgmaxDecisions(logits, t);
 }
 
 std::unique_ptr<Evaluation> ClassifyTask::NewEvaluation(const std::vector<data::Example>&,

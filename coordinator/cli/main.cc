@@ -173,6 +173,8 @@ int main(int argc, char** argv) {
   speaker_synth->add_option("--fsdd-holdout", speaker_options.fsdd_holdout,
                             "FSDD recordings with a lower index are test material only")
       ->capture_default_str();
+  speaker_synth->add_option("--fsdd-speeds", speaker_options.fsdd_speeds,
+                            "also the FSDD training speakers at these speeds, as new speakers (e.g. 0.9 1.1)");
   speaker_synth->add_option("--sample-rate", speaker_options.sample_rate, "Hz")->capture_default_str();
   speaker_synth->add_option("--seed", speaker_options.seed, "same seed, same files")->capture_default_str();
 

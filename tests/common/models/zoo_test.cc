@@ -57,12 +57,33 @@ TEST(Zoo, UnknownNameAndBadShapesAreErrors) {
 }
 
 TEST(Zoo, NamesListsEveryModel) {
-  EXPECT_EQ(ModelNames().size(), 5u);
+  EXPECT_EQ(ModelNames().size(), 6u);
   for (const auto& name : ModelNames()) {
     config::ModelSpec spec;
     spec.name = name;
     EXPECT_TRUE(CreateModel(spec, {98, 40, 12}).ok()) << name;
   }
+}
+
+TEST(Zoo, EcapaLiteEmbedsInEvalAndScoresSpeakersInTraining) {
+  config::ModelSpec spec;
+  spec.name = "ecapa_lite";
+  spec.width = 16;
+  spec.embedding_dim = 24;
+  auto model = CreateModel(spec, {98, 40, 7});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_TRUE(IsEmbeddingModel("ecapa_lite"));
+  EXPECT_EQ((*model)->embedding_dim(), 24);
+  const torch::Tensor x = torch::randn({3, 98, 40});
+  (*model)->train();
+  const torch::Tensor cosines = (*model)->forward(x);
+  ASSERT_EQ(cosines.sizes(), (std::vector<int64_t>{3, 7}));  // one per training speaker
+  EXPECT_LE(cosines.abs().max().item<float>(), 1.0f + 1e-5f);
+  torch::NoGradGuard no_grad;
+  (*model)->eval();
+  EXPECT_EQ((*model)->forward(x).sizes(), (std::vector<int64_t>{3, 24}));
+  // Any length works (attentive pooling over time).
+  EXPECT_EQ((*model)->forward(torch::randn({1, 40, 40})).sizes(), (std::vector<int64_t>{1, 24}));
 }
 
 }  // namespace

@@ -102,9 +102,9 @@ TEST(DetectTask, EvaluationReportsAndTuneTakesTheBestThreshold) {
   EXPECT_LE(tuned, 0.7);
 }
 
-TEST(Tasks, UnknownAndUnavailableTasksAreClearErrors) {
+TEST(Tasks, UnknownTasksAndBadOptionsAreClearErrors) {
   EXPECT_THAT(Task::Create("segment", {}).status().message(), HasSubstr("unknown task 'segment'"));
-  EXPECT_THAT(Task::Create("embed", {}).status().message(), HasSubstr("not available"));
+  EXPECT_THAT(Task::Create("embed", {}).status().message(), HasSubstr("at least 2 training speakers"));
   EXPECT_THAT(Task::Create("classify", {"only"}).status().message(), HasSubstr("at least 2 classes"));
   EXPECT_THAT(Task::Create("detect", {}, {{"threshold", 2}}).status().message(), HasSubstr("threshold"));
 }
