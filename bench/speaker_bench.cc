@@ -27,6 +27,7 @@
 #include <map>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "common/audio/features.h"
@@ -176,7 +177,10 @@ int main(int argc, char** argv) {
   }
   tasks::SpeakerEvalOptions eo;
   eo.enrol = enrol;
-  auto a = tasks::EvaluateSpeakers(ours, who, {}, eo);
+  tasks::SpeakerEvalOptions served = eo;  // Chorus also at the threshold it serves with
+  const nlohmann::json parameters = nlohmann::json::parse((*model)->info().parameters_json(), nullptr, false);
+  if (parameters.is_object() && parameters.contains("threshold")) served.threshold = parameters["threshold"].get<double>();
+  auto a = tasks::EvaluateSpeakers(ours, who, {}, served);
   auto b = tasks::EvaluateSpeakers(floor, who, {}, eo);
   auto c = tasks::EvaluateSpeakers(floor_z, who, {}, eo);
   for (const auto* r : {&a, &b, &c})
@@ -211,6 +215,9 @@ int main(int argc, char** argv) {
               static_cast<long long>(a->rates.targets), static_cast<long long>(a->rates.nontargets),
               static_cast<long long>(a->tests));
   Print("chorus", *a);
+  if (a->threshold)
+    std::printf("         at the served threshold %.4f (the validation EER point): false accepts %.2f%%, misses %.2f%%\n",
+                *a->threshold, 100 * a->false_accept_rate, 100 * a->miss_rate);
   Print("floor", *b);
   Print("floor-z", *c);
   const double ratio = a->rates.eer > 0 ? b->rates.eer / a->rates.eer : INFINITY;

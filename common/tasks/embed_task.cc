@@ -44,6 +44,7 @@ class EmbedEvaluation : public Evaluation {
     for (int64_t i = 0; i < n; ++i) embeddings[i].assign(p + i * dim, p + (i + 1) * dim);
     SpeakerEvalOptions so;
     so.enrol = options_.enrol_utterances;
+    so.threshold = options_.threshold;
     Result<SpeakerEvalReport> r = EvaluateSpeakers(embeddings, speakers_, trials_, so);
     if (!r.ok()) {
       out.details = {{"error", r.status().message()}};

@@ -131,7 +131,7 @@ Result<double> ThresholdAtFalseAcceptRate(const std::vector<ScoredTrial>& trials
 }
 
 nlohmann::json SpeakerEvalReport::ToJson() const {
-  return {{"eer", rates.eer},
+  nlohmann::json j = {{"eer", rates.eer},
           {"eer_threshold", rates.eer_threshold},
           {"min_dcf", rates.min_dcf},
           {"min_dcf_threshold", rates.min_dcf_threshold},
@@ -141,6 +141,12 @@ nlohmann::json SpeakerEvalReport::ToJson() const {
           {"identification_top1", top1},
           {"enrolled_speakers", speakers},
           {"test_utterances", tests}};
+  if (threshold) {
+    j["threshold"] = *threshold;
+    j["false_accept_rate"] = false_accept_rate;
+    j["miss_rate"] = miss_rate;
+  }
+  return j;
 }
 
 std::string SpeakerEvalReport::ToTable() const {
@@ -149,6 +155,9 @@ std::string SpeakerEvalReport::ToTable() const {
       << std::setprecision(4) << rates.min_dcf << "  identification top-1 " << Percent(top1) << "\n"
       << "  " << speakers << " enrolled speakers, " << tests << " test utterances, " << rates.targets << " target / "
       << rates.nontargets << " non-target trials\n";
+  if (threshold)
+    out << "  at the model's threshold " << std::setprecision(4) << *threshold << ": false accepts "
+        << Percent(false_accept_rate) << ", misses " << Percent(miss_rate) << "\n";
   return out.str();
 }
 
@@ -204,6 +213,17 @@ Result<SpeakerEvalReport> EvaluateSpeakers(const std::vector<Embedding>& embeddi
       report.top1 = static_cast<double>(right) / static_cast<double>(tests.size());
   }
   ASSIGN_OR_RETURN(report.rates, ComputeErrorRates(scored, options.p_target));
+  if (options.threshold) {
+    report.threshold = options.threshold;
+    int64_t false_accepts = 0, misses = 0;
+    for (const auto& t : scored) {
+      const bool accepted = t.score >= *options.threshold;
+      false_accepts += !t.target && accepted;
+      misses += t.target && !accepted;
+    }
+    report.false_accept_rate = static_cast<double>(false_accepts) / static_cast<double>(report.rates.nontargets);
+    report.miss_rate = static_cast<double>(misses) / static_cast<double>(report.rates.targets);
+  }
   return report;
 }
 

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,7 @@ Result<double> ThresholdAtFalseAcceptRate(const std::vector<ScoredTrial>& trials
 struct SpeakerEvalOptions {
   int enrol = 5;           // enrolment utterances per speaker
   double p_target = 0.01;  // minDCF
+  std::optional<double> threshold;  // also report the error rates at this decision threshold
 };
 
 struct SpeakerEvalReport {
@@ -73,6 +75,9 @@ struct SpeakerEvalReport {
   double top1 = 0;        // identification among the enrolled
   int64_t speakers = 0;   // enrolled
   int64_t tests = 0;      // test utterances
+  std::optional<double> threshold;  // with the options' threshold: accept at or above it
+  double false_accept_rate = 0;     // at `threshold`
+  double miss_rate = 0;
   nlohmann::json ToJson() const;
   std::string ToTable() const;
 };

@@ -106,6 +106,16 @@ TEST(SpeakerMetrics, EvaluationEnrolsTheFirstUtterancesAndTestsTheRest) {
   EXPECT_NEAR(r->top1, 4.0 / 6.0, 1e-9);
   EXPECT_GT(r->rates.eer, 0.1);
   EXPECT_EQ(r->ToJson().at("identification_top1").get<double>(), r->top1);
+  EXPECT_FALSE(r->ToJson().contains("false_accept_rate"));
+
+  // At a decision threshold of 0.9: the two look-alike tests of speaker 2 are
+  // accepted as speaker 0 (false accepts) and rejected as themselves (misses).
+  o.threshold = 0.9;
+  r = EvaluateSpeakers(e, who, {}, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NEAR(r->false_accept_rate, 2.0 / 12.0, 1e-9);
+  EXPECT_NEAR(r->miss_rate, 2.0 / 6.0, 1e-9);
+  EXPECT_EQ(r->ToJson().at("threshold").get<double>(), 0.9);
 }
 
 TEST(SpeakerMetrics, ExplicitTrialsCompareUtterances) {
