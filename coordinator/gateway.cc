@@ -36,8 +36,35 @@ void Error(httplib::Response& res, int status, const std::string& message) {
   res.set_content(json{{"error", message}}.dump(), "application/json");
 }
 
+// JSON bodies nest at most this deep. Parsing is iterative, but copying and
+// comparing a json value recurse: a body of 200,000 '[' overflowed the stack
+// and took the coordinator down. An OIP request needs about 5 levels.
+constexpr int kMaxJsonDepth = 64;
+
+// InvalidArgument when `body` nests arrays and objects deeper than `limit`
+// (brackets inside strings do not count).
+Status CheckJsonDepth(const std::string& body, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return InvalidArgument("the JSON body nests deeper than " + std::to_string(limit) + " levels");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
 // Fills `out` from an OIP v2 JSON body: the one input tensor and parameters.
 Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
+  RETURN_IF_ERROR(CheckJsonDepth(body, kMaxJsonDepth));
   json j;
   try {
     j = json::parse(body);

@@ -209,6 +209,14 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
                       "application/json"),
             400);
   EXPECT_EQ(status_of("/v2/models/kws/infer", "RIFF but not really a wav file", "audio/wav"), 400);
+  // 400 KB nesting `data` 200,000 deep once overflowed the coordinator's stack (SIGSEGV).
+  const int deep = 200000;
+  const std::string nested = R"({"inputs":[{"name":"audio","datatype":"FP32","shape":[1],"data":)" +
+                             std::string(deep, '[') + "0.5" + std::string(deep, ']') + "}]}";
+  auto refused = http.Post("/v2/models/kws/infer", auth, nested, "application/json");
+  ASSERT_TRUE(refused) << "the gateway did not answer a deeply nested body";
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_THAT(refused->body, HasSubstr("nests deeper than 64"));
   EXPECT_EQ(status_of("/v2/models/nope/infer", "x", "audio/wav"), 404);
   EXPECT_EQ(status_of("/v2/models/kws/infer", "x", "audio/wav", /*with_token=*/false), 401);
   EXPECT_EQ(status_of("/v2/models/kws/infer", std::string(2 << 20, 'x'), "audio/wav"), 413);
