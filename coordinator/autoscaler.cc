@@ -1,5 +1,7 @@
 #include "coordinator/autoscaler.h"
 
+#include "coordinator/names.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -70,8 +72,7 @@ Status Autoscaler::Recover() {
 }
 
 Result<proto::Deployment> Autoscaler::Deploy(proto::Deployment d) {
-  if (d.name().empty() || d.name().find_first_of("/ \t\n") != std::string::npos)
-    return InvalidArgument("deployment name '" + d.name() + "' must be non-empty, without '/' or spaces");
+  RETURN_IF_ERROR(ValidateName("deployment", d.name()));
   if (d.launcher().empty()) d.set_launcher("local");
   if (!launchers_.count(d.launcher())) return InvalidArgument("unknown launcher '" + d.launcher() + "'");
   RETURN_IF_ERROR(ValidateScalePolicy(d.policy()));

@@ -10,6 +10,7 @@
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
 #include "coordinator/metrics_text.h"
+#include "coordinator/names.h"
 #include "coordinator/speaker_api.h"
 #include "coordinator/token.h"
 
@@ -30,16 +31,23 @@ int HttpStatus(const std::string& code) {
   return 500;
 }
 
+// JSON text for a reply; bytes that are not UTF-8 (a client's model name, say) become U+FFFD instead of throwing.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void Error(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
   if (status == 429) res.set_header("Retry-After", "1");
-  res.set_content(json{{"error", message}}.dump(), "application/json");
+  res.set_content(Dump(json{{"error", message}}), "application/json");
 }
 
 // JSON bodies nest at most this deep. Parsing is iterative, but copying and
 // comparing a json value recurse: a body of 200,000 '[' overflowed the stack
 // and took the coordinator down. An OIP request needs about 5 levels.
 constexpr int kMaxJsonDepth = 64;
+// A request waits at most an hour; a tensor holds at most 2^28 values (the
+// body limit refuses far less first, but the check must not overflow).
+constexpr int64_t kMaxTimeoutMs = 3600 * 1000;
+constexpr int64_t kMaxElements = int64_t{1} << 28;
 
 // InvalidArgument when `body` nests arrays and objects deeper than `limit`
 // (brackets inside strings do not count).
@@ -82,8 +90,12 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
       out->set_top_k(p["top_k"].get<int>());
     }
     if (p.contains("logits")) out->set_want_logits(p["logits"].is_boolean() && p["logits"].get<bool>());
-    if (p.contains("timeout_ms") && p["timeout_ms"].is_number_integer())
+    if (p.contains("timeout_ms")) {
+      if (!p["timeout_ms"].is_number_integer() || p["timeout_ms"].get<int64_t>() < 1 ||
+          p["timeout_ms"].get<int64_t>() > kMaxTimeoutMs)
+        return InvalidArgument("parameters.timeout_ms must be an integer in [1, " + std::to_string(kMaxTimeoutMs) + "]");
       out->set_timeout_ms(p["timeout_ms"].get<int64_t>());
+    }
     // Every other parameter is the model's task's (a detector's threshold, ...): numbers only.
     for (const auto& [key, value] : p.items()) {
       if (key == "top_k" || key == "logits" || key == "timeout_ms" || key == "sample_rate") continue;
@@ -98,13 +110,16 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
   if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
     return InvalidArgument("inputs[0] needs a name");
   const std::string name = t["name"].get<std::string>();
-  if (t.value("datatype", "") != "FP32") return InvalidArgument("inputs[0].datatype must be FP32");
+  if (!t.contains("datatype") || !t["datatype"].is_string() || t["datatype"].get<std::string>() != "FP32")
+    return InvalidArgument("inputs[0].datatype must be \"FP32\"");
   if (!t.contains("shape") || !t["shape"].is_array()) return InvalidArgument("inputs[0].shape must be an array");
   std::vector<int64_t> shape;
   int64_t elements = 1;
   for (const auto& d : t["shape"]) {
     if (!d.is_number_integer() || d.get<int64_t>() < 1) return InvalidArgument("inputs[0].shape must be positive integers");
     shape.push_back(d.get<int64_t>());
+    if (shape.back() > kMaxElements / elements)  // before multiplying: no overflow
+      return InvalidArgument("inputs[0].shape holds more than " + std::to_string(kMaxElements) + " values");
     elements *= shape.back();
   }
   if (!t.contains("data") || !t["data"].is_array()) return InvalidArgument("inputs[0].data must be an array");
@@ -200,6 +215,9 @@ struct Gateway::Impl {
 
   void Infer(const httplib::Request& req, httplib::Response& res) {
     if (!Authorized(req, res)) return;
+    // Deployed names pass ValidateName; anything else (bytes that are not UTF-8 would not even fit the proto) is unknown.
+    if (!ValidateName("model", req.matches[1]).ok())
+      return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
     proto::InferRequest r;
     r.set_model(req.matches[1]);
     r.set_token(options.token);
@@ -214,7 +232,7 @@ struct Gateway::Impl {
     proto::InferReply reply;
     if (Status s = CallBroker(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
     if (reply.code() != "OK") return Error(res, HttpStatus(reply.code()), reply.error());
-    res.set_content(ReplyJson(reply).dump(), "application/json");
+    res.set_content(Dump(ReplyJson(reply)), "application/json");
   }
 
   // Sends `r` to the broker on this thread's client socket (the deadline: the request's, or the default).
@@ -268,7 +286,7 @@ struct Gateway::Impl {
 
   void Reply(httplib::Response& res, const Result<json>& result) {
     if (!result.ok()) return Error(res, SpeakerHttpStatus(result.status()), result.status().message());
-    res.set_content(result->dump(), "application/json");
+    res.set_content(Dump(*result), "application/json");
   }
 
   void Speakers(const httplib::Request& req, httplib::Response& res, const std::string& action) {
@@ -309,6 +327,11 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   Impl* g = impl.get();
   httplib::Server& s = g->server;
   s.set_payload_max_length(g->options.max_body_bytes);
+  // A reply's header and body are two small writes: without TCP_NODELAY the
+  // second waits for the client's delayed ACK (~40 ms per keep-alive request).
+  // Set on the listening socket, which accepted connections inherit. (Not
+  // through CPPHTTPLIB_TCP_NODELAY: Debian's cpp-httplib is a compiled library.)
+  s.set_tcp_nodelay(true);
   s.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"live":true})", "application/json");
   });
@@ -324,7 +347,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     int workers = 0;
     if (!g->Known(req.matches[1], &info, &workers)) return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
     res.status = workers > 0 ? 200 : 503;
-    res.set_content(json{{"name", info.name()}, {"ready", workers > 0}, {"workers", workers}}.dump(),
+    res.set_content(Dump(json{{"name", info.name()}, {"ready", workers > 0}, {"workers", workers}}),
                     "application/json");
   });
   s.Get(R"(/v2/models/([^/]+))", [g](const httplib::Request& req, httplib::Response& res) {
@@ -347,13 +370,12 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     parameters["sample_rate"] = info.sample_rate();
     parameters["clip_seconds"] = info.clip_seconds();
     parameters["workers"] = workers;
-    res.set_content(json{{"name", info.name()},
-                         {"versions", {std::to_string(info.version())}},
-                         {"platform", info.format() == "torchscript" ? "pytorch_torchscript" : "chorus"},
-                         {"inputs", specs(info.inputs())},
-                         {"outputs", specs(info.outputs())},
-                         {"parameters", parameters}}
-                        .dump(),
+    res.set_content(Dump(json{{"name", info.name()},
+                              {"versions", {std::to_string(info.version())}},
+                              {"platform", info.format() == "torchscript" ? "pytorch_torchscript" : "chorus"},
+                              {"inputs", specs(info.inputs())},
+                              {"outputs", specs(info.outputs())},
+                              {"parameters", parameters}}),
                     "application/json");
   });
   s.Post(R"(/v2/models/([^/]+)/infer)", [g](const httplib::Request& req, httplib::Response& res) { g->Infer(req, res); });

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "coordinator/names.h"
 #include "coordinator/sqlite_statement.h"
 
 namespace chorus::coordinator {
@@ -28,16 +29,7 @@ double Now() {
 
 }  // namespace
 
-Status ValidateSpeakerName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return InvalidArgument("a speaker name has 1 to 64 characters");
-  if (name.front() == '.') return InvalidArgument("a speaker name cannot start with '.'");
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
-    if (!ok) return InvalidArgument("a speaker name holds only letters, digits, '.', '_' and '-'");
-  }
-  return Status::Ok();
-}
+Status ValidateSpeakerName(const std::string& name) { return ValidateName("speaker", name); }
 
 Result<std::unique_ptr<SpeakerRegistry>> SpeakerRegistry::Open(const std::string& path) {
   sqlite3* db = nullptr;

@@ -11,7 +11,7 @@
 // bytes (secure_delete) and checkpoints the write-ahead log so no copy
 // stays in the WAL either.
 //
-// Names: 1-64 characters of [A-Za-z0-9._-], not starting with '.'.
+// Names: as for deployments (names.h).
 // Thread-safe (one mutex around the connection).
 #pragma once
 

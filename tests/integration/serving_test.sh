@@ -81,6 +81,11 @@ bench_count() { awk '$1 ~ /^[0-9]+$/ && NF == 9 {n += 1} END {print n + 0}' "$1"
 
 case "$mode" in
 deploy)
+  # Names that would escape the state directory or a URL segment are refused, naming the rule.
+  for bad in .. a=b "x y" .hidden; do
+    chorus deploy "$job" --name "$bad" > "$work/bad-name.out" 2>&1 && fail "deployed under the name '$bad'"
+    grep -q "deployment name has 1 to 64 characters" "$work/bad-name.out" || fail "'$bad': $(cat "$work/bad-name.out")"
+  done
   chorus deploy "$job" --name kws --min 2 --max 2 || fail "deploy failed"
   wait_workers 2 30
   chorus infer kws "$wav" > "$work/infer.out" || fail "infer failed: $(cat "$work/infer.out")"

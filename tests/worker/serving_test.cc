@@ -217,6 +217,26 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
   ASSERT_TRUE(refused) << "the gateway did not answer a deeply nested body";
   EXPECT_EQ(refused->status, 400);
   EXPECT_THAT(refused->body, HasSubstr("nests deeper than 64"));
+  // More hostile bodies and paths: each a 4xx with a JSON error, never a 500.
+  const std::string audio = R"({"name":"audio","shape":[1],"data":[0.5])";
+  EXPECT_EQ(status_of("/v2/models/kws/infer", R"({"inputs":[)" + audio + R"(,"datatype":7}]})", "application/json"), 400);
+  EXPECT_EQ(status_of("/v2/models/kws/infer",
+                      R"({"inputs":[{"name":"audio","datatype":"FP32","shape":[4294967296,4294967296],"data":[1]}]})",
+                      "application/json"),
+            400);
+  EXPECT_EQ(status_of("/v2/models/kws/infer",
+                      R"({"parameters":{"timeout_ms":9300000000000000},"inputs":[)" + audio +
+                          R"(,"datatype":"FP32"}]})",
+                      "application/json"),
+            400);
+  EXPECT_EQ(status_of("/v2/models/kws/infer", "{\"inputs\":\"\xff\xfe\"}", "application/json"), 400);
+  auto bad_name = http.Get("/v2/models/%ff", auth);
+  ASSERT_TRUE(bad_name);
+  EXPECT_EQ(bad_name->status, 404);
+  EXPECT_TRUE(nlohmann::json::parse(bad_name->body, nullptr, false).contains("error")) << bad_name->body;
+  auto bad_infer = http.Post("/v2/models/%ff/infer", auth, "x", "audio/wav");
+  ASSERT_TRUE(bad_infer);
+  EXPECT_EQ(bad_infer->status, 404);
   EXPECT_EQ(status_of("/v2/models/nope/infer", "x", "audio/wav"), 404);
   EXPECT_EQ(status_of("/v2/models/kws/infer", "x", "audio/wav", /*with_token=*/false), 401);
   EXPECT_EQ(status_of("/v2/models/kws/infer", std::string(2 << 20, 'x'), "audio/wav"), 413);
