@@ -42,8 +42,7 @@ Result<std::vector<float>> SpeakerApi::Embed(const std::string& model, const std
 
 Result<json> SpeakerApi::Enrol(const std::string& model, const std::string& name, const std::vector<std::string>& audio) {
   RETURN_IF_ERROR(ValidateSpeakerName(name));
-  ASSIGN_OR_RETURN(EmbedModelFacts facts, EmbedModel(model));
-  (void)facts;
+  RETURN_IF_ERROR(EmbedModel(model).status());
   if (audio.empty()) return InvalidArgument("enrolling '" + name + "' needs at least one utterance");
   std::vector<tasks::Embedding> embeddings;
   for (size_t i = 0; i < audio.size(); ++i) {
@@ -101,8 +100,7 @@ Result<json> SpeakerApi::Identify(const std::string& model, const std::string& a
 }
 
 Result<json> SpeakerApi::List(const std::string& model) {
-  ASSIGN_OR_RETURN(EmbedModelFacts facts, EmbedModel(model));
-  (void)facts;
+  RETURN_IF_ERROR(EmbedModel(model).status());
   ASSIGN_OR_RETURN(std::vector<EnrolledSpeaker> all, registry_.List(model));
   json speakers = json::array();
   for (const auto& s : all)

@@ -14,12 +14,12 @@ namespace {
 using nlohmann::json;
 
 // One call to the gateway: the reply's JSON, or its {"error"} as a Status.
-class Gateway {
+class GatewayClient {
  public:
-  static Result<Gateway> Connect(const ConnectOptions& connect) {
+  static Result<GatewayClient> Connect(const ConnectOptions& connect) {
     ASSIGN_OR_RETURN(ServingConnection serving, ConnectServing(connect));
     if (serving.status.http().empty()) return Unavailable("the coordinator serves no HTTP gateway");
-    return Gateway(serving.status.http(), serving.client.token());
+    return GatewayClient(serving.status.http(), serving.client.token());
   }
 
   Result<json> Call(const std::string& method, const std::string& path, const httplib::MultipartFormDataItems& items) {
@@ -47,7 +47,7 @@ class Gateway {
   }
 
  private:
-  Gateway(std::string url, std::string token) : url_(std::move(url)), token_(std::move(token)) {}
+  GatewayClient(std::string url, std::string token) : url_(std::move(url)), token_(std::move(token)) {}
   std::string url_, token_;
 };
 
@@ -94,7 +94,7 @@ std::optional<int> SpeakerCommands::Run() {
   if (!enrol_->parsed() && !verify_->parsed() && !identify_->parsed() && !list_->parsed() && !delete_->parsed())
     return std::nullopt;
   if (output_ != "table" && output_ != "json") return FailWith(InvalidArgument("--output must be table or json"));
-  auto gateway = Gateway::Connect(connect_);
+  auto gateway = GatewayClient::Connect(connect_);
   if (!gateway.ok()) return FailWith(gateway.status());
   auto parts = AudioParts(files_);
   if (!parts.ok()) return FailWith(parts.status());
