@@ -32,6 +32,7 @@
 
 #include "common/audio/features.h"
 #include "common/audio/wav_io.h"
+#include "common/data/fsdd_names.h"
 #include "common/tasks/outputs.h"
 #include "common/tasks/speaker_metrics.h"
 #include "common/util/allocator.h"
@@ -51,14 +52,11 @@ struct Utterance {
 // {digit}_{speaker}_{index}.wav of `speakers`, ordered by speaker, then index, then digit.
 std::vector<Utterance> ListFsdd(const std::string& root, const std::vector<std::string>& speakers,
                                 const std::function<bool(int)>& keep_index) {
-  const fs::path dir = fs::is_directory(fs::path(root) / "recordings") ? fs::path(root) / "recordings" : fs::path(root);
   std::vector<Utterance> out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    const size_t a = name.find('_'), b = name.rfind('_');
-    if (entry.path().extension() != ".wav" || a == std::string::npos || a == b) continue;
-    Utterance u{entry.path().string(), name.substr(a + 1, b - a - 1), std::atoi(name.c_str()),
-                std::atoi(name.substr(b + 1).c_str())};
+  for (const auto& entry : fs::directory_iterator(data::FsddRecordingsDir(root))) {
+    data::FsddName name;
+    if (!data::ParseFsddName(entry.path().filename().string(), &name)) continue;
+    Utterance u{entry.path().string(), name.speaker, name.digit, static_cast<int>(name.index)};
     if (std::find(speakers.begin(), speakers.end(), u.speaker) != speakers.end() && keep_index(u.index))
       out.push_back(u);
   }

@@ -1,11 +1,11 @@
 #include "common/data/fsdd.h"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <tuple>
 
 #include "common/data/data_internal.h"
+#include "common/data/fsdd_names.h"
 
 namespace chorus::data {
 
@@ -13,39 +13,12 @@ namespace {
 
 using internal::JoinPath;
 
-struct ParsedName {
-  int digit = 0;
-  std::string speaker;
-  long long index = 0;
-};
-
-bool AllDigits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-}
-
-// "{digit}_{speaker}_{index}.wav"; false when the name does not match.
-bool ParseName(const std::string& file, ParsedName* out) {
-  const std::string stem = file.substr(0, file.size() - 4);  // caller checked the ".wav" suffix
-  size_t first = stem.find('_');
-  size_t last = stem.rfind('_');
-  if (first == std::string::npos || last == first) return false;
-  std::string digit = stem.substr(0, first);
-  std::string speaker = stem.substr(first + 1, last - first - 1);
-  std::string index = stem.substr(last + 1);
-  if (digit.size() != 1 || !AllDigits(digit) || speaker.empty() || !AllDigits(index) || index.size() > 9) return false;
-  out->digit = digit[0] - '0';
-  out->speaker = speaker;
-  out->index = std::stoll(index);
-  return true;
-}
-
 }  // namespace
 
 Result<DatasetSplit> LoadFsdd(const FsddOptions& options) {
   if (options.root.empty()) return InvalidArgument("fsdd: root is empty");
   if (!internal::IsDirectory(options.root)) return NotFound(options.root + ": FSDD root directory not found");
-  std::string dir = options.root;
-  if (internal::IsDirectory(JoinPath(dir, "recordings"))) dir = JoinPath(dir, "recordings");
+  const std::string dir = FsddRecordingsDir(options.root);
 
   // speaker -> 0 train, 1 validation, 2 test.
   std::map<std::string, int> assignment;
@@ -67,15 +40,15 @@ Result<DatasetSplit> LoadFsdd(const FsddOptions& options) {
 
   ASSIGN_OR_RETURN(std::vector<std::string> files, internal::ListFiles(dir, {".wav"}));
   struct Entry {
-    ParsedName name;
+    FsddName name;
     std::string path;
     int split;
   };
   std::vector<Entry> entries;
   std::map<std::string, int> count_by_speaker;
   for (const auto& file : files) {
-    ParsedName parsed;
-    if (!ParseName(file, &parsed)) {
+    FsddName parsed;
+    if (!ParseFsddName(file, &parsed)) {
       return InvalidArgument(JoinPath(dir, file) + ": not an FSDD file name (expected {digit}_{speaker}_{index}.wav)");
     }
     auto it = assignment.find(parsed.speaker);

@@ -12,6 +12,7 @@
 #include "common/audio/wav_io.h"
 #include "common/data/data_internal.h"
 #include "common/data/espeak_voice.h"
+#include "common/data/fsdd_names.h"
 #include "common/data/noise.h"
 #include "common/data/synth.h"
 #include "common/util/fs.h"
@@ -79,18 +80,16 @@ std::string SpeedName(double speed) {
 // slowed down when speed != 1).
 Status CopyFsdd(const SpeakerSynthOptions& o, const std::vector<std::string>& speakers, bool held_out,
                 const std::string& part, double speed = 1.0) {
-  const std::string dir =
-      internal::IsDirectory(JoinPath(o.fsdd_root, "recordings")) ? JoinPath(o.fsdd_root, "recordings") : o.fsdd_root;
+  const std::string dir = FsddRecordingsDir(o.fsdd_root);
   ASSIGN_OR_RETURN(std::vector<std::string> files, internal::ListFiles(dir, {".wav"}));
   std::vector<int> found(speakers.size(), 0);
   for (const auto& name : files) {
-    const size_t a = name.find('_'), b = name.rfind('_');
-    if (a == std::string::npos || b == a) continue;
-    const std::string speaker = name.substr(a + 1, b - a - 1);
+    FsddName parsed;
+    if (!ParseFsddName(name, &parsed)) continue;
+    const std::string& speaker = parsed.speaker;
     const auto it = std::find(speakers.begin(), speakers.end(), speaker);
     if (it == speakers.end()) continue;
-    const int index = std::atoi(name.substr(b + 1).c_str());
-    if ((index < o.fsdd_holdout) != held_out) continue;
+    if ((parsed.index < o.fsdd_holdout) != held_out) continue;
     audio::ReadOptions ro;
     ro.target_sample_rate = o.sample_rate;
     ASSIGN_OR_RETURN(audio::Waveform wave, audio::ReadAudio(JoinPath(dir, name), ro));

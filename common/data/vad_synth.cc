@@ -13,6 +13,7 @@
 #include "common/audio/wav_io.h"
 #include "common/data/data_internal.h"
 #include "common/data/espeak_voice.h"
+#include "common/data/fsdd_names.h"
 #include "common/data/noise.h"
 #include "common/data/synth.h"
 #include "common/util/fs.h"
@@ -109,15 +110,12 @@ Result<std::vector<Clip>> SpeakPool(const VadSynthOptions& o) {
 Result<std::vector<Clip>> LoadFsddPool(const VadSynthOptions& o) {
   std::vector<Clip> pool;
   if (o.fsdd_root.empty()) return pool;
-  const std::string dir =
-      internal::IsDirectory(JoinPath(o.fsdd_root, "recordings")) ? JoinPath(o.fsdd_root, "recordings") : o.fsdd_root;
+  const std::string dir = FsddRecordingsDir(o.fsdd_root);
   ASSIGN_OR_RETURN(std::vector<std::string> files, internal::ListFiles(dir, {".wav"}));
   for (const auto& name : files) {
-    // {digit}_{speaker}_{index}.wav
-    const size_t a = name.find('_'), b = name.rfind('_');
-    if (a == std::string::npos || b == a) continue;
-    const std::string speaker = name.substr(a + 1, b - a - 1);
-    if (std::find(o.fsdd_speakers.begin(), o.fsdd_speakers.end(), speaker) == o.fsdd_speakers.end()) continue;
+    FsddName parsed;
+    if (!ParseFsddName(name, &parsed)) continue;
+    if (std::find(o.fsdd_speakers.begin(), o.fsdd_speakers.end(), parsed.speaker) == o.fsdd_speakers.end()) continue;
     audio::ReadOptions ro;
     ro.target_sample_rate = o.sample_rate;
     ASSIGN_OR_RETURN(audio::Waveform wave, audio::ReadAudio(JoinPath(dir, name), ro));

@@ -14,6 +14,7 @@
 #include "common/data/distributed_sampler.h"
 #include "common/models/device.h"
 #include "common/models/model.h"
+#include "common/tasks/task_options.h"
 #include "common/util/fs.h"
 #include "worker/train/batch_loader.h"
 #include "worker/train/checkpoint.h"
@@ -100,20 +101,6 @@ struct Trainer::Impl {
   }
 };
 
-namespace {
-
-// The task's own settings from the job (embed: margin, scale, ...; the embedding size is the model's).
-nlohmann::json TaskOptions(const config::TrainJobSpec& spec) {
-  if (spec.task != "embed") return nlohmann::json::object();
-  return {{"margin", spec.embed.margin},
-          {"scale", spec.embed.scale},
-          {"enrol_utterances", spec.embed.enrol_utterances},
-          {"min_seconds", spec.embed.min_seconds},
-          {"embedding_dim", spec.model.embedding_dim}};
-}
-
-}  // namespace
-
 Status Trainer::Impl::Setup() {
   const auto t0 = Clock::now();
   const int sample_rate = spec.features.sample_rate;
@@ -132,7 +119,7 @@ Status Trainer::Impl::Setup() {
   torch::manual_seed(spec.training.seed);
 
   ASSIGN_OR_RETURN(split, LoadDatasetFromSpec(spec.dataset, spec.training.seed));
-  ASSIGN_OR_RETURN(task, tasks::Task::Create(spec.task, split.labels, TaskOptions(spec)));
+  ASSIGN_OR_RETURN(task, tasks::Task::Create(spec.task, split.labels, tasks::TaskOptionsFromJob(spec)));
   ASSIGN_OR_RETURN(audio::FeatureExtractor fx, audio::FeatureExtractor::Create(spec.features));
   extractor.emplace(std::move(fx));
 
