@@ -26,7 +26,7 @@ Status ValidateScalePolicy(const proto::ScalePolicy& p) {
   return Status::Ok();
 }
 
-int DesiredWorkers(const proto::ScalePolicy& p, int current, int ongoing, double now, ScaleTimers* t) {
+int DesiredWorkers(const proto::ScalePolicy& p, int current, double ongoing, double now, ScaleTimers* t) {
   int wanted = static_cast<int>(std::ceil(ongoing / p.target_ongoing()));
   if (ongoing > 0) wanted = std::max(wanted, 1);
   wanted = std::clamp(wanted, p.min_workers(), p.max_workers());
@@ -190,6 +190,18 @@ void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
   }
 }
 
+// Mean ongoing requests since the pool's last tick, from the broker's
+// integral; the instant reading when there is no earlier one to difference.
+double Autoscaler::MeanOngoing(Pool& pool, const ModelStats& stats, double now) {
+  const double since = now - pool.measured_at;
+  double mean = stats.ongoing;
+  if (pool.ongoing_seconds >= 0 && since > 0 && stats.ongoing_seconds >= pool.ongoing_seconds)
+    mean = (stats.ongoing_seconds - pool.ongoing_seconds) / since;
+  pool.ongoing_seconds = stats.ongoing_seconds;
+  pool.measured_at = now;
+  return mean;
+}
+
 void Autoscaler::Tick() {
   BrokerSnapshot snapshot = broker_.Snapshot();
   const double now = clock_.Now();
@@ -201,7 +213,7 @@ void Autoscaler::Tick() {
     int desired = 0;
     if (!pool.removed) {
       auto m = snapshot.models.find(pool.deployment.name());
-      const int ongoing = m == snapshot.models.end() ? 0 : m->second.ongoing;
+      const double ongoing = m == snapshot.models.end() ? 0 : MeanOngoing(pool, m->second, now);
       desired = DesiredWorkers(pool.deployment.policy(), current, ongoing, now, &pool.timers);
     }
     pool.desired = desired;

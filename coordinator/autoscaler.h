@@ -1,6 +1,6 @@
 // Autoscaler: keeps each deployed model's pool of inference workers sized to
-// its load. The signal is ongoing (queued + running) requests per worker
-// against the deployment's target, with separate scale-up and scale-down
+// its load. The signal is ongoing (queued + running) requests per worker,
+// averaged over the time since the last tick, against the deployment's target, with separate scale-up and scale-down
 // delays and min/max workers (DesiredWorkers, a pure function). Workers are
 // `chorus-worker serve` processes started through the coordinator's
 // launchers (local processes, or Slurm jobs from slurm/serve-pool.sbatch.in).
@@ -34,10 +34,11 @@ struct ScaleTimers {
 };
 
 // How many workers a model should have now, given how many it has (starting
-// ones included) and its ongoing requests. Scaling up from zero is immediate;
+// ones included) and its ongoing requests (the mean since the last decision:
+// an instant reading between two batches reads zero under full load). Scaling up from zero is immediate;
 // otherwise up waits scale_up_delay_s, and down waits scale_down_delay_s and
 // then removes one worker at a time.
-int DesiredWorkers(const proto::ScalePolicy& policy, int current, int ongoing, double now, ScaleTimers* timers);
+int DesiredWorkers(const proto::ScalePolicy& policy, int current, double ongoing, double now, ScaleTimers* timers);
 
 struct AutoscalerOptions {
   std::string state_dir;      // deployments/<name>/ (worker logs) live here
@@ -68,11 +69,13 @@ class Autoscaler {
     proto::Deployment deployment;
     std::vector<Worker> workers;
     ScaleTimers timers;
+    double ongoing_seconds = -1, measured_at = 0;  // the broker's integral at the last tick
     int desired = 0;
     bool removed = false;  // undeployed: drain everything, then forget
   };
   void StartWorker(Pool& pool);
   void Follow(Pool& pool, const BrokerSnapshot& snapshot);
+  static double MeanOngoing(Pool& pool, const ModelStats& stats, double now);
 
   AutoscalerOptions options_;
   Broker& broker_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
@@ -124,6 +125,7 @@ struct Broker::Impl {
   std::map<std::string, Worker> pool;
   uint64_t next_seq = 1;
   Clock::time_point next_heartbeat;
+  std::optional<Clock::time_point> last_publish;  // Publish integrates ongoing since
 
   mutable std::mutex mutex;  // guards everything below
   std::map<std::string, ModelStats> stats;
@@ -394,7 +396,12 @@ struct Broker::Impl {
   void Publish() {
     const auto now = Clock::now();
     std::lock_guard<std::mutex> lock(mutex);
-    for (auto& [model, s] : stats) s.queued = s.ongoing = s.workers = 0;
+    const double dt = last_publish ? Seconds(now - *last_publish) : 0;
+    last_publish = now;
+    for (auto& [model, s] : stats) {
+      s.ongoing_seconds += s.ongoing * dt;  // the last sample held for the interval
+      s.queued = s.ongoing = s.workers = 0;
+    }
     for (const auto& [model, q] : queues) stats[model].queued = static_cast<int>(q.size());
     for (const auto& [seq, r] : requests)
       if (!r.answered) ++stats[r.request.model()].ongoing;

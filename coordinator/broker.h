@@ -57,6 +57,10 @@ struct ModelStats {
   Histogram queue, compute, overhead, total;
   int queued = 0;   // waiting in the broker
   int ongoing = 0;  // queued + at workers
+  // Integral of `ongoing` over time (request-seconds), sampled every publish;
+  // two readings' difference over their interval is the mean concurrency
+  // between them, which a momentary dip (a batch just answered) cannot zero.
+  double ongoing_seconds = 0;
   int workers = 0;
 };
 
