@@ -268,6 +268,10 @@ proto::Deployment Deployment(const std::string& name, const std::string& dir, in
   return d;
 }
 
+// What `chorus deploy` gives a user who sets nothing (coordinator/cli/serve_commands.h).
+constexpr int kDefaultMaxBatch = 8;
+int g_delay_us = 0;  // --max-delay-us; the deploy default
+
 int Fail(const Status& s) {
   std::cerr << "serving_bench: " << s.ToString() << "\n";
   return 1;
@@ -286,6 +290,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--threads", threads, "intra-op threads, worker and raw alike")->capture_default_str();
   app.add_option("--max-batch", max_batch, "dynamic batching: largest batch")->capture_default_str();
+  app.add_option("--max-delay-us", g_delay_us, "dynamic batching: longest wait for a batch to fill (deploy's default)")
+      ->capture_default_str()->check(CLI::Range(0, 1'000'000));
   std::string transport = "tcp";
   app.add_option("--transport", transport, "tcp (loopback) or ipc (unix sockets) between clients, broker and workers")
       ->check(CLI::IsMember({"tcp", "ipc"}))->capture_default_str();
@@ -370,9 +376,10 @@ int main(int argc, char** argv) {
               std::thread::hardware_concurrency(), rounds);
   const double slice = seconds / rounds;
 
-  // 1. Overhead at concurrency 1 (no batching delay).
+  // 1. Overhead at concurrency 1, deployed with `chorus deploy`'s defaults
+  //    (max batch 8, max delay 0): batching must cost nothing with no company.
   if (wanted(1)) {
-    if (Status s = coordinator.Deploy(Deployment("lat", *model_dir, 1, 0, threads, 1, 1, 1000), 1); !s.ok())
+    if (Status s = coordinator.Deploy(Deployment("lat", *model_dir, kDefaultMaxBatch, g_delay_us, threads, 1, 1, 1000), 1); !s.ok())
       return Fail(s);
     proto::InferRequest lat_request = coordinator.Request("lat");
     lat_request.set_wav(audio.wav());
@@ -386,7 +393,8 @@ int main(int argc, char** argv) {
     (void)coordinator.Undeploy("lat");
     const double overhead = Percentile(overheads, 0.5);
     const double floor = RoundTripFloor(transport, dir, audio.wav().size());
-    std::printf("1. latency at concurrency 1 (WAV in: decode + front end + forward)\n");
+    std::printf("1. latency at concurrency 1 (WAV in: decode + front end + forward; max batch %d, "
+                "max delay %d us)\n", kDefaultMaxBatch, g_delay_us);
     std::printf("   raw in one process p50 %8.0f us | through coordinator p50 %8.0f us | overhead %6.0f us "
                 "(goal <= 150 us: %s)\n",
                 Percentile(raw_p50s, 0.5) * 1e6, Percentile(served_p50s, 0.5) * 1e6, overhead * 1e6,
@@ -397,7 +405,7 @@ int main(int argc, char** argv) {
 
   // 2. Saturation: features in, dynamic batching.
   if (wanted(2)) {
-    if (Status s = coordinator.Deploy(Deployment("sat", *model_dir, max_batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
+    if (Status s = coordinator.Deploy(Deployment("sat", *model_dir, max_batch, g_delay_us, threads, 1, 1, 1000), 1); !s.ok())
       return Fail(s);
     proto::InferRequest feat_request = coordinator.Request("sat");
     proto::Tensor* t = feat_request.mutable_features();
@@ -426,7 +434,7 @@ int main(int argc, char** argv) {
     int index = 0;
     for (int batch : {1, max_batch}) {
       const std::string name = "batch" + std::to_string(batch);
-      if (Status s = coordinator.Deploy(Deployment(name, *model_dir, batch, 2000, threads, 1, 1, 1000), 1); !s.ok())
+      if (Status s = coordinator.Deploy(Deployment(name, *model_dir, batch, g_delay_us, threads, 1, 1, 1000), 1); !s.ok())
         return Fail(s);
       proto::InferRequest r = coordinator.Request(name);
       r.set_wav(audio.wav());
@@ -441,7 +449,7 @@ int main(int argc, char** argv) {
 
   if (!wanted(4)) return 0;
   // 4. Scale-up reaction: 1 worker, target 2 ongoing per worker, then 16 clients at once.
-  if (Status s = coordinator.Deploy(Deployment("scale", *model_dir, 8, 1000, threads, 1, 2, 2), 1); !s.ok())
+  if (Status s = coordinator.Deploy(Deployment("scale", *model_dir, kDefaultMaxBatch, g_delay_us, threads, 1, 2, 2), 1); !s.ok())
     return Fail(s);
   proto::InferRequest scale_request = coordinator.Request("scale");
   scale_request.set_wav(audio.wav());

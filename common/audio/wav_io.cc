@@ -147,6 +147,10 @@ Result<Waveform> DecodeBytes(const std::string& bytes, const std::string& name, 
   if (info.frames > max_samples / info.channels) {
     return Corruption(name + ": corrupt header: claims " + std::to_string(info.frames) + " frames");
   }
+  if (options.max_seconds > 0 && static_cast<double>(info.frames) > options.max_seconds * info.samplerate) {
+    return InvalidArgument(name + ": " + std::to_string(info.frames / info.samplerate) + " s of audio; at most " +
+                      std::to_string(static_cast<int64_t>(options.max_seconds)) + " s are accepted");
+  }
 
   const sf_count_t frames = info.frames;
   const int channels = info.channels;

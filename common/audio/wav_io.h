@@ -21,6 +21,9 @@ inline constexpr int kMaxSampleRate = 384000;
 
 struct ReadOptions {
   int target_sample_rate = 0;  // 0 keeps the file's rate; otherwise resample to it
+  // > 0: audio longer than this is refused from its header, before a sample
+  // is decoded or resampled (a small 8-bit file at 1 kHz can hold hours).
+  double max_seconds = 0;
 };
 
 Result<Waveform> ReadAudio(const std::string& path, const ReadOptions& options = {});

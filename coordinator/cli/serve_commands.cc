@@ -58,7 +58,7 @@ void ServeCommands::Register(CLI::App& app) {
       ->capture_default_str();
   deploy_->add_option("--launcher", launcher_, "local or slurm")->capture_default_str();
   deploy_->add_option("--max-batch", max_batch_, "dynamic batching: largest batch")->capture_default_str();
-  deploy_->add_option("--max-delay-us", max_delay_us_, "dynamic batching: longest wait for a batch to fill")
+  deploy_->add_option("--max-delay-us", max_delay_us_, "dynamic batching: longest wait for a batch to fill (0: batch what already waits)")
       ->capture_default_str();
   deploy_->add_option("--threads", threads_, "intra-op threads per worker")->capture_default_str();
   deploy_->add_option("--device", device_,

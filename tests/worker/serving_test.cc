@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "common/models/model_bundle.h"
+#include "tests/common/audio/audio_test_util.h"
 #include "common/net/rpc_client.h"
 #include "common/net/zmq_channel.h"
 #include "common/tasks/outputs.h"
@@ -241,6 +242,19 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
   EXPECT_EQ(status_of("/v2/models/kws/infer", "x", "audio/wav", /*with_token=*/false), 401);
   EXPECT_EQ(status_of("/v2/models/kws/infer", std::string(2 << 20, 'x'), "audio/wav"), 413);
   EXPECT_EQ(Call(Tone(1)).code(), "OK");
+}
+
+TEST_F(ServingTest, AClipModelRefusesMoreThanAMinuteOfAudioBeforeDecodingIt) {
+  // 15 MB of 8-bit audio at 1 kHz is four hours: once, decoding it stalled a
+  // worker's loop long enough for the broker to drop it.
+  auto model = ServedModel::Load(dir_).value();
+  proto::InferRequest r;
+  r.set_wav(audio::testing::WavBytes(1000, 1, 8, 15'000'000, std::string(15'000'000, '\x80')));
+  Status s = model->Prepare(r).status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), ::testing::HasSubstr("15000 s of audio; at most 60 s"));  // the header's figure
+  r.set_wav(audio::testing::WavBytes(1000, 1, 8, 60'000, std::string(60'000, '\x80')));
+  EXPECT_TRUE(model->Prepare(r).ok());  // a minute is still accepted (and cropped to the clip)
 }
 
 TEST_F(ServingTest, FullQueueRefusesAtOnceAndQueuedRequestsEndByTheirDeadline) {

@@ -15,6 +15,7 @@
 #include "common/models/model_bundle.h"
 #include "common/tasks/outputs.h"
 #include "common/util/fs.h"
+#include "tests/common/audio/audio_test_util.h"
 #include "tests/worker/train_test_util.h"
 #include "worker/serve/served_model.h"
 #include "worker/train/trainer.h"
@@ -178,6 +179,10 @@ TEST_F(VadTest, BadAudioIsRefusedWithAReason) {
   EXPECT_THAT(prepare(empty).message(), HasSubstr("no input"));
   // Half an hour and a second is more than a request may carry.
   EXPECT_THAT(prepare(Pcm(std::vector<float>(1801 * 8000, 0.0f), 8000)).message(), HasSubstr("at most 1800 s"));
+  // So is a WAV whose header says so (refused before it is decoded).
+  proto::InferRequest long_wav;
+  long_wav.set_wav(audio::testing::WavBytes(1000, 1, 8, 1'801'000, std::string(1'801'000, '\x80')));
+  EXPECT_THAT(prepare(long_wav).message(), HasSubstr("1801 s of audio; at most 1800 s"));
   // Any number of feature frames is fine for a detector, but not any number of bins.
   proto::InferRequest features;
   features.mutable_features()->add_shape(7);

@@ -8,7 +8,9 @@
 //  - Otherwise the batcher waits for more requests, but never lets the oldest
 //    wait longer than max_queue_delay; then it runs what it has (at most
 //    max_batch_size), cut down to the largest preferred size that fits, if any.
-//  - max_queue_delay 0: whatever waits runs at once.
+//  - max_queue_delay 0 (the default): whatever waits runs at once. Under load
+//    requests pile up while a batch runs, so the next batch is full anyway;
+//    at low load nothing waits for company that is not coming.
 // No sockets, no clocks, no state: callers pass the facts in. Thread-safe.
 #pragma once
 
@@ -21,7 +23,7 @@ namespace chorus::serve {
 
 struct BatchPolicyOptions {
   int max_batch_size = 8;
-  std::chrono::microseconds max_queue_delay{1000};
+  std::chrono::microseconds max_queue_delay{0};  // Triton's default: batch what already waits
   std::vector<int> preferred_sizes;  // each in [1, max_batch_size]
 };
 

@@ -25,6 +25,9 @@ namespace {
 // A recording longer than this is refused (memory is bounded by it); longer
 // audio is for streaming sessions.
 constexpr double kMaxRecordingSeconds = 1800;
+// A clip model crops what it is sent to its clip; more than this is a mistake
+// or an attack (decode and resample cost time on the serve loop).
+constexpr double kMaxClipRequestSeconds = 60;
 // Per-frame models run over a padded batch this many frames at a time, the
 // stream state carried, so activations stay bounded however long the input.
 constexpr int64_t kChunkFrames = 1000;
@@ -54,6 +57,10 @@ class ModelBase : public ServedModel {
     info_.set_parameters_json(task_->ServedParameters().dump());
   }
 
+  double MaxAudioSeconds() const {
+    return task_->whole_recordings() ? kMaxRecordingSeconds : std::max(kMaxClipRequestSeconds, info_.clip_seconds());
+  }
+
   Result<at::Tensor> Prepare(const proto::InferRequest& r) const override {
     const int rate = info_.sample_rate();
     const bool clips = !task_->whole_recordings();
@@ -62,6 +69,7 @@ class ModelBase : public ServedModel {
       case proto::InferRequest::kWav: {
         audio::ReadOptions o;
         o.target_sample_rate = rate;
+        o.max_seconds = MaxAudioSeconds();
         auto decoded = audio::DecodeAudio(r.wav(), "the request's audio", o);
         if (!decoded.ok()) return InvalidArgument(decoded.status().message());  // the client's bytes, not our disk
         wave = std::move(*decoded);
@@ -72,10 +80,10 @@ class ModelBase : public ServedModel {
         if (pcm.sample_rate() < audio::kMinSampleRate || pcm.sample_rate() > audio::kMaxSampleRate)
           return InvalidArgument("pcm.sample_rate " + std::to_string(pcm.sample_rate()) + " is not a usable rate");
         if (pcm.samples_size() == 0) return InvalidArgument("pcm has no samples");
-        if (!clips && pcm.samples_size() > kMaxRecordingSeconds * pcm.sample_rate())
+        if (pcm.samples_size() > MaxAudioSeconds() * pcm.sample_rate())
           return InvalidArgument("the audio is " + std::to_string(pcm.samples_size() / pcm.sample_rate()) +
-                                 " s long; at most " + std::to_string(static_cast<int64_t>(kMaxRecordingSeconds)) +
-                                 " s per request (split longer recordings)");
+                                 " s long; at most " + std::to_string(static_cast<int64_t>(MaxAudioSeconds())) +
+                                 " s per request for this model (split longer recordings)");
         wave.samples.assign(pcm.samples().begin(), pcm.samples().end());
         wave.sample_rate = pcm.sample_rate();
         for (float v : wave.samples)
@@ -108,15 +116,10 @@ class ModelBase : public ServedModel {
     if (clips) {
       samples = audio::FitToLength(wave.samples, static_cast<int64_t>(std::llround(info_.clip_seconds() * rate)));
     } else {
-      const double seconds = static_cast<double>(wave.samples.size()) / rate;
       if (static_cast<int64_t>(wave.samples.size()) < extractor_.window_length())
         return InvalidArgument("the audio is " + std::to_string(wave.samples.size()) + " samples long, shorter than " +
                                "one frame of " + std::to_string(extractor_.window_length()) + " samples (" +
                                std::to_string(1000 * extractor_.window_length() / rate) + " ms)");
-      if (seconds > kMaxRecordingSeconds)
-        return InvalidArgument("the audio is " + std::to_string(static_cast<int64_t>(seconds)) + " s long; at most " +
-                               std::to_string(static_cast<int64_t>(kMaxRecordingSeconds)) +
-                               " s per request (split longer recordings)");
       samples = std::move(wave.samples);
     }
     ASSIGN_OR_RETURN(at::Tensor features, extractor_.Compute(samples));

@@ -262,6 +262,21 @@ TEST(WavIo, RejectsZeroLengthAudio) {
   ExpectError(ReadAudio(path), path, "zero-length audio");
 }
 
+TEST(WavIo, RefusesAudioLongerThanAskedFromItsHeader) {
+  // Two hours of 8-bit audio at 1 kHz is only 7.2 MB: the bound must hold
+  // before anything is decoded or resampled.
+  const std::string two_hours = WavBytes(1000, 1, 8, 7'200'000, std::string(7'200'000, '\x80'));
+  ReadOptions o;
+  o.target_sample_rate = 16000;
+  o.max_seconds = 60;
+  ExpectError(DecodeAudio(two_hours, "request body", o), "request body", "7200 s of audio; at most 60 s");
+  o.max_seconds = 7200;  // exactly at the bound is fine
+  o.target_sample_rate = 0;
+  auto r = DecodeAudio(two_hours, "request body", o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->samples.size(), 7'200'000u);
+}
+
 TEST(WavIo, RejectsAbsurdSampleRate) {
   TempDir dir;
   for (uint32_t rate : {10u, 999u, 5000000u}) {
