@@ -15,6 +15,7 @@ Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std
   auto socket = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::router);
   try {
     socket->set(zmq::sockopt::linger, 0);
+    socket->set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
     if (high_water_mark > 0) {
       socket->set(zmq::sockopt::sndhwm, high_water_mark);
       socket->set(zmq::sockopt::rcvhwm, high_water_mark);

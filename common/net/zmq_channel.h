@@ -7,6 +7,7 @@
 // Not thread-safe: ZeroMQ sockets belong to one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,12 +20,18 @@
 
 namespace chorus::net {
 
+// The largest message a socket here accepts from a peer. ZeroMQ drops a peer
+// that announces a bigger frame before reading it, so no one can make a
+// process buffer gigabytes. Half an hour of 16 kHz 16-bit audio is 58 MB.
+inline constexpr int64_t kMaxMessageBytes = int64_t{64} << 20;
+
 // One process-wide context (ZeroMQ contexts are thread-safe).
 zmq::context_t& SharedContext();
 
 // A ROUTER socket bound to `listen`. A tcp port of 0 picks a free port;
 // *endpoint receives the address peers connect to (the real port, and
 // 127.0.0.1 for a wildcard host). `high_water_mark` 0 keeps ZeroMQ's default.
+// Messages over kMaxMessageBytes are refused (the sender is disconnected).
 Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint,
                                                   int high_water_mark = 0);
 

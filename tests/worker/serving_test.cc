@@ -309,6 +309,21 @@ TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
   }
 }
 
+TEST_F(ServingTest, AMessageOverTheSizeLimitIsDroppedUnreadAndOthersAreServed) {
+  StartBroker();
+  StartWorker("w1");
+  WaitForWorkers(1);
+  // Without the limit the broker would read all of it and pass it on, and the
+  // worker would answer that it is not audio.
+  proto::InferRequest huge = Tone(0);
+  huge.set_wav(std::string(net::kMaxMessageBytes + 1, 'x'));
+  net::RpcClient client({broker_->client_endpoint(), 2000ms});
+  proto::InferReply reply;
+  Status s = client.Call(huge, &reply);
+  EXPECT_FALSE(s.ok()) << "answered: " << reply.code() << " " << reply.error();
+  EXPECT_EQ(Call(Tone(1)).code(), "OK");
+}
+
 TEST_F(ServingTest, AWorkerWhoseBrokerIsGoneGivesUp) {
   ServeOptions o;
   o.broker = "tcp://127.0.0.1:1";  // nothing listens there

@@ -130,6 +130,10 @@ class Loop : public ServeLoop {
   void Connect() {
     socket_ = std::make_unique<zmq::socket_t>(net::SharedContext(), zmq::socket_type::dealer);
     socket_->set(zmq::sockopt::linger, 1000);
+    socket_->set(zmq::sockopt::maxmsgsize, net::kMaxMessageBytes);
+    // With no broker connected a DEALER's send blocks forever; the loop must
+    // keep beating, draining and noticing the silence instead.
+    socket_->set(zmq::sockopt::sndtimeo, 200);
     socket_->set(zmq::sockopt::routing_id, options_.worker_id);
     socket_->connect(options_.broker);
     last_heard_ = Clock::now();
