@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/config/job_spec.h"
@@ -24,6 +25,11 @@ Status ValidateScalePolicy(const proto::ScalePolicy& p) {
   if (!(p.target_ongoing() > 0)) return InvalidArgument("target ongoing requests per worker must be positive");
   if (p.scale_up_delay_s() < 0 || p.scale_down_delay_s() < 0) return InvalidArgument("delays must not be negative");
   return Status::Ok();
+}
+
+double StartBackoffSeconds(int failures) {
+  if (failures <= 0) return 0;
+  return std::min(60.0, 0.5 * std::pow(2.0, std::min(failures - 1, 16)));
 }
 
 int DesiredWorkers(const proto::ScalePolicy& p, int current, double ongoing, double now, ScaleTimers* t) {
@@ -65,7 +71,9 @@ Status Autoscaler::Recover() {
   ASSIGN_OR_RETURN(std::vector<proto::Deployment> deployments, store_.Deployments());
   for (auto& d : deployments) {
     broker_.Expect(d.name(), true);
-    pools_[d.name()].deployment = std::move(d);
+    Pool& pool = pools_[d.name()];
+    pool.deployment = std::move(d);
+    Adopt(pool);
   }
   if (!deployments.empty()) spdlog::info("autoscaler: {} deployment(s) restored", deployments.size());
   return Status::Ok();
@@ -87,13 +95,15 @@ Result<proto::Deployment> Autoscaler::Deploy(proto::Deployment d) {
     return InvalidArgument("device must be cpu, cuda or cuda:N; got '" + d.device() + "'");
   auto existing = pools_.find(d.name());
   if (existing != pools_.end() && !existing->second.removed && existing->second.deployment.model_dir() != d.model_dir())
-    return AlreadyExists("model '" + d.name() + "' is already deployed from " +
-                         existing->second.deployment.model_dir() + "; undeploy it first");
+    spdlog::info("autoscaler: rolling update of {}: {} -> {}", d.name(), existing->second.deployment.model_dir(),
+                 d.model_dir());
   d.set_created_at(clock_.Now());
   RETURN_IF_ERROR(store_.SaveDeployment(d));  // before acting
   Pool& pool = pools_[d.name()];
   pool.deployment = d;
   pool.removed = false;
+  pool.start_failures = 0;
+  pool.hold_until = 0;
   broker_.Expect(d.name(), true);
   spdlog::info("autoscaler: deployed {} from {} ({}..{} workers, target {} ongoing per worker)", d.name(),
                d.model_dir(), d.policy().min_workers(), d.policy().max_workers(), d.policy().target_ongoing());
@@ -122,19 +132,69 @@ Status Autoscaler::Undeploy(const std::string& name) {
   return Status::Ok();
 }
 
+std::string Autoscaler::RunDir(const proto::Deployment& d) const {
+  return options_.state_dir + "/deployments/" + d.name();
+}
+
+void Autoscaler::Adopt(Pool& pool) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(RunDir(pool.deployment), ec)) {
+    if (entry.path().extension() != ".worker") continue;
+    const std::string path = entry.path().string();
+    auto text = ReadFile(path);
+    nlohmann::json j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    Worker w;
+    if (j.is_object()) {
+      w.id = j.value("id", "");
+      w.handle = j.value("handle", "");
+      w.launcher = j.value("launcher", "");
+      w.exit_file = j.value("exit_file", "");
+      w.model_dir = j.value("model_dir", "");
+      w.number = j.value("number", int64_t{0});
+    }
+    if (w.id.empty() || w.handle.empty() || !launchers_.count(w.launcher)) {
+      spdlog::warn("autoscaler: ignoring unreadable worker record {}", path);
+      fs::remove(path, ec);
+      continue;
+    }
+    const RunState st = launchers_.at(w.launcher)->Poll(w.handle, w.exit_file).state;
+    if (st != RunState::kRunning && st != RunState::kQueued) {
+      fs::remove(path, ec);
+      continue;
+    }
+    if (j.value("broker", "") != broker_.worker_endpoint()) {
+      // It talks to an address this coordinator no longer listens on.
+      spdlog::info("autoscaler: stopping worker {} of {}: it was started for broker {}, this one is {}", w.id,
+                   pool.deployment.name(), j.value("broker", ""), broker_.worker_endpoint());
+      (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
+      fs::remove(path, ec);
+      continue;
+    }
+    w.adopted = true;
+    w.state = "STARTING";  // READY again once it says hello to this broker
+    w.started_at = clock_.Now();
+    next_worker_ = std::max(next_worker_, w.number + 1);
+    spdlog::info("autoscaler: adopted worker {} of {} (handle {}) from before the restart", w.id,
+                 pool.deployment.name(), w.handle);
+    pool.workers.push_back(std::move(w));
+  }
+}
+
 void Autoscaler::StartWorker(Pool& pool) {
   const proto::Deployment& d = pool.deployment;
   Launcher* launcher = launchers_.at(d.launcher());
-  const int64_t n = next_worker_++;
+  // Numbers stay unique across restarts: they name pid files and Slurm jobs.
+  const int64_t n = std::max<int64_t>(next_worker_, static_cast<int64_t>(clock_.Now() * 1000) % 1000000000);
+  next_worker_ = n + 1;
   Worker w;
-  w.id = "deploy-" + d.name() + "-" + std::to_string(static_cast<int64_t>(clock_.Now())) + "-" + std::to_string(n);
+  w.id = "deploy-" + d.name() + "-" + std::to_string(n);
   LaunchSpec spec;
   spec.attempt = static_cast<int>(n);
   spec.ranks = 1;
   spec.mpi = false;
   spec.name = "serve-" + d.name();
   spec.workdir = options_.state_dir;
-  spec.run_dir = options_.state_dir + "/deployments/" + d.name();
+  spec.run_dir = RunDir(d);
   spec.command = {options_.worker_binary, "serve", "--broker", broker_.worker_endpoint(), "--model", d.name() + "=" + d.model_dir(),
                   "--id", w.id, "--max-batch", std::to_string(d.max_batch()), "--max-delay-us",
                   std::to_string(d.max_delay_us()), "--threads", std::to_string(d.threads()),
@@ -159,6 +219,13 @@ void Autoscaler::StartWorker(Pool& pool) {
   w.state = "STARTING";
   w.started_at = clock_.Now();
   w.exit_file = spec.exit_file;
+  w.model_dir = d.model_dir();
+  w.number = n;
+  const nlohmann::json record = {{"id", w.id},         {"handle", w.handle},       {"launcher", w.launcher},
+                                 {"exit_file", w.exit_file}, {"model_dir", w.model_dir}, {"number", w.number},
+                                 {"broker", broker_.worker_endpoint()}};
+  if (Status s = AtomicWriteFile(spec.run_dir + "/" + w.id + ".worker", record.dump()); !s.ok())
+    spdlog::warn("autoscaler: {} (a restarted coordinator will not adopt this worker)", s.ToString());
   spdlog::info("autoscaler: starting worker {} for {} on {} (handle {})", w.id, d.name(), d.launcher(), w.handle);
   pool.workers.push_back(w);
 }
@@ -175,12 +242,41 @@ void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
         spdlog::warn("autoscaler: worker {} of {} ended ({}{})", w.id, pool.deployment.name(),
                      st.state == RunState::kExited ? "exit " + std::to_string(st.exit_code) : "lost",
                      st.detail.empty() ? "" : ": " + st.detail);
+      if (w.state == "STARTING") {  // never got ready: a bad model, flags or host; do not spin
+        pool.hold_until = now + StartBackoffSeconds(++pool.start_failures);
+        spdlog::warn("autoscaler: {} worker(s) of {} in a row ended before they were ready; next start in {:.1f} s",
+                     pool.start_failures, pool.deployment.name(), pool.hold_until - now);
+      }
+      std::error_code ec;
+      fs::remove(RunDir(pool.deployment) + "/" + w.id + ".worker", ec);
       it = pool.workers.erase(it);
       continue;
     }
     if (w.state == "STARTING" && registered.count(w.id)) {
       w.state = "READY";
+      pool.start_failures = 0;
       spdlog::info("autoscaler: worker {} ready after {:.2f} s", w.id, now - w.started_at);
+    } else if (w.state == "STARTING" &&
+               now - w.started_at > (w.adopted ? options_.adopt_timeout_s : options_.start_timeout_s)) {
+      spdlog::warn("autoscaler: worker {} of {} not ready after {:.0f} s; killing it", w.id, pool.deployment.name(),
+                   now - w.started_at);
+      (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
+      w.state = "LOST";
+      if (!w.adopted) pool.hold_until = now + StartBackoffSeconds(++pool.start_failures);
+    }
+    if (w.state == "READY") {
+      // Dropped by the broker (stopped, hung, cut off): it serves no one but
+      // still counts; past a grace it is killed and the pool refills.
+      if (registered.count(w.id)) {
+        w.unregistered_since = -1;
+      } else if (w.unregistered_since < 0) {
+        w.unregistered_since = now;
+      } else if (now - w.unregistered_since > options_.lost_after_s) {
+        spdlog::warn("autoscaler: worker {} of {} no longer answers the broker; killing it and starting another",
+                     w.id, pool.deployment.name());
+        (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
+        w.state = "LOST";
+      }
     }
     if (w.state == "DRAINING" && now - w.draining_since > options_.drain_timeout_s) {
       (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
@@ -208,8 +304,15 @@ void Autoscaler::Tick() {
   for (auto it = pools_.begin(); it != pools_.end();) {
     Pool& pool = it->second;
     Follow(pool, snapshot);
-    int current = 0;
-    for (const auto& w : pool.workers) current += w.state != "DRAINING";
+    // Workers of the deployed version count; those of an earlier one serve
+    // until enough new ones are ready (a rolling update).
+    const std::string& dir = pool.deployment.model_dir();
+    int current = 0, ready = 0, old = 0;
+    for (const auto& w : pool.workers) {
+      if (!Serving(w)) continue;
+      if (w.model_dir != dir) ++old;
+      else ++current, ready += w.state == "READY";
+    }
     int desired = 0;
     if (!pool.removed) {
       auto m = snapshot.models.find(pool.deployment.name());
@@ -217,13 +320,24 @@ void Autoscaler::Tick() {
       desired = DesiredWorkers(pool.deployment.policy(), current, ongoing, now, &pool.timers);
     }
     pool.desired = desired;
-    for (int i = current; i < desired; ++i) StartWorker(pool);
+    if (now >= pool.hold_until)
+      for (int i = current; i < desired; ++i) StartWorker(pool);
+    if (old > 0 && (ready >= std::max(desired, 1) || pool.removed || desired == 0)) {
+      for (auto& w : pool.workers) {
+        if (!Serving(w) || w.model_dir == dir) continue;
+        w.state = "DRAINING";
+        w.draining_since = now;
+        broker_.Drain(w.id);
+        spdlog::info("autoscaler: draining worker {} of {} (replaced by {} ready worker(s) of {})", w.id,
+                     pool.deployment.name(), ready, dir);
+      }
+    }
     for (int i = desired; i < current; ++i) {
       // Drain the least busy ready worker (a starting one if none is ready).
       Worker* victim = nullptr;
       int victim_load = 1 << 30;
       for (auto& w : pool.workers) {
-        if (w.state == "DRAINING") continue;
+        if (!Serving(w) || w.model_dir != dir) continue;
         auto r = std::find_if(snapshot.workers.begin(), snapshot.workers.end(),
                               [&](const WorkerStatus& s) { return s.id == w.id; });
         int load = r == snapshot.workers.end() ? -1 : r->ongoing;

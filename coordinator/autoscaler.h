@@ -8,7 +8,16 @@
 // it answers what it holds, says goodbye and exits), so no request is lost.
 // With min_workers 0 a model scales to zero; its requests then queue in the
 // broker while the first worker starts (cold start).
-// Deployments live in the JobStore and survive a coordinator restart.
+// Deploying another version folder under a deployed name is a rolling update:
+// workers of the new version start, and the old ones are drained only once as
+// many new ones are ready as the pool wants, so requests never lack a worker.
+// Workers that end before they were ever ready are restarted after a growing
+// delay (StartBackoffSeconds); a ready worker the broker dropped as silent
+// (stopped, hung) is killed and replaced.
+// Deployments live in the JobStore and survive a coordinator restart; each
+// started worker leaves a record (deployments/<name>/<id>.worker: launcher,
+// handle, model folder), so a restarted coordinator adopts the workers that
+// still run instead of starting others beside them.
 // Single-threaded: the coordinator's loop calls every method.
 #pragma once
 
@@ -40,12 +49,20 @@ struct ScaleTimers {
 // then removes one worker at a time.
 int DesiredWorkers(const proto::ScalePolicy& policy, int current, double ongoing, double now, ScaleTimers* timers);
 
+// Seconds to wait before starting a pool's next worker after `failures`
+// workers in a row ended before they were ready: 0 for none, then 0.5, 1, 2,
+// ... up to 60.
+double StartBackoffSeconds(int failures);
+
 struct AutoscalerOptions {
   std::string state_dir;      // deployments/<name>/ (worker logs) live here
   std::string worker_binary;  // chorus-worker
   std::string token;
   double drain_timeout_s = 60;  // a draining worker still running after this is killed
   double orphan_timeout_s = 60;  // workers exit after the broker is silent this long
+  double lost_after_s = 2;       // a ready worker unknown to the broker this long is killed and replaced
+  double start_timeout_s = 300;  // a worker not ready after this long is killed (counts as a failed start)
+  double adopt_timeout_s = 15;   // an adopted worker must say hello to the new broker within this
 };
 
 class Autoscaler {
@@ -62,18 +79,26 @@ class Autoscaler {
 
  private:
   struct Worker {
-    std::string id, handle, launcher, state, exit_file;  // state: STARTING, READY, DRAINING
-    double started_at = 0, draining_since = 0;
+    // state: STARTING, READY, DRAINING, or LOST (killed; waiting for it to end)
+    std::string id, handle, launcher, state, exit_file, model_dir;
+    int64_t number = 0;  // the launch attempt number (names its pid file / Slurm job)
+    double started_at = 0, draining_since = 0, unregistered_since = -1;
+    bool adopted = false;
   };
   struct Pool {
     proto::Deployment deployment;
     std::vector<Worker> workers;
     ScaleTimers timers;
     double ongoing_seconds = -1, measured_at = 0;  // the broker's integral at the last tick
+    int start_failures = 0;   // workers in a row that ended before they were ready
+    double hold_until = 0;    // no new worker before this (backoff)
     int desired = 0;
     bool removed = false;  // undeployed: drain everything, then forget
   };
   void StartWorker(Pool& pool);
+  void Adopt(Pool& pool);  // workers recorded by an earlier coordinator that still run
+  std::string RunDir(const proto::Deployment& d) const;
+  static bool Serving(const Worker& w) { return w.state == "STARTING" || w.state == "READY"; }
   void Follow(Pool& pool, const BrokerSnapshot& snapshot);
   static double MeanOngoing(Pool& pool, const ModelStats& stats, double now);
 

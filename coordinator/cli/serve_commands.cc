@@ -46,7 +46,9 @@ double Percentile(std::vector<double>& v, double p) {
 
 void ServeCommands::Register(CLI::App& app) {
   deploy_ = app.add_subcommand("deploy", "Serve a model: a version folder (models/NAME/VERSION) or a finished "
-                                         "training job's export, with autoscaled workers");
+                                         "training job's export, with autoscaled workers. Deploying another version under a "
+                                         "deployed name is a rolling update (new workers ready first, then the old "
+                                         "ones drain)");
   deploy_->add_option("source", source_, "model version folder, or a job id")->required();
   deploy_->add_option("--name", name_, "the name clients use")->required();
   deploy_->add_option("--min", min_, "fewest workers (0: scale to zero when idle)")->capture_default_str();
@@ -277,8 +279,8 @@ int ServeCommands::Infer() {
       ++failures;
       continue;
     }
-    std::printf("%s:%s   (queue %lld us, compute %lld us, batch %d, %s)\n", file.c_str(), FormatOutputs(*reply).c_str(),
-                (long long)reply->queue_us(), (long long)reply->compute_us(), reply->batch_size(),
+    std::printf("%s:%s   (version %lld, queue %lld us, compute %lld us, batch %d, %s)\n", file.c_str(),
+                FormatOutputs(*reply).c_str(), (long long)reply->version(), (long long)reply->queue_us(), (long long)reply->compute_us(), reply->batch_size(),
                 reply->worker().c_str());
   }
   return failures == 0 ? 0 : 1;

@@ -57,5 +57,14 @@ TEST(DesiredWorkers, ColdStartAndBelowMinimumDoNotWait) {
   EXPECT_EQ(DesiredWorkers(Policy(2, 3, 2, 10, 10), 1, 0, 0.0, &t), 2);  // a worker died: replaced at once
 }
 
+TEST(StartBackoff, DoublesFromHalfASecondUpToAMinute) {
+  EXPECT_EQ(StartBackoffSeconds(0), 0);
+  EXPECT_EQ(StartBackoffSeconds(1), 0.5);
+  EXPECT_EQ(StartBackoffSeconds(2), 1);
+  EXPECT_EQ(StartBackoffSeconds(4), 4);
+  EXPECT_EQ(StartBackoffSeconds(8), 60);
+  EXPECT_EQ(StartBackoffSeconds(1000), 60);
+}
+
 }  // namespace
 }  // namespace chorus::coordinator

@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker
+# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -33,6 +33,14 @@ if [ "$mode" = slurm ]; then
   export SLURM_CONF=$conf
   slurm_yaml="  slurm: {slots: 2, template: $CHORUS_SOURCE_DIR/slurm/train.sbatch.in, slurm_conf: $conf}"
 fi
+client_port=0 worker_port=0
+if [ "$mode" = rolling ]; then  # a restarted coordinator must listen where its workers look
+  read -r client_port worker_port < <(py "
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(('127.0.0.1', 0))
+print(*[x.getsockname()[1] for x in s])")
+fi
 cat > "$work/coordinator.yaml" <<YAML
 listen: tcp://127.0.0.1:0
 state_dir: $state
@@ -41,7 +49,7 @@ tick_ms: 100
 launchers:
   local: {slots: 2, env: {OMPI_MCA_btl: "self,vader"}}
 $slurm_yaml
-serving: {client_listen: "tcp://127.0.0.1:0", worker_listen: "tcp://127.0.0.1:0", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000}
+serving: {client_listen: "tcp://127.0.0.1:$client_port", worker_listen: "tcp://127.0.0.1:$worker_port", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000}
 YAML
 start_coordinator() {
   rm -f "$state/serving.json"
@@ -141,6 +149,57 @@ autoscale)
   wait_workers 0 20
   chorus infer kws "$wav" --timeout-ms 20000 > "$work/infer.out" || fail "cold start failed: $(cat "$work/infer.out")"
   grep -q "queue" "$work/infer.out" || fail "no answer: $(cat "$work/infer.out")"
+  ;;
+rolling)
+  # A rolling update under load: version 2 of the same model replaces version 1.
+  chorus deploy "$job" --name kws --min 1 --max 1 || fail "deploy failed"
+  wait_workers 1 30
+  v1=$(ls -d "$work"/models/serve-test/1)
+  v2=$work/models/serve-test/2
+  cp -r "$v1" "$v2"
+  py "import json; p='$v2/model.json'; j=json.load(open(p)); j['version']=2; json.dump(j, open(p,'w'))"
+  chorus bench kws --concurrency 4 --duration 8s --file "$wav" > "$work/bench.out" 2>&1 &
+  load=$!
+  sleep 2
+  chorus deploy "$v2" --name kws --min 1 --max 1 || fail "rolling deploy failed"
+  wait $load || fail "bench failed: $(cat "$work/bench.out")"
+  load=""
+  cat "$work/bench.out"
+  [ "$(bench_count "$work/bench.out")" = 1 ] || fail "no bench result"
+  [ "$(bench_errors "$work/bench.out")" = 0 ] || fail "requests failed during the rolling update"
+  grep -q "rolling update of kws" "$work/coordinator.log" || fail "no rolling update logged"
+  grep -q "replaced by 1 ready worker" "$work/coordinator.log" || fail "the old worker was not drained"
+  wait_workers 1 20
+  chorus infer kws "$wav" > "$work/infer.out" || fail "infer failed: $(cat "$work/infer.out")"
+  grep -q "version 2," "$work/infer.out" || fail "not answered by version 2: $(cat "$work/infer.out")"
+
+  # A restarted coordinator adopts the worker that still runs instead of starting another.
+  pid=$(worker_pids)
+  [ "$(echo "$pid" | wc -w)" = 1 ] || fail "expected one worker process, have: $pid"
+  kill -9 "$coord"; wait "$coord" 2>/dev/null
+  start_coordinator
+  wait_workers 1 30
+  grep -q "adopted worker" "$work/coordinator.log" || fail "no worker adopted"
+  sleep 2
+  [ "$(worker_pids)" = "$pid" ] || fail "workers after the restart: $(worker_pids) (expected only $pid)"
+  chorus infer kws "$wav" > "$work/infer.out" || fail "infer after restart failed: $(cat "$work/infer.out")"
+
+  # A stopped worker (SIGSTOP) is killed and replaced.
+  kill -STOP "$pid"
+  for _ in $(seq 150); do [ -n "$(worker_pids | grep -vx "$pid")" ] && break; sleep 0.1; done
+  wait_workers 1 30
+  grep -q "no longer answers the broker" "$work/coordinator.log" || fail "the stopped worker was not noticed"
+  kill -0 "$pid" 2>/dev/null && fail "the stopped worker $pid still exists"
+  chorus infer kws "$wav" > /dev/null || fail "infer after replacing the stopped worker failed"
+
+  # Workers that die at start are restarted after growing delays, not in a tight loop.
+  bad=$work/models/bad/1
+  mkdir -p "$bad" && cp "$v1/model.json" "$bad/" && echo "not a model" > "$bad/model.pt"
+  chorus deploy "$bad" --name bad --min 1 --max 1 || fail "deploy of the bad model failed"
+  for _ in $(seq 200); do grep -q "3 worker(s) of bad in a row" "$work/coordinator.log" && break; sleep 0.1; done
+  grep -q "3 worker(s) of bad in a row ended before they were ready; next start in 2.0 s" "$work/coordinator.log" ||
+    fail "no backoff: $(grep "of bad" "$work/coordinator.log" | tail -5)"
+  chorus undeploy bad > /dev/null || fail "undeploy bad failed"
   ;;
 slurm)
   chorus deploy "$job" --name kws --min 1 --max 1 --launcher slurm || fail "deploy failed"
