@@ -332,6 +332,22 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   // Set on the listening socket, which accepted connections inherit. (Not
   // through CPPHTTPLIB_TCP_NODELAY: Debian's cpp-httplib is a compiled library.)
   s.set_tcp_nodelay(true);
+  // Runs after the headers and before any body is read: a request that
+  // carries a body is authorised first, and must say how long it is, so
+  // max_body_bytes holds before a byte is buffered (cpp-httplib 0.11 reads a
+  // chunked body whole, past its own limit). A refused body is never read,
+  // so the connection closes after the answer.
+  s.set_pre_routing_handler([g](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST" && req.method != "PUT") return httplib::Server::HandlerResponse::Unhandled;
+    bool refused = !g->Authorized(req, res);
+    if (!refused && req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+      Error(res, 411, "send the body with a Content-Length (chunked bodies are refused)");
+      refused = true;
+    }
+    if (!refused) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   s.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"live":true})", "application/json");
   });
