@@ -110,7 +110,7 @@ struct Broker::Impl {
   };
   struct Worker {
     std::string id;
-    std::set<std::string> models;
+    std::map<std::string, int64_t> models;  // name -> version
     int capacity = 1;
     int ongoing = 0;
     bool draining = false;
@@ -130,13 +130,19 @@ struct Broker::Impl {
   mutable std::mutex mutex;  // guards everything below
   std::map<std::string, ModelStats> stats;
   std::map<std::string, proto::ServedModelInfo> model_info;
+  std::map<std::string, std::map<int64_t, proto::ServedModelInfo>> version_info;
   std::set<std::string> expected;
   std::vector<std::string> drain_commands;
   std::vector<WorkerStatus> worker_status;
 
-  bool Serves(const std::string& model) {
-    for (const auto& [id, w] : pool)
-      if (w.models.count(model)) return true;
+  // `version` 0: any. A pinned version must be served now by a worker that
+  // is not draining; an unpinned request may also wait for an expected model.
+  bool Serves(const std::string& model, int64_t version = 0) {
+    for (const auto& [id, w] : pool) {
+      auto m = w.models.find(model);
+      if (m != w.models.end() && (version == 0 || (m->second == version && !w.draining))) return true;
+    }
+    if (version != 0) return false;
     std::lock_guard<std::mutex> lock(mutex);
     return expected.count(model) > 0;
   }
@@ -208,8 +214,9 @@ struct Broker::Impl {
         Refuse(route, in, InvalidArgument("the request names no model"));
         continue;
       }
-      if (!Serves(in.model())) {
-        Refuse(route, in, NotFound("no worker serves model '" + in.model() + "'"));
+      if (!Serves(in.model(), in.version())) {
+        Refuse(route, in, NotFound("no worker serves model '" + in.model() + "'" +
+                                   (in.version() ? " version " + std::to_string(in.version()) : "")));
         continue;
       }
       auto& queue = queues[in.model()];
@@ -262,9 +269,10 @@ struct Broker::Impl {
         w.id = id;
         w.models.clear();
         for (const auto& info : m.hello().models()) {
-          w.models.insert(info.name());
+          w.models[info.name()] = info.version();
           std::lock_guard<std::mutex> lock(mutex);
           model_info[info.name()] = info;
+          version_info[info.name()][info.version()] = info;
         }
         w.capacity = std::max(1, m.hello().capacity());
         w.pid = m.hello().pid();
@@ -345,17 +353,27 @@ struct Broker::Impl {
         Fail(r, DeadlineExceeded("no answer within the deadline from worker " + r.worker));
   }
 
+  // Oldest first, each to the least busy worker that serves its model (and
+  // its version, when pinned). A pinned request no free worker can take
+  // waits without holding up the unpinned ones behind it.
   void Dispatch() {
     for (auto& [model, queue] : queues) {
-      while (!queue.empty()) {
+      for (auto it = queue.begin(); it != queue.end();) {
+        Request& r = requests[*it];
+        const int64_t version = r.request.version();
         Worker* best = nullptr;
-        for (auto& [id, w] : pool)
-          if (!w.draining && w.models.count(model) && w.ongoing < w.capacity && (!best || w.ongoing < best->ongoing))
+        for (auto& [id, w] : pool) {
+          auto m = w.models.find(model);
+          if (!w.draining && m != w.models.end() && (version == 0 || m->second == version) &&
+              w.ongoing < w.capacity && (!best || w.ongoing < best->ongoing))
             best = &w;
-        if (!best) break;
-        const uint64_t seq = queue.front();
-        queue.pop_front();
-        Request& r = requests[seq];
+        }
+        if (!best) {
+          if (version == 0) break;  // nothing free for anyone
+          ++it;
+          continue;
+        }
+        it = queue.erase(it);
         r.worker = best->id;
         ++r.attempts;
         ++best->ongoing;
@@ -401,6 +419,7 @@ struct Broker::Impl {
     for (auto& [model, s] : stats) {
       s.ongoing_seconds += s.ongoing * dt;  // the last sample held for the interval
       s.queued = s.ongoing = s.workers = 0;
+      s.versions.clear();
     }
     for (const auto& [model, q] : queues) stats[model].queued = static_cast<int>(q.size());
     for (const auto& [seq, r] : requests)
@@ -409,15 +428,15 @@ struct Broker::Impl {
     for (const auto& [id, w] : pool) {
       WorkerStatus ws;
       ws.id = id;
-      ws.models.assign(w.models.begin(), w.models.end());
+      for (const auto& [name, version] : w.models) ws.models.push_back(name);
       ws.capacity = w.capacity;
       ws.ongoing = w.ongoing;
       ws.draining = w.draining;
       ws.pid = w.pid;
       ws.silent_s = Seconds(now - w.last_seen);
       worker_status.push_back(ws);
-      for (const auto& m : w.models)
-        if (!w.draining) ++stats[m].workers;
+      for (const auto& [m, version] : w.models)
+        if (!w.draining) ++stats[m].workers, stats[m].versions.insert(version);
     }
   }
 };
@@ -476,6 +495,7 @@ BrokerSnapshot Broker::Snapshot() const {
   BrokerSnapshot s;
   s.models = impl_->stats;
   s.model_info = impl_->model_info;
+  s.version_info = impl_->version_info;
   s.workers = impl_->worker_status;
   return s;
 }

@@ -62,6 +62,7 @@ struct ModelStats {
   // between them, which a momentary dip (a batch just answered) cannot zero.
   double ongoing_seconds = 0;
   int workers = 0;
+  std::set<int64_t> versions;  // served now by workers that are not draining
 };
 
 struct WorkerStatus {
@@ -76,7 +77,8 @@ struct WorkerStatus {
 
 struct BrokerSnapshot {
   std::map<std::string, ModelStats> models;
-  std::map<std::string, proto::ServedModelInfo> model_info;  // as the workers describe them
+  std::map<std::string, proto::ServedModelInfo> model_info;  // as the workers describe them (the latest hello)
+  std::map<std::string, std::map<int64_t, proto::ServedModelInfo>> version_info;  // every version ever seen
   std::vector<WorkerStatus> workers;
 };
 

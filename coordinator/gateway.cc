@@ -1,5 +1,7 @@
 #include "coordinator/gateway.h"
 
+#include <algorithm>
+#include <set>
 #include <thread>
 
 #include <httplib.h>
@@ -71,7 +73,8 @@ Status CheckJsonDepth(const std::string& body, int limit) {
 }
 
 // Fills `out` from an OIP v2 JSON body: the one input tensor and parameters.
-Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
+// `outputs` receives the names of the outputs the body asks for (empty: all).
+Status ParseInferJson(const std::string& body, proto::InferRequest* out, std::vector<std::string>* outputs) {
   RETURN_IF_ERROR(CheckJsonDepth(body, kMaxJsonDepth));
   json j;
   try {
@@ -81,6 +84,14 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
   }
   if (!j.is_object()) return InvalidArgument("body must be a JSON object");
   if (j.contains("id") && j["id"].is_string()) out->set_id(j["id"].get<std::string>());
+  if (j.contains("outputs")) {
+    if (!j["outputs"].is_array()) return InvalidArgument("outputs must be an array of {\"name\": ...}");
+    for (const json& o : j["outputs"]) {
+      if (!o.is_object() || !o.contains("name") || !o["name"].is_string())
+        return InvalidArgument("each requested output must be an object with a string \"name\"");
+      outputs->push_back(o["name"].get<std::string>());
+    }
+  }
   if (j.contains("parameters")) {
     const json& p = j["parameters"];
     if (!p.is_object()) return InvalidArgument("parameters must be an object");
@@ -163,9 +174,17 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out) {
   return Status::Ok();
 }
 
-json ReplyJson(const proto::InferReply& r) {
+// The reply's outputs, only those named in `wanted` when it is not empty.
+Result<json> ReplyJson(const proto::InferReply& r, const std::vector<std::string>& wanted) {
+  for (const auto& name : wanted)
+    if (std::none_of(r.outputs().begin(), r.outputs().end(), [&](const auto& t) { return t.name() == name; })) {
+      std::string known;
+      for (const auto& t : r.outputs()) known += (known.empty() ? "" : ", ") + t.name();
+      return InvalidArgument("model '" + r.model() + "' has no output '" + name + "' (it gives " + known + ")");
+    }
   json outputs = json::array();
   for (const auto& t : r.outputs()) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), t.name()) == wanted.end()) continue;
     json data = t.datatype() == "BYTES" ? json(std::vector<std::string>(t.bytes().begin(), t.bytes().end()))
                                         : json(std::vector<float>(t.fp32().begin(), t.fp32().end()));
     outputs.push_back({{"name", t.name()},
@@ -204,13 +223,40 @@ struct Gateway::Impl {
     return false;
   }
 
-  bool Known(const std::string& model, proto::ServedModelInfo* info, int* workers) {
+  // What the workers say of `model` (of `version` when it is not 0: a
+  // version served now); `versions` lists the versions served now.
+  bool Known(const std::string& model, int64_t version, proto::ServedModelInfo* info, int* workers,
+             std::set<int64_t>* versions = nullptr) {
     BrokerSnapshot s = broker->Snapshot();
-    auto it = s.model_info.find(model);
-    *workers = s.models.count(model) ? s.models[model].workers : 0;
-    if (it == s.model_info.end()) return false;
-    *info = it->second;
+    const ModelStats stats = s.models.count(model) ? s.models[model] : ModelStats();
+    *workers = stats.workers;
+    if (versions) *versions = stats.versions;
+    if (version == 0) {
+      auto it = s.model_info.find(model);
+      if (it == s.model_info.end()) return false;
+      *info = it->second;
+      return true;
+    }
+    if (!stats.versions.count(version)) return false;
+    *info = s.version_info[model][version];
     return true;
+  }
+
+  // The route's optional /versions/{v}: 0 when absent; -1 (and a 400 written) when not a positive integer.
+  static int64_t RouteVersion(const httplib::Request& req, httplib::Response& res) {
+    if (req.matches.size() < 3 || !req.matches[2].matched) return 0;
+    const std::string v = req.matches[2];
+    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos || std::stoll(v) <= 0) {
+      Error(res, 400, "a model version is a positive integer; got '" + v + "'");
+      return -1;
+    }
+    return std::stoll(v);
+  }
+
+  // Writes the 404 for an unknown model or version and returns false.
+  static bool Unknown(httplib::Response& res, const std::string& model, int64_t version) {
+    Error(res, 404, "unknown model '" + model + "'" + (version ? " version " + std::to_string(version) : ""));
+    return false;
   }
 
   void Infer(const httplib::Request& req, httplib::Response& res) {
@@ -218,21 +264,27 @@ struct Gateway::Impl {
     // Deployed names pass ValidateName; anything else (bytes that are not UTF-8 would not even fit the proto) is unknown.
     if (!ValidateName("model", req.matches[1]).ok())
       return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
+    const int64_t version = RouteVersion(req, res);
+    if (version < 0) return;
     proto::InferRequest r;
     r.set_model(req.matches[1]);
+    r.set_version(version);
     r.set_token(options.token);
+    std::vector<std::string> outputs;
     const std::string type = req.get_header_value("Content-Type");
     if (type.rfind("audio/", 0) == 0 || type == "application/octet-stream") {
       if (req.body.empty()) return Error(res, 400, "empty audio body");
       r.set_wav(req.body);
       if (req.has_param("top_k")) r.set_top_k(std::atoi(req.get_param_value("top_k").c_str()));
-    } else if (Status s = ParseInferJson(req.body, &r); !s.ok()) {
+    } else if (Status s = ParseInferJson(req.body, &r, &outputs); !s.ok()) {
       return Error(res, 400, s.message());
     }
     proto::InferReply reply;
     if (Status s = CallBroker(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
     if (reply.code() != "OK") return Error(res, HttpStatus(reply.code()), reply.error());
-    res.set_content(Dump(ReplyJson(reply)), "application/json");
+    Result<json> body = ReplyJson(reply, outputs);
+    if (!body.ok()) return Error(res, 400, body.status().message());
+    res.set_content(Dump(*body), "application/json");
   }
 
   // Sends `r` to the broker on this thread's client socket (the deadline: the request's, or the default).
@@ -264,7 +316,7 @@ struct Gateway::Impl {
   Result<EmbedModelFacts> Facts(const std::string& model) {
     proto::ServedModelInfo info;
     int workers = 0;
-    if (!Known(model, &info, &workers)) return NotFound("unknown model '" + model + "'");
+    if (!Known(model, 0, &info, &workers)) return NotFound("unknown model '" + model + "'");
     EmbedModelFacts facts;
     facts.task = info.task();
     const json p = json::parse(info.parameters_json().empty() ? "{}" : info.parameters_json(), nullptr, false);
@@ -357,20 +409,31 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     res.status = workers > 0 ? 200 : 503;
     res.set_content(json{{"ready", workers > 0}, {"workers", workers}}.dump(), "application/json");
   });
-  s.Get(R"(/v2/models/([^/]+)/ready)", [g](const httplib::Request& req, httplib::Response& res) {
+  // Every model route also answers under /versions/{v} (OIP v2).
+  const std::string model_route = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
+  s.Get(model_route + "/ready", [g](const httplib::Request& req, httplib::Response& res) {
     if (!g->Authorized(req, res)) return;
+    const int64_t version = Impl::RouteVersion(req, res);
+    if (version < 0) return;
     proto::ServedModelInfo info;
     int workers = 0;
-    if (!g->Known(req.matches[1], &info, &workers)) return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
+    if (!g->Known(req.matches[1], version, &info, &workers)) return (void)Impl::Unknown(res, req.matches[1], version);
     res.status = workers > 0 ? 200 : 503;
     res.set_content(Dump(json{{"name", info.name()}, {"ready", workers > 0}, {"workers", workers}}),
                     "application/json");
   });
-  s.Get(R"(/v2/models/([^/]+))", [g](const httplib::Request& req, httplib::Response& res) {
+  s.Get(model_route, [g](const httplib::Request& req, httplib::Response& res) {
     if (!g->Authorized(req, res)) return;
+    const int64_t version = Impl::RouteVersion(req, res);
+    if (version < 0) return;
     proto::ServedModelInfo info;
     int workers = 0;
-    if (!g->Known(req.matches[1], &info, &workers)) return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
+    std::set<int64_t> served;
+    if (!g->Known(req.matches[1], version, &info, &workers, &served))
+      return (void)Impl::Unknown(res, req.matches[1], version);
+    if (served.empty()) served.insert(info.version());  // scaled to zero: the last one seen
+    std::vector<std::string> versions;
+    for (int64_t v : served) versions.push_back(std::to_string(v));
     auto specs = [](const auto& list) {
       json out = json::array();
       for (const auto& s : list)
@@ -387,14 +450,14 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     parameters["clip_seconds"] = info.clip_seconds();
     parameters["workers"] = workers;
     res.set_content(Dump(json{{"name", info.name()},
-                              {"versions", {std::to_string(info.version())}},
+                              {"versions", versions},
                               {"platform", info.format() == "torchscript" ? "pytorch_torchscript" : "chorus"},
                               {"inputs", specs(info.inputs())},
                               {"outputs", specs(info.outputs())},
                               {"parameters", parameters}}),
                     "application/json");
   });
-  s.Post(R"(/v2/models/([^/]+)/infer)", [g](const httplib::Request& req, httplib::Response& res) { g->Infer(req, res); });
+  s.Post(model_route + "/infer", [g](const httplib::Request& req, httplib::Response& res) { g->Infer(req, res); });
   if (g->options.speakers) {
     g->speaker_api = std::make_unique<SpeakerApi>(
         *g->options.speakers, [g](const std::string& m, const std::string& a) { return g->Embed(m, a); },

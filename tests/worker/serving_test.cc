@@ -120,12 +120,12 @@ class ServingTest : public ::testing::Test {
     broker_ = std::move(coordinator::Broker::Bind(o).value());
     threads_.emplace_back([this] { broker_->Run(stop_); });
   }
-  void StartWorker(const std::string& id, int max_batch = 4) {
+  void StartWorker(const std::string& id, int max_batch = 4, std::string dir = "") {
     ServeOptions o;
     o.broker = broker_->worker_endpoint();
     o.token = kToken;
     o.worker_id = id;
-    o.model_dirs = {dir_};
+    o.model_dirs = {dir.empty() ? dir_ : dir};
     o.batching.max_batch_size = max_batch;
     o.batching.max_queue_delay = 2000us;
     o.heartbeat_interval = 100ms;
@@ -220,6 +220,27 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
   EXPECT_THAT(metrics->body, HasSubstr("chorus_inference_requests_total{model=\"kws\",outcome=\"OK\"} 13"));
   EXPECT_THAT(metrics->body, HasSubstr("chorus_workers{model=\"kws\"} 2"));
 
+  // OIP v2: every model route under /versions/{v}, and the outputs asked for.
+  auto meta = http.Get("/v2/models/kws/versions/1", auth);
+  ASSERT_EQ(meta->status, 200) << meta->body;
+  EXPECT_EQ(nlohmann::json::parse(meta->body)["versions"], nlohmann::json::array({"1"}));
+  EXPECT_EQ(http.Get("/v2/models/kws/versions/1/ready", auth)->status, 200);
+  EXPECT_EQ(http.Get("/v2/models/kws/versions/2", auth)->status, 404);
+  EXPECT_EQ(http.Get("/v2/models/kws/versions/x1/ready", auth)->status, 400);
+  body["outputs"] = {{{"name", "labels"}}};
+  auto pinned = http.Post("/v2/models/kws/versions/1/infer", auth, body.dump(), "application/json");
+  ASSERT_EQ(pinned->status, 200) << pinned->body;
+  auto pinned_answer = nlohmann::json::parse(pinned->body);
+  EXPECT_EQ(pinned_answer["model_version"], "1");
+  ASSERT_EQ(pinned_answer["outputs"].size(), 1u);
+  EXPECT_EQ(pinned_answer["outputs"][0]["name"], "labels");
+  EXPECT_EQ(http.Post("/v2/models/kws/versions/3/infer", auth, body.dump(), "application/json")->status, 404);
+  body["outputs"] = {{{"name", "nope"}}};
+  auto no_output = http.Post("/v2/models/kws/infer", auth, body.dump(), "application/json");
+  EXPECT_EQ(no_output->status, 400);
+  EXPECT_THAT(no_output->body, HasSubstr("no output 'nope' (it gives labels, scores"));
+  body.erase("outputs");
+
   // Bad input: a clear 4xx, and serving goes on.
   auto status_of = [&](const std::string& path, const std::string& b, const std::string& type, bool with_token = true) {
     auto r = http.Post(path.c_str(), with_token ? auth : httplib::Headers{}, b, type.c_str());
@@ -278,6 +299,35 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
     EXPECT_THAT(answer, HasSubstr("\"error\""));
   }
   EXPECT_EQ(Call(Tone(1)).code(), "OK");
+}
+
+TEST_F(ServingTest, ARequestPinnedToAVersionGoesOnlyToWorkersOfThatVersion) {
+  models::ModelMetadata meta;  // version 2 of the same model beside version 1
+  meta.name = "kws";
+  meta.model.name = "tc_resnet";
+  meta.model.width = 8;
+  meta.shape = {98, 40, 4};
+  meta.labels = {"_silence_", "_unknown_", "yes", "no"};
+  auto model = models::CreateModel(meta.model, meta.shape).value();
+  model->eval();
+  const std::string v2 = models::ExportModel(*model, meta, repo_.string()).value();
+  StartBroker();
+  StartWorker("one");
+  StartWorker("two", 4, v2);
+  WaitForWorkers(2);
+  for (int64_t version : {2, 1, 2, 1, 2, 2}) {
+    proto::InferRequest r = Tone(static_cast<int>(version));
+    r.set_version(version);
+    proto::InferReply reply = Call(r);
+    EXPECT_EQ(reply.code(), "OK") << reply.error();
+    EXPECT_EQ(reply.version(), version);
+    EXPECT_EQ(reply.worker(), version == 1 ? "one" : "two");
+  }
+  proto::InferRequest r = Tone(0);
+  r.set_version(3);
+  proto::InferReply reply = Call(r);
+  EXPECT_EQ(reply.code(), "NOT_FOUND");
+  EXPECT_THAT(reply.error(), HasSubstr("version 3"));
 }
 
 TEST_F(ServingTest, AClipModelRefusesMoreThanAMinuteOfAudioBeforeDecodingIt) {
