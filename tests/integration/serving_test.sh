@@ -86,6 +86,15 @@ wait_workers() {  # wait_workers N SECONDS
 # bench_errors FILE: the errors column summed over the bench's rows.
 bench_errors() { awk '$1 ~ /^[0-9]+$/ && NF == 9 {e += $9} END {print e + 0}' "$1"; }
 bench_count() { awk '$1 ~ /^[0-9]+$/ && NF == 9 {n += 1} END {print n + 0}' "$1"; }
+# finish_load WHEN: waits for the background `chorus bench` ($load) and checks
+# that it gave one result with no failed request.
+finish_load() {
+  wait $load || fail "bench failed: $(cat "$work/bench.out")"
+  load=""
+  cat "$work/bench.out"
+  [ "$(bench_count "$work/bench.out")" = 1 ] || fail "no bench result"
+  [ "$(bench_errors "$work/bench.out")" = 0 ] || fail "requests failed $1"
+}
 
 case "$mode" in
 deploy)
@@ -122,11 +131,7 @@ kill_worker)
   echo "killed worker pid $victim under load"
   for _ in $(seq 200); do kill -0 $load 2>/dev/null || break; sleep 0.1; done
   kill -0 $load 2>/dev/null && fail "the load generator hangs"
-  wait $load || fail "bench failed: $(cat "$work/bench.out")"
-  load=""
-  cat "$work/bench.out"
-  [ "$(bench_count "$work/bench.out")" = 1 ] || fail "no bench result"
-  [ "$(bench_errors "$work/bench.out")" = 0 ] || fail "requests failed when a worker died"
+  finish_load "when a worker died"
   grep -q "silent" "$work/coordinator.log" || fail "the broker did not notice the dead worker"
   wait_workers 2 30  # the autoscaler replaces it (min 2)
   ;;
@@ -162,11 +167,7 @@ rolling)
   load=$!
   sleep 2
   chorus deploy "$v2" --name kws --min 1 --max 1 || fail "rolling deploy failed"
-  wait $load || fail "bench failed: $(cat "$work/bench.out")"
-  load=""
-  cat "$work/bench.out"
-  [ "$(bench_count "$work/bench.out")" = 1 ] || fail "no bench result"
-  [ "$(bench_errors "$work/bench.out")" = 0 ] || fail "requests failed during the rolling update"
+  finish_load "during the rolling update"
   grep -q "rolling update of kws" "$work/coordinator.log" || fail "no rolling update logged"
   grep -q "replaced by 1 ready worker" "$work/coordinator.log" || fail "the old worker was not drained"
   wait_workers 1 20
