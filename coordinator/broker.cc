@@ -496,6 +496,7 @@ BrokerSnapshot Broker::Snapshot() const {
   s.models = impl_->stats;
   s.model_info = impl_->model_info;
   s.version_info = impl_->version_info;
+  s.expected = impl_->expected;
   s.workers = impl_->worker_status;
   return s;
 }

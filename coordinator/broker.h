@@ -79,6 +79,7 @@ struct BrokerSnapshot {
   std::map<std::string, ModelStats> models;
   std::map<std::string, proto::ServedModelInfo> model_info;  // as the workers describe them (the latest hello)
   std::map<std::string, std::map<int64_t, proto::ServedModelInfo>> version_info;  // every version ever seen
+  std::set<std::string> expected;  // deployed models (Expect), served now or not
   std::vector<WorkerStatus> workers;
 };
 

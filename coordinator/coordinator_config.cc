@@ -112,6 +112,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     serving.Get("max_body_bytes", &max_body);
     serving.Check(max_body >= 1024, "max_body_bytes", "must be at least 1024");
     c.http.max_body_bytes = static_cast<size_t>(max_body);
+    serving.Get("model_repository", &c.http.model_repository);
     root.Check(c.scheduler.default_launcher == "local" || c.scheduler.default_launcher == "slurm",
                "default_launcher", "must be local or slurm");
     RETURN_IF_ERROR(reader.Finish());
@@ -123,6 +124,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   if (const char* conf = std::getenv("SLURM_CONF"); conf && !c.slurm.command_env.count("SLURM_CONF"))
     c.slurm.command_env["SLURM_CONF"] = conf;
   c.state_dir = Absolute(c.state_dir);
+  if (!c.http.model_repository.empty()) c.http.model_repository = Absolute(c.http.model_repository);
   c.slurm.template_path = Absolute(c.slurm.template_path);
   c.slurm.pool_template_path = Absolute(c.slurm.pool_template_path);
   if (c.scheduler.worker_binary.find('/') != std::string::npos)

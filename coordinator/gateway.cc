@@ -13,6 +13,7 @@
 #include "common/tasks/outputs.h"
 #include "coordinator/metrics_text.h"
 #include "coordinator/names.h"
+#include "coordinator/repository_api.h"
 #include "coordinator/speaker_api.h"
 #include "coordinator/token.h"
 
@@ -212,6 +213,7 @@ struct Gateway::Impl {
   Broker* broker = nullptr;
   httplib::Server server;
   std::unique_ptr<SpeakerApi> speaker_api;
+  std::unique_ptr<RepositoryApi> repository_api;
   std::thread thread;
   int port = 0;
 
@@ -233,7 +235,8 @@ struct Gateway::Impl {
     if (versions) *versions = stats.versions;
     if (version == 0) {
       auto it = s.model_info.find(model);
-      if (it == s.model_info.end()) return false;
+      // Known while deployed (even scaled to zero) or served by someone.
+      if (it == s.model_info.end() || (stats.workers == 0 && !s.expected.count(model))) return false;
       *info = it->second;
       return true;
     }
@@ -296,6 +299,40 @@ struct Gateway::Impl {
       client = std::make_unique<net::RpcClient>(
           net::RpcClientOptions{options.broker_endpoint, std::chrono::milliseconds(timeout + 2000)});
     return client->Call(r, reply);
+  }
+
+  // ---- the model repository extension ----
+
+  // One control request to the coordinator (what `chorus deploy` sends), on
+  // this thread's client socket.
+  Result<proto::Reply> Control(proto::Request request) {
+    if (options.control_endpoint.empty()) return FailedPrecondition("this gateway has no control endpoint");
+    request.set_token(options.token);
+    thread_local std::unique_ptr<net::RpcClient> client;
+    if (!client || client->endpoint() != options.control_endpoint)
+      client = std::make_unique<net::RpcClient>(
+          net::RpcClientOptions{options.control_endpoint, std::chrono::milliseconds(30000)});
+    proto::Reply reply;
+    if (Status s = client->Call(request, &reply); !s.ok()) return Unavailable("coordinator: " + s.message());
+    if (reply.code() != "OK") return Status(StatusCodeFromName(reply.code()), reply.error());
+    return reply;
+  }
+
+  void Repository(const httplib::Request& req, httplib::Response& res, const std::string& action) {
+    if (!Authorized(req, res)) return;
+    json body = json::object();
+    if (!req.body.empty()) {
+      if (Status s = CheckJsonDepth(req.body, kMaxJsonDepth); !s.ok()) return Error(res, 400, s.message());
+      body = json::parse(req.body, nullptr, false);
+      if (!body.is_object()) return Error(res, 400, "the body must be a JSON object");
+    }
+    if (action == "index") {
+      if (body.contains("ready") && !body["ready"].is_boolean()) return Error(res, 400, "ready must be a boolean");
+      return Reply(res, repository_api->Index(body.value("ready", false)));
+    }
+    const std::string model = req.matches[1];
+    if (action == "unload") return Reply(res, repository_api->Unload(model));
+    return Reply(res, repository_api->Load(model, body.contains("parameters") ? body["parameters"] : json::object()));
   }
 
   // ---- the speaker extension ----
@@ -395,6 +432,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     if (!refused && req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
       Error(res, 411, "send the body with a Content-Length (chunked bodies are refused)");
       refused = true;
+    } else if (!refused && !req.has_header("Content-Length")) {  // cpp-httplib would answer a bare 400
+      Error(res, 411, "send a Content-Length (0 for no body; curl: -d '')");
+      refused = true;
     }
     if (!refused) return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("Connection", "close");
@@ -463,8 +503,16 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
         *g->options.speakers, [g](const std::string& m, const std::string& a) { return g->Embed(m, a); },
         [g](const std::string& m) { return g->Facts(m); });
   }
+  g->repository_api = std::make_unique<RepositoryApi>(
+      g->options.model_repository, [g](const proto::Request& r) { return g->Control(r); });
+  s.Post("/v2/repository/index",
+         [g](const httplib::Request& req, httplib::Response& res) { g->Repository(req, res, "index"); });
+  s.Post(R"(/v2/repository/models/([^/]+)/load)",
+         [g](const httplib::Request& req, httplib::Response& res) { g->Repository(req, res, "load"); });
+  s.Post(R"(/v2/repository/models/([^/]+)/unload)",
+         [g](const httplib::Request& req, httplib::Response& res) { g->Repository(req, res, "unload"); });
   s.Get("/v2", [g](const httplib::Request&, httplib::Response& res) {
-    json extensions = json::array();
+    json extensions = json::array({"model_repository"});
     if (g->speaker_api) extensions.push_back("chorus_speakers");
     res.set_content(json{{"name", "chorus"}, {"version", "0.1.0"}, {"extensions", extensions}}.dump(),
                     "application/json");

@@ -7,6 +7,13 @@
 //        parameters.sample_rate), or a WAV body (Content-Type audio/*)
 //   GET  /metrics                                    Prometheus text, open
 //   GET  /v2                                         server metadata, open
+// Every /v2/models/{name}... route also answers as /v2/models/{name}/versions/{v}...
+// (a version served now), and infer honours the "outputs" asked for.
+// The model repository extension ("model_repository", repository_api.h):
+//   POST /v2/repository/index                        token; {"ready": true} for READY only
+//   POST /v2/repository/models/{name}/load           token; {"parameters": {"version": V,
+//                                                    "min_workers": N, "max_workers": M}}
+//   POST /v2/repository/models/{name}/unload         token
 // and the Chorus speaker extension ("chorus_speakers", speaker_api.h), for
 // embed models, all token-protected; audio as a WAV body (one utterance) or
 // multipart/form-data with one "audio" part per utterance:
@@ -16,7 +23,7 @@
 //   POST   /v2/models/{name}/speakers/{speaker}/verify
 //   POST   /v2/models/{name}/identify[?top_k=K]
 // The token travels as "Authorization: Bearer TOKEN". Errors are JSON
-// {"error": "..."} with 400/401/404/413/429 (+Retry-After)/503/504.
+// {"error": "..."} with 400/401/404/409/411/413/429 (+Retry-After)/503/504.
 // Requests go to the broker over its client socket, one REQ socket per HTTP
 // thread. Start() listens on its own threads; the destructor stops them.
 #pragma once
@@ -39,6 +46,8 @@ struct GatewayOptions {
   size_t max_body_bytes = 16 << 20;
   std::chrono::milliseconds timeout{10000};  // per request, unless it asks for less
   SpeakerRegistry* speakers = nullptr;       // null: no speaker routes (404)
+  std::string control_endpoint;              // the coordinator's control requests (repository extension)
+  std::string model_repository;              // absolute folder of NAME/VERSION models; "": load is refused
 };
 
 class Gateway {

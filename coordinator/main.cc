@@ -101,6 +101,7 @@ int Serve(CoordinatorConfig config) {
     config.http.token = *token;
     config.http.broker_endpoint = broker->client_endpoint();
     config.http.speakers = speakers->get();
+    config.http.control_endpoint = endpoint;
     auto started = Gateway::Start(config.http, *broker);
     if (!started.ok()) {
       spdlog::error("{}", started.status().ToString());

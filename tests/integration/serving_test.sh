@@ -49,7 +49,7 @@ tick_ms: 100
 launchers:
   local: {slots: 2, env: {OMPI_MCA_btl: "self,vader"}}
 $slurm_yaml
-serving: {client_listen: "tcp://127.0.0.1:$client_port", worker_listen: "tcp://127.0.0.1:$worker_port", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000}
+serving: {client_listen: "tcp://127.0.0.1:$client_port", worker_listen: "tcp://127.0.0.1:$worker_port", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000, model_repository: $work/models}
 YAML
 start_coordinator() {
   rm -f "$state/serving.json"
@@ -119,6 +119,34 @@ deploy)
   [ "$code" = 200 ] || fail "live gave $code"
   curl -s "$http/metrics" | grep -q 'chorus_workers{model="kws"} 2' || fail "metrics lack 2 workers"
   chorus models | grep -q "^kws " || fail "models does not list kws"
+
+  # The model repository extension, as a Triton client uses it.
+  auth=(-H "Authorization: Bearer $token")
+  repo() { curl -s -o "$work/repo.json" -w "%{http_code}" "${auth[@]}" -X POST "$@"; }
+  [ "$(repo "$http/v2/repository/index")" = 411 ] || fail "a POST without Content-Length: $(cat "$work/repo.json")"
+  grep -q "send a Content-Length" "$work/repo.json" || fail "411 without a reason: $(cat "$work/repo.json")"
+  [ "$(repo -d '' "$http/v2/repository/index")" = 200 ] || fail "index: $(cat "$work/repo.json")"
+  py "import json; i=json.load(open('$work/repo.json')); assert {'name':'serve-test','version':'1','state':'UNAVAILABLE','reason':'not loaded'} in i and any(e['name']=='kws' and e['state']=='READY' for e in i), i" ||
+    fail "index before load: $(cat "$work/repo.json")"
+  code=$(repo -d '{"parameters":{"min_workers":1,"max_workers":1}}' "$http/v2/repository/models/serve-test/load")
+  [ "$code" = 200 ] || fail "load gave $code: $(cat "$work/repo.json")"
+  for _ in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w "%{http_code}" "${auth[@]}" "$http/v2/models/serve-test/ready")" = 200 ] && break; sleep 0.1
+  done
+  code=$(curl -s -o "$work/repo-infer.json" -w "%{http_code}" "${auth[@]}" -H "Content-Type: audio/wav" --data-binary @"$wav" "$http/v2/models/serve-test/versions/1/infer")
+  [ "$code" = 200 ] || fail "infer on the loaded model gave $code: $(cat "$work/repo-infer.json")"
+  [ "$(repo -d '{"ready": true}' "$http/v2/repository/index")" = 200 ] || fail "ready index failed"
+  py "import json; i=json.load(open('$work/repo.json')); assert sorted(e['name'] for e in i) == ['kws', 'serve-test'], i" ||
+    fail "ready index: $(cat "$work/repo.json")"
+  [ "$(repo -d '' "$http/v2/repository/models/nope/load")" = 404 ] || fail "loading an unknown model: $(cat "$work/repo.json")"
+  [ "$(curl -s -o /dev/null -w "%{http_code}" -X POST -d '' "$http/v2/repository/models/serve-test/unload")" = 401 ] ||
+    fail "unload without a token was not a 401"
+  [ "$(repo -d '' "$http/v2/repository/models/serve-test/unload")" = 200 ] || fail "unload: $(cat "$work/repo.json")"
+  for _ in $(seq 200); do
+    [ "$(curl -s -o /dev/null -w "%{http_code}" "${auth[@]}" "$http/v2/models/serve-test/ready")" = 404 ] && break; sleep 0.1
+  done
+  [ "$(curl -s -o /dev/null -w "%{http_code}" "${auth[@]}" "$http/v2/models/serve-test/ready")" = 404 ] ||
+    fail "serve-test still served after unload"
   ;;
 kill_worker)
   chorus deploy "$job" --name kws --min 2 --max 2 --max-delay-us 500 || fail "deploy failed"

@@ -350,21 +350,22 @@ TEST_F(ServingTest, FullQueueRefusesAtOnceAndQueuedRequestsEndByTheirDeadline) {
   broker_->Expect("kws", true);  // accepted, but no worker will come
   std::vector<proto::InferReply> replies(2);
   std::vector<std::thread> waiting;
-  auto start = std::chrono::steady_clock::now();
+  std::atomic<int> ended{0};
   for (int i = 0; i < 2; ++i)
     waiting.emplace_back([&, i] {
       proto::InferRequest r = Tone(i);
-      r.set_timeout_ms(400);
+      r.set_timeout_ms(1500);
       replies[i] = Call(r);
+      ++ended;
     });
-  std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < 1000 && broker_->Snapshot().models["kws"].queued < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(broker_->Snapshot().models["kws"].queued, 2);
   proto::InferReply refused = Call(Tone(2));
   EXPECT_EQ(refused.code(), "RESOURCE_EXHAUSTED");
   EXPECT_THAT(refused.error(), HasSubstr("full"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 350ms);  // refused without waiting
+  EXPECT_EQ(ended.load(), 0);  // refused at once, while the queued two still wait
   for (auto& t : waiting) t.join();
-  for (const auto& r : replies) EXPECT_EQ(r.code(), "DEADLINE_EXCEEDED");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  for (const auto& r : replies) EXPECT_EQ(r.code(), "DEADLINE_EXCEEDED");  // not the 10 s client timeout
 }
 
 TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
