@@ -1,5 +1,6 @@
 #include "coordinator/coordinator_config.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/config/yaml_reader.h"
@@ -113,6 +114,10 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     serving.Check(max_body >= 1024, "max_body_bytes", "must be at least 1024");
     c.http.max_body_bytes = static_cast<size_t>(max_body);
     serving.Get("model_repository", &c.http.model_repository);
+    int64_t http_threads = static_cast<int64_t>(c.http.threads);
+    serving.Get("http_threads", &http_threads);
+    serving.Check(http_threads >= 2 && http_threads <= 4096, "http_threads", "must be in [2, 4096]");
+    c.http.threads = static_cast<size_t>(std::clamp<int64_t>(http_threads, 2, 4096));
     root.Check(c.scheduler.default_launcher == "local" || c.scheduler.default_launcher == "slurm",
                "default_launcher", "must be local or slurm");
     RETURN_IF_ERROR(reader.Finish());

@@ -421,6 +421,15 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   // Set on the listening socket, which accepted connections inherit. (Not
   // through CPPHTTPLIB_TCP_NODELAY: Debian's cpp-httplib is a compiled library.)
   s.set_tcp_nodelay(true);
+  // cpp-httplib serves a connection per thread; with its default 8, eight
+  // connections that send a header line now and then shut everyone out
+  // (health and metrics included). More threads raise that bar, and let
+  // requests reach the broker's queue, deadline and 429 instead of waiting
+  // unseen in the accept queue. (An asynchronous server removes the bar:
+  // not done yet.)
+  const size_t threads = g->options.threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_read_timeout(5, 0);
   // Runs after the headers and before any body is read: a request that
   // carries a body is authorised first, and must say how long it is, so
   // max_body_bytes holds before a byte is buffered (cpp-httplib 0.11 reads a

@@ -25,7 +25,7 @@
 // The token travels as "Authorization: Bearer TOKEN". Errors are JSON
 // {"error": "..."} with 400/401/404/409/411/413/429 (+Retry-After)/503/504.
 // Requests go to the broker over its client socket, one REQ socket per HTTP
-// thread. Start() listens on its own threads; the destructor stops them.
+// thread (GatewayOptions::threads of them). Start() listens on its own threads; the destructor stops them.
 #pragma once
 
 #include <chrono>
@@ -44,6 +44,7 @@ struct GatewayOptions {
   std::string token;
   std::string broker_endpoint;  // the broker's client endpoint
   size_t max_body_bytes = 16 << 20;
+  size_t threads = 128;  // connections served at once
   std::chrono::milliseconds timeout{10000};  // per request, unless it asks for less
   SpeakerRegistry* speakers = nullptr;       // null: no speaker routes (404)
   std::string control_endpoint;              // the coordinator's control requests (repository extension)

@@ -330,6 +330,36 @@ TEST_F(ServingTest, ARequestPinnedToAVersionGoesOnlyToWorkersOfThatVersion) {
   EXPECT_THAT(reply.error(), HasSubstr("version 3"));
 }
 
+TEST_F(ServingTest, SlowConnectionsDoNotShutOthersOut) {
+  StartBroker();
+  coordinator::GatewayOptions go;
+  go.port = 0;
+  go.token = kToken;
+  go.broker_endpoint = broker_->client_endpoint();
+  auto gateway = coordinator::Gateway::Start(go, *broker_).value();
+  // Sixteen clients that start a request and then say nothing (each holds a
+  // thread until the 5 s read timeout; cpp-httplib's default 8 threads
+  // left no one to answer anybody else).
+  std::vector<int> slow;
+  for (int i = 0; i < 16; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(gateway->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const std::string part = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_GT(send(fd, part.data(), part.size(), MSG_NOSIGNAL), 0);
+    slow.push_back(fd);
+  }
+  std::this_thread::sleep_for(200ms);
+  httplib::Client http("127.0.0.1", gateway->port());
+  http.set_read_timeout(2, 0);
+  auto live = http.Get("/v2/health/live");
+  EXPECT_TRUE(live && live->status == 200) << "the gateway did not answer beside 16 slow connections";
+  for (int fd : slow) close(fd);
+}
+
 TEST_F(ServingTest, AClipModelRefusesMoreThanAMinuteOfAudioBeforeDecodingIt) {
   // 15 MB of 8-bit audio at 1 kHz is four hours: once, decoding it stalled a
   // worker's loop long enough for the broker to drop it.
