@@ -27,6 +27,16 @@ Status ValidateScalePolicy(const proto::ScalePolicy& p) {
   return Status::Ok();
 }
 
+proto::ScalePolicy DefaultScalePolicy() {
+  proto::ScalePolicy p;
+  p.set_min_workers(1);
+  p.set_max_workers(2);
+  p.set_target_ongoing(4);
+  p.set_scale_up_delay_s(1);
+  p.set_scale_down_delay_s(30);
+  return p;
+}
+
 double StartBackoffSeconds(int failures) {
   if (failures <= 0) return 0;
   return std::min(60.0, 0.5 * std::pow(2.0, std::min(failures - 1, 16)));
@@ -136,6 +146,27 @@ std::string Autoscaler::RunDir(const proto::Deployment& d) const {
   return options_.state_dir + "/deployments/" + d.name();
 }
 
+std::string Autoscaler::RecordPath(const proto::Deployment& d, const std::string& id) const {
+  return RunDir(d) + "/" + id + ".worker";
+}
+
+void Autoscaler::Drain(Worker& w, double now) {
+  w.state = "DRAINING";
+  w.draining_since = now;
+  broker_.Drain(w.id);
+}
+
+void Autoscaler::Kill(Worker& w) {
+  (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
+  w.state = "LOST";
+}
+
+void Autoscaler::FailedStart(Pool& pool, double now) {
+  pool.hold_until = now + StartBackoffSeconds(++pool.start_failures);
+  spdlog::warn("autoscaler: {} worker(s) of {} in a row ended before they were ready; next start in {:.1f} s",
+               pool.start_failures, pool.deployment.name(), pool.hold_until - now);
+}
+
 void Autoscaler::Adopt(Pool& pool) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(RunDir(pool.deployment), ec)) {
@@ -224,7 +255,7 @@ void Autoscaler::StartWorker(Pool& pool) {
   const nlohmann::json record = {{"id", w.id},         {"handle", w.handle},       {"launcher", w.launcher},
                                  {"exit_file", w.exit_file}, {"model_dir", w.model_dir}, {"number", w.number},
                                  {"broker", broker_.worker_endpoint()}};
-  if (Status s = AtomicWriteFile(spec.run_dir + "/" + w.id + ".worker", record.dump()); !s.ok())
+  if (Status s = AtomicWriteFile(RecordPath(d, w.id), record.dump()); !s.ok())
     spdlog::warn("autoscaler: {} (a restarted coordinator will not adopt this worker)", s.ToString());
   spdlog::info("autoscaler: starting worker {} for {} on {} (handle {})", w.id, d.name(), d.launcher(), w.handle);
   pool.workers.push_back(w);
@@ -242,13 +273,9 @@ void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
         spdlog::warn("autoscaler: worker {} of {} ended ({}{})", w.id, pool.deployment.name(),
                      st.state == RunState::kExited ? "exit " + std::to_string(st.exit_code) : "lost",
                      st.detail.empty() ? "" : ": " + st.detail);
-      if (w.state == "STARTING") {  // never got ready: a bad model, flags or host; do not spin
-        pool.hold_until = now + StartBackoffSeconds(++pool.start_failures);
-        spdlog::warn("autoscaler: {} worker(s) of {} in a row ended before they were ready; next start in {:.1f} s",
-                     pool.start_failures, pool.deployment.name(), pool.hold_until - now);
-      }
+      if (w.state == "STARTING") FailedStart(pool, now);  // a bad model, flags or host: do not spin
       std::error_code ec;
-      fs::remove(RunDir(pool.deployment) + "/" + w.id + ".worker", ec);
+      fs::remove(RecordPath(pool.deployment, w.id), ec);
       it = pool.workers.erase(it);
       continue;
     }
@@ -260,9 +287,8 @@ void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
                now - w.started_at > (w.adopted ? options_.adopt_timeout_s : options_.start_timeout_s)) {
       spdlog::warn("autoscaler: worker {} of {} not ready after {:.0f} s; killing it", w.id, pool.deployment.name(),
                    now - w.started_at);
-      (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
-      w.state = "LOST";
-      if (!w.adopted) pool.hold_until = now + StartBackoffSeconds(++pool.start_failures);
+      Kill(w);
+      if (!w.adopted) FailedStart(pool, now);
     }
     if (w.state == "READY") {
       // Dropped by the broker (stopped, hung, cut off): it serves no one but
@@ -274,8 +300,7 @@ void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
       } else if (now - w.unregistered_since > options_.lost_after_s) {
         spdlog::warn("autoscaler: worker {} of {} no longer answers the broker; killing it and starting another",
                      w.id, pool.deployment.name());
-        (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
-        w.state = "LOST";
+        Kill(w);
       }
     }
     if (w.state == "DRAINING" && now - w.draining_since > options_.drain_timeout_s) {
@@ -325,9 +350,7 @@ void Autoscaler::Tick() {
     if (old > 0 && (ready >= std::max(desired, 1) || pool.removed || desired == 0)) {
       for (auto& w : pool.workers) {
         if (!Serving(w) || w.model_dir == dir) continue;
-        w.state = "DRAINING";
-        w.draining_since = now;
-        broker_.Drain(w.id);
+        Drain(w, now);
         spdlog::info("autoscaler: draining worker {} of {} (replaced by {} ready worker(s) of {})", w.id,
                      pool.deployment.name(), ready, dir);
       }
@@ -347,9 +370,7 @@ void Autoscaler::Tick() {
         }
       }
       if (!victim) break;
-      victim->state = "DRAINING";
-      victim->draining_since = now;
-      broker_.Drain(victim->id);
+      Drain(*victim, now);
       spdlog::info("autoscaler: draining worker {} of {} ({} -> {} workers)", victim->id, pool.deployment.name(),
                    current, desired);
     }

@@ -35,6 +35,8 @@
 namespace chorus::coordinator {
 
 Status ValidateScalePolicy(const proto::ScalePolicy& policy);
+// What a deployment gets when its user sets nothing (`chorus deploy`, repository load).
+proto::ScalePolicy DefaultScalePolicy();
 
 // When load first crossed the target in each direction (< 0: not crossed).
 struct ScaleTimers {
@@ -98,6 +100,10 @@ class Autoscaler {
   void StartWorker(Pool& pool);
   void Adopt(Pool& pool);  // workers recorded by an earlier coordinator that still run
   std::string RunDir(const proto::Deployment& d) const;
+  std::string RecordPath(const proto::Deployment& d, const std::string& id) const;  // the worker's record
+  void Drain(Worker& w, double now);  // the broker stops sending it requests; it answers what it holds and leaves
+  void Kill(Worker& w);               // SIGKILL; LOST until its launcher reports the end
+  static void FailedStart(Pool& pool, double now);  // one more start that never got ready: back off
   static bool Serving(const Worker& w) { return w.state == "STARTING" || w.state == "READY"; }
   void Follow(Pool& pool, const BrokerSnapshot& snapshot);
   static double MeanOngoing(Pool& pool, const ModelStats& stats, double now);

@@ -135,13 +135,17 @@ struct Broker::Impl {
   std::vector<std::string> drain_commands;
   std::vector<WorkerStatus> worker_status;
 
+  // Whether `w` may be sent a request for `model` (`version` 0: any).
+  static bool Takes(const Worker& w, const std::string& model, int64_t version) {
+    auto m = w.models.find(model);
+    return !w.draining && m != w.models.end() && (version == 0 || m->second == version);
+  }
+
   // `version` 0: any. A pinned version must be served now by a worker that
   // is not draining; an unpinned request may also wait for an expected model.
   bool Serves(const std::string& model, int64_t version = 0) {
-    for (const auto& [id, w] : pool) {
-      auto m = w.models.find(model);
-      if (m != w.models.end() && (version == 0 || (m->second == version && !w.draining))) return true;
-    }
+    for (const auto& [id, w] : pool)
+      if (version == 0 ? w.models.count(model) > 0 : Takes(w, model, version)) return true;
     if (version != 0) return false;
     std::lock_guard<std::mutex> lock(mutex);
     return expected.count(model) > 0;
@@ -362,12 +366,8 @@ struct Broker::Impl {
         Request& r = requests[*it];
         const int64_t version = r.request.version();
         Worker* best = nullptr;
-        for (auto& [id, w] : pool) {
-          auto m = w.models.find(model);
-          if (!w.draining && m != w.models.end() && (version == 0 || m->second == version) &&
-              w.ongoing < w.capacity && (!best || w.ongoing < best->ongoing))
-            best = &w;
-        }
+        for (auto& [id, w] : pool)
+          if (Takes(w, model, version) && w.ongoing < w.capacity && (!best || w.ongoing < best->ongoing)) best = &w;
         if (!best) {
           if (version == 0) break;  // nothing free for anyone
           ++it;

@@ -249,11 +249,9 @@ struct Gateway::Impl {
   static int64_t RouteVersion(const httplib::Request& req, httplib::Response& res) {
     if (req.matches.size() < 3 || !req.matches[2].matched) return 0;
     const std::string v = req.matches[2];
-    if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos || std::stoll(v) <= 0) {
-      Error(res, 400, "a model version is a positive integer; got '" + v + "'");
-      return -1;
-    }
-    return std::stoll(v);
+    const int64_t version = ParseVersion(v);
+    if (version == 0) Error(res, 400, "a model version is a positive integer; got '" + v + "'");
+    return version > 0 ? version : -1;
   }
 
   // Writes the 404 for an unknown model or version and returns false.
@@ -295,10 +293,15 @@ struct Gateway::Impl {
     const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
     r.set_timeout_ms(timeout);
     thread_local std::unique_ptr<net::RpcClient> client;
-    if (!client || client->endpoint() != options.broker_endpoint)
-      client = std::make_unique<net::RpcClient>(
-          net::RpcClientOptions{options.broker_endpoint, std::chrono::milliseconds(timeout + 2000)});
-    return client->Call(r, reply);
+    return ThreadClient(client, options.broker_endpoint, std::chrono::milliseconds(timeout + 2000)).Call(r, reply);
+  }
+
+  // The calling thread's client of `endpoint`, kept in `slot` (a thread_local
+  // of the caller's), made on first use: REQ sockets belong to one thread.
+  static net::RpcClient& ThreadClient(std::unique_ptr<net::RpcClient>& slot, const std::string& endpoint,
+                                      std::chrono::milliseconds timeout) {
+    if (!slot || slot->endpoint() != endpoint) slot = std::make_unique<net::RpcClient>(net::RpcClientOptions{endpoint, timeout});
+    return *slot;
   }
 
   // ---- the model repository extension ----
@@ -309,11 +312,10 @@ struct Gateway::Impl {
     if (options.control_endpoint.empty()) return FailedPrecondition("this gateway has no control endpoint");
     request.set_token(options.token);
     thread_local std::unique_ptr<net::RpcClient> client;
-    if (!client || client->endpoint() != options.control_endpoint)
-      client = std::make_unique<net::RpcClient>(
-          net::RpcClientOptions{options.control_endpoint, std::chrono::milliseconds(30000)});
     proto::Reply reply;
-    if (Status s = client->Call(request, &reply); !s.ok()) return Unavailable("coordinator: " + s.message());
+    if (Status s = ThreadClient(client, options.control_endpoint, std::chrono::milliseconds(30000)).Call(request, &reply);
+        !s.ok())
+      return Unavailable("coordinator: " + s.message());
     if (reply.code() != "OK") return Status(StatusCodeFromName(reply.code()), reply.error());
     return reply;
   }

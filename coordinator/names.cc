@@ -14,4 +14,9 @@ Status ValidateName(const std::string& what, const std::string& name) {
   return Status::Ok();
 }
 
+int64_t ParseVersion(const std::string& text) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoll(text);
+}
+
 }  // namespace chorus::coordinator

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "coordinator/autoscaler.h"
 #include "coordinator/names.h"
 
 namespace chorus::coordinator {
@@ -14,11 +15,7 @@ using json = nlohmann::json;
 namespace {
 
 // A version folder's number: its name when that is a positive integer, else 0.
-int64_t FolderVersion(const fs::path& dir) {
-  const std::string v = dir.filename().string();
-  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) return 0;
-  return std::stoll(v);
-}
+int64_t FolderVersion(const fs::path& dir) { return ParseVersion(dir.filename().string()); }
 
 // The versions of repository/NAME that hold a model (model.json), highest last.
 std::set<int64_t> Versions(const fs::path& model_dir) {
@@ -93,11 +90,7 @@ Result<json> RepositoryApi::Load(const std::string& model, const json& parameter
   // A deployed model keeps its policy: loading another version rolls it in.
   ASSIGN_OR_RETURN(proto::ServingStatus status, Status());
   proto::Deployment d;
-  d.mutable_policy()->set_min_workers(1);
-  d.mutable_policy()->set_max_workers(2);
-  d.mutable_policy()->set_target_ongoing(4);
-  d.mutable_policy()->set_scale_up_delay_s(1);
-  d.mutable_policy()->set_scale_down_delay_s(30);
+  *d.mutable_policy() = DefaultScalePolicy();
   for (const auto& m : status.models())
     if (m.deployment().name() == model && !m.deployment().model_dir().empty()) d = m.deployment();
   ASSIGN_OR_RETURN(int64_t min_workers, PositiveParameter(parameters, "min_workers", d.policy().min_workers()));

@@ -15,6 +15,7 @@
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
 #include "common/util/fs.h"
+#include "coordinator/autoscaler.h"
 #include "coordinator/cli/job_commands.h"
 
 namespace chorus::cli {
@@ -45,6 +46,12 @@ double Percentile(std::vector<double>& v, double p) {
 }  // namespace
 
 void ServeCommands::Register(CLI::App& app) {
+  const proto::ScalePolicy policy = coordinator::DefaultScalePolicy();
+  min_ = policy.min_workers();
+  max_ = policy.max_workers();
+  target_ = policy.target_ongoing();
+  up_delay_ = policy.scale_up_delay_s();
+  down_delay_ = policy.scale_down_delay_s();
   deploy_ = app.add_subcommand("deploy", "Serve a model: a version folder (models/NAME/VERSION) or a finished "
                                          "training job's export, with autoscaled workers. Deploying another version under a "
                                          "deployed name is a rolling update (new workers ready first, then the old "

@@ -42,8 +42,8 @@ class ServeCommands {
            *infer_ = nullptr, *vad_ = nullptr, *bench_ = nullptr;
   std::string source_, name_, launcher_ = "local", output_ = "table", duration_ = "10s", file_;
   std::string device_ = "cpu";
-  int min_ = 1, max_ = 2, max_batch_ = 8, max_delay_us_ = 0, threads_ = 1, top_k_ = 3, timeout_ms_ = 10000;
-  double target_ = 4, up_delay_ = 1, down_delay_ = 30;
+  int min_ = 0, max_ = 0, max_batch_ = 8, max_delay_us_ = 0, threads_ = 1, top_k_ = 3, timeout_ms_ = 10000;
+  double target_ = 0, up_delay_ = 0, down_delay_ = 0;  // from DefaultScalePolicy() in Register
   std::vector<std::string> files_;
   std::map<std::string, double> parameters_;  // task parameters (vad: threshold, min_speech_ms, ...)
   std::vector<int> concurrency_ = {1, 8, 32};
