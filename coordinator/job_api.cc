@@ -51,6 +51,14 @@ Status JobApi::Dispatch(const proto::Request& request, proto::Reply* reply) {
       ASSIGN_OR_RETURN(*reply->mutable_logs(), scheduler_.ReadLogs(l.job_id(), l.offset(), l.max_bytes()));
       return Status::Ok();
     }
+    case proto::Request::kHistory: {
+      const auto& h = request.history();
+      ASSIGN_OR_RETURN(*reply->mutable_history(), scheduler_.History(h.job_id(), h.after_step()));
+      return Status::Ok();
+    }
+    case proto::Request::kCluster:
+      *reply->mutable_cluster() = scheduler_.Cluster();
+      return Status::Ok();
     case proto::Request::kReport:
       return scheduler_.Report(request.report());
     case proto::Request::kDeploy:

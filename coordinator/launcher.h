@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/proto/job.pb.h"
 #include "common/util/status.h"
 
 namespace chorus::coordinator {
@@ -62,6 +63,8 @@ class Launcher {
   // Asks the attempt to stop (SIGTERM: ranks checkpoint and exit); with
   // `force`, kills whatever is left.
   virtual Status Terminate(const std::string& handle, bool force) = 0;
+  // Adds the nodes it launches on to `cluster` (Slurm: sinfo); none by default.
+  virtual Status DescribeNodes(proto::ClusterStatus* /*cluster*/) { return Status::Ok(); }
 };
 
 // The exit status a launch recorded, or std::nullopt if there is none yet.

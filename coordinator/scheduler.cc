@@ -412,6 +412,28 @@ Result<proto::Logs> Scheduler::ReadLogs(int64_t job_id, int64_t offset, int max_
   return logs;
 }
 
+Result<proto::History> Scheduler::History(int64_t job_id, int64_t after_step) {
+  ASSIGN_OR_RETURN(proto::Job job, store_.LoadJob(job_id, /*history=*/true));
+  ASSIGN_OR_RETURN(std::vector<proto::Progress> progress, store_.ProgressHistory(job_id));
+  proto::History history;
+  for (auto& p : progress)
+    if (p.step() > after_step) *history.add_progress() = std::move(p);
+  *history.mutable_evaluations() = job.evaluations();
+  return history;
+}
+
+proto::ClusterStatus Scheduler::Cluster() {
+  proto::ClusterStatus cluster;
+  for (const auto& [name, launcher] : launchers_) {
+    proto::LauncherUsage* u = cluster.add_launchers();
+    u->set_name(name);
+    u->set_slots(launcher->slots());
+    u->set_used(UsedSlots(name));
+    if (Status s = launcher->DescribeNodes(&cluster); !s.ok()) cluster.set_slurm_error(s.message());
+  }
+  return cluster;
+}
+
 Status Scheduler::Report(const proto::WorkerReport& r) {
   auto it = live_.find(r.job_id());
   if (it == live_.end() || it->second.attempt != r.attempt())

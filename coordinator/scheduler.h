@@ -48,6 +48,10 @@ class Scheduler {
   Result<proto::Job> Retry(int64_t job_id, int ranks);
   Result<proto::Job> Get(int64_t job_id);
   Result<proto::Logs> ReadLogs(int64_t job_id, int64_t offset, int max_bytes);
+  // Progress reports with step > after_step (-1: all) and every evaluation.
+  Result<proto::History> History(int64_t job_id, int64_t after_step);
+  // Each launcher's slots and those running attempts hold, and its nodes.
+  proto::ClusterStatus Cluster();
   // Rank 0's reports. Reports of an attempt that is no longer current are refused.
   Status Report(const proto::WorkerReport& report);
 

@@ -116,4 +116,51 @@ Status SlurmLauncher::Terminate(const std::string& handle, bool force) {
   return Slurm(argv).status();
 }
 
+Result<std::vector<proto::SlurmNode>> SlurmLauncher::ParseSinfoNodes(const std::string& text) {
+  std::vector<proto::SlurmNode> nodes;
+  std::istringstream in(text);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = Trim(line);
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string x; std::getline(fields, x, '|');) f.push_back(Trim(x));
+    if (f.size() < 5)
+      return InvalidArgument("sinfo line " + std::to_string(number) + " has " + std::to_string(f.size()) +
+                             " fields, not NODE|PARTITION|STATE|CPUS|A/I/O/T[|GRES]: " + line);
+    proto::SlurmNode n;
+    n.set_name(f[0]);
+    std::string partition = f[1];
+    if (!partition.empty() && partition.back() == '*') partition.pop_back();  // the default partition
+    n.set_partition(partition);
+    n.set_state(f[2]);
+    n.set_cpus(std::atoi(f[3].c_str()));
+    n.set_cpus_allocated(std::atoi(f[4].c_str()));  // "A/I/O/T": atoi stops at the first '/'
+    if (f.size() > 5 && f[5] != "(null)") n.set_gres(f[5]);
+    nodes.push_back(std::move(n));
+  }
+  return nodes;
+}
+
+Status SlurmLauncher::DescribeNodes(proto::ClusterStatus* cluster) {
+  const auto now = std::chrono::steady_clock::now();
+  if (nodes_at_ == std::chrono::steady_clock::time_point{} || now - nodes_at_ >= std::chrono::seconds(5)) {
+    nodes_at_ = now;
+    nodes_error_.clear();
+    Result<std::string> out = Slurm({"sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%C|%G"});
+    Result<std::vector<proto::SlurmNode>> parsed =
+        out.ok() ? ParseSinfoNodes(*out) : Result<std::vector<proto::SlurmNode>>(out.status());
+    if (parsed.ok()) {
+      nodes_ = std::move(*parsed);
+    } else {
+      nodes_.clear();
+      nodes_error_ = parsed.status().message();
+    }
+  }
+  for (const auto& n : nodes_) *cluster->add_slurm_nodes() = n;
+  if (!nodes_error_.empty()) cluster->set_slurm_error(nodes_error_);
+  return Status::Ok();
+}
+
 }  // namespace chorus::coordinator

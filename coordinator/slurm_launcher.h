@@ -38,15 +38,23 @@ class SlurmLauncher : public Launcher {
   Result<std::string> Find(const LaunchSpec& spec) override;
   RunStatus Poll(const std::string& handle, const std::string& exit_file) override;
   Status Terminate(const std::string& handle, bool force) override;
+  // sinfo's nodes (one row per node and partition), at most every 5 s: in
+  // between, the last answer.
+  Status DescribeNodes(proto::ClusterStatus* cluster) override;
 
   // The batch script for `spec` (exposed for tests).
   Result<std::string> RenderScript(const LaunchSpec& spec) const;
   static std::string JobName(const LaunchSpec& spec);
+  // Parses `sinfo -h -N -o "%N|%P|%T|%c|%C|%G"` (CPUs as allocated/idle/other/total).
+  static Result<std::vector<proto::SlurmNode>> ParseSinfoNodes(const std::string& text);
 
  private:
   Result<std::string> Slurm(const std::vector<std::string>& argv) const;  // stdout, or the error
   SlurmLauncherOptions options_;
   std::string name_ = "slurm";
+  std::vector<proto::SlurmNode> nodes_;
+  std::string nodes_error_;
+  std::chrono::steady_clock::time_point nodes_at_{};
 };
 
 }  // namespace chorus::coordinator
