@@ -18,6 +18,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev
   python3-torch python3-torchaudio python3-numpy
   slurm-wlm munge libpmix-dev
+  gnuplot-nox chromium
 )
 # Node.js runs the voice-activity benchmark's anchor (Silero VAD on
 # onnxruntime-node, bench/vad_anchor); a machine that already has node and npm
@@ -59,4 +60,13 @@ if [ ! -d bench/vad_anchor/node_modules/onnxruntime-node ]; then
   (cd bench/vad_anchor && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
     echo "setup: npm could not install bench/vad_anchor; vad_bench will run without Silero" >&2
 fi
+# The dashboard's front end (uPlot, bundled by esbuild) and its browser test's
+# driver (playwright-core, which runs Debian's chromium), from the npm registry
+# at the versions in dashboard/package-lock.json.
+if [ ! -x dashboard/node_modules/.bin/esbuild ] || [ ! -d dashboard/node_modules/playwright-core ] ||
+   [ dashboard/package-lock.json -nt dashboard/node_modules/.package-lock.json ]; then
+  echo "setup: installing the dashboard's packages (uPlot, esbuild, playwright-core) with npm"
+  (cd dashboard && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+node dashboard/build.mjs "$BUILD_DIR/dashboard"
 echo "setup: done. Binaries are in $BUILD_DIR/bin: chorus, chorus-worker"

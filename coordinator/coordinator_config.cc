@@ -118,6 +118,24 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     serving.Get("http_threads", &http_threads);
     serving.Check(http_threads >= 2 && http_threads <= 4096, "http_threads", "must be in [2, 4096]");
     c.http.threads = static_cast<size_t>(std::clamp<int64_t>(http_threads, 2, 4096));
+    config::ConfigNode dashboard = root.Child("dashboard");
+    dashboard.Get("enabled", &c.dashboard.enabled);
+    dashboard.Get("listen", &c.dashboard.listen);
+    if (c.dashboard.listen != "gateway") {
+      const size_t at = c.dashboard.listen.rfind(':');
+      const std::string port = at == std::string::npos ? "" : c.dashboard.listen.substr(at + 1);
+      dashboard.Check(at != std::string::npos && at > 0 && !port.empty() &&
+                          port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5 &&
+                          std::atoi(port.c_str()) < 65536,
+                      "listen", "must be gateway (the serving HTTP listener) or HOST:PORT");
+    }
+    dashboard.Check(c.dashboard.listen != "gateway" || c.serving_enabled || !c.dashboard.enabled, "listen",
+                    "is gateway but serving is disabled: give the dashboard a HOST:PORT of its own");
+    dashboard.Get("static_dir", &c.dashboard.static_dir);
+    int64_t sample_ms = c.dashboard.sample_interval.count();
+    dashboard.Get("sample_ms", &sample_ms);
+    dashboard.Check(sample_ms >= 100 && sample_ms <= 60000, "sample_ms", "must be in [100, 60000]");
+    c.dashboard.sample_interval = std::chrono::milliseconds(std::clamp<int64_t>(sample_ms, 100, 60000));
     root.Check(c.scheduler.default_launcher == "local" || c.scheduler.default_launcher == "slurm",
                "default_launcher", "must be local or slurm");
     RETURN_IF_ERROR(reader.Finish());
@@ -130,6 +148,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     c.slurm.command_env["SLURM_CONF"] = conf;
   c.state_dir = Absolute(c.state_dir);
   if (!c.http.model_repository.empty()) c.http.model_repository = Absolute(c.http.model_repository);
+  if (!c.dashboard.static_dir.empty()) c.dashboard.static_dir = Absolute(c.dashboard.static_dir);
   c.slurm.template_path = Absolute(c.slurm.template_path);
   c.slurm.pool_template_path = Absolute(c.slurm.pool_template_path);
   if (c.scheduler.worker_binary.find('/') != std::string::npos)

@@ -7,6 +7,7 @@
 
 #include "common/util/status.h"
 #include "coordinator/broker.h"
+#include "coordinator/dashboard.h"
 #include "coordinator/gateway.h"
 #include "coordinator/local_launcher.h"
 #include "coordinator/scheduler.h"
@@ -27,6 +28,7 @@ struct CoordinatorConfig {
   bool serving_enabled = true;
   BrokerOptions broker;     // token filled at start
   GatewayOptions http;      // token and broker endpoint filled at start
+  DashboardOptions dashboard;  // static_dir "": BUILD/dashboard beside the binary's bin/
 };
 
 // `path` "" : the defaults. Paths in the result are absolute.

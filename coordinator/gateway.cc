@@ -11,6 +11,8 @@
 #include "common/net/rpc_client.h"
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
+#include "coordinator/control_client.h"
+#include "coordinator/http_common.h"
 #include "coordinator/metrics_text.h"
 #include "coordinator/names.h"
 #include "coordinator/repository_api.h"
@@ -22,17 +24,6 @@ namespace chorus::coordinator {
 namespace {
 
 using nlohmann::json;
-
-int HttpStatus(const std::string& code) {
-  if (code == "OK") return 200;
-  if (code == "INVALID_ARGUMENT") return 400;
-  if (code == "UNAUTHENTICATED") return 401;
-  if (code == "NOT_FOUND") return 404;
-  if (code == "RESOURCE_EXHAUSTED") return 429;
-  if (code == "DEADLINE_EXCEEDED") return 504;
-  if (code == "UNAVAILABLE") return 503;
-  return 500;
-}
 
 // JSON text for a reply; bytes that are not UTF-8 (a client's model name, say) become U+FFFD instead of throwing.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -218,10 +209,9 @@ struct Gateway::Impl {
   int port = 0;
 
   bool Authorized(const httplib::Request& req, httplib::Response& res) {
-    std::string header = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (header.rfind(prefix, 0) == 0 && TokensEqual(options.token, header.substr(prefix.size()))) return true;
-    Error(res, 401, header.empty() ? "missing 'Authorization: Bearer TOKEN'" : "wrong token");
+    const std::string refusal = BearerRefusal(options.token, req.get_header_value("Authorization"));
+    if (refusal.empty()) return true;
+    Error(res, 401, refusal);
     return false;
   }
 
@@ -282,7 +272,7 @@ struct Gateway::Impl {
     }
     proto::InferReply reply;
     if (Status s = CallBroker(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
-    if (reply.code() != "OK") return Error(res, HttpStatus(reply.code()), reply.error());
+    if (reply.code() != "OK") return Error(res, HttpStatusOf(reply.code()), reply.error());
     Result<json> body = ReplyJson(reply, outputs);
     if (!body.ok()) return Error(res, 400, body.status().message());
     res.set_content(Dump(*body), "application/json");
@@ -308,16 +298,8 @@ struct Gateway::Impl {
 
   // One control request to the coordinator (what `chorus deploy` sends), on
   // this thread's client socket.
-  Result<proto::Reply> Control(proto::Request request) {
-    if (options.control_endpoint.empty()) return FailedPrecondition("this gateway has no control endpoint");
-    request.set_token(options.token);
-    thread_local std::unique_ptr<net::RpcClient> client;
-    proto::Reply reply;
-    if (Status s = ThreadClient(client, options.control_endpoint, std::chrono::milliseconds(30000)).Call(request, &reply);
-        !s.ok())
-      return Unavailable("coordinator: " + s.message());
-    if (reply.code() != "OK") return Status(StatusCodeFromName(reply.code()), reply.error());
-    return reply;
+  Result<proto::Reply> Control(const proto::Request& request) {
+    return ControlClient(options.control_endpoint, options.token).Call(request);
   }
 
   void Repository(const httplib::Request& req, httplib::Response& res, const std::string& action) {
@@ -376,7 +358,7 @@ struct Gateway::Impl {
   }
 
   void Reply(httplib::Response& res, const Result<json>& result) {
-    if (!result.ok()) return Error(res, SpeakerHttpStatus(result.status()), result.status().message());
+    if (!result.ok()) return Error(res, HttpStatusOf(result.status()), result.status().message());
     res.set_content(Dump(*result), "application/json");
   }
 
@@ -541,6 +523,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   s.Get("/metrics", [g](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderMetrics(g->broker->Snapshot()), "text/plain; version=0.0.4");
   });
+  if (g->options.mount) g->options.mount(s);
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.status == 413) return Error(res, 413, "body too large");
     if (res.body.empty()) Error(res, res.status, res.status == 404 ? "no such endpoint" : "request failed");

@@ -29,12 +29,17 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "common/util/status.h"
 #include "coordinator/broker.h"
 #include "coordinator/speaker_registry.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace chorus::coordinator {
 
@@ -49,6 +54,7 @@ struct GatewayOptions {
   SpeakerRegistry* speakers = nullptr;       // null: no speaker routes (404)
   std::string control_endpoint;              // the coordinator's control requests (repository extension)
   std::string model_repository;              // absolute folder of NAME/VERSION models; "": load is refused
+  std::function<void(httplib::Server&)> mount;  // more routes on the same listener (the dashboard)
 };
 
 class Gateway {

@@ -48,7 +48,7 @@ Status JobApi::Dispatch(const proto::Request& request, proto::Reply* reply) {
     }
     case proto::Request::kLogs: {
       const auto& l = request.logs();
-      ASSIGN_OR_RETURN(*reply->mutable_logs(), scheduler_.ReadLogs(l.job_id(), l.offset(), l.max_bytes()));
+      ASSIGN_OR_RETURN(*reply->mutable_logs(), scheduler_.ReadLogs(l.job_id(), l.offset(), l.max_bytes(), l.tail()));
       return Status::Ok();
     }
     case proto::Request::kHistory: {

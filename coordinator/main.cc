@@ -22,7 +22,9 @@
 #include "common/util/logging.h"
 #include "coordinator/autoscaler.h"
 #include "coordinator/broker.h"
+#include "coordinator/control_client.h"
 #include "coordinator/coordinator_config.h"
+#include "coordinator/dashboard.h"
 #include "coordinator/gateway.h"
 #include "coordinator/speaker_registry.h"
 #include "coordinator/job_api.h"
@@ -86,10 +88,12 @@ int Serve(CoordinatorConfig config) {
 
   // Serving: the broker runs on a thread of its own, the gateway on httplib's.
   std::unique_ptr<Broker> broker;
+  std::unique_ptr<Dashboard> dashboard;  // before the gateway, which may serve its routes
   std::unique_ptr<Gateway> gateway;
   std::thread broker_thread;
   std::unique_ptr<Autoscaler> autoscaler;
   std::string http_url;
+  std::string dashboard_url;
   if (config.serving_enabled) {
     config.broker.token = *token;
     auto bound = Broker::Bind(config.broker);
@@ -102,6 +106,10 @@ int Serve(CoordinatorConfig config) {
     config.http.broker_endpoint = broker->client_endpoint();
     config.http.speakers = speakers->get();
     config.http.control_endpoint = endpoint;
+    if (config.dashboard.enabled) {
+      dashboard = std::make_unique<Dashboard>(config.dashboard, *token, ControlClient(endpoint, *token), broker.get());
+      if (!dashboard->own_listener()) config.http.mount = [&](httplib::Server& s) { dashboard->Mount(s); };
+    }
     auto started = Gateway::Start(config.http, *broker);
     if (!started.ok()) {
       spdlog::error("{}", started.status().ToString());
@@ -111,6 +119,7 @@ int Serve(CoordinatorConfig config) {
     const std::string http = "http://" + config.http.host + ":" + std::to_string(gateway->port());
     nlohmann::json serving = {{"client", broker->client_endpoint()}, {"worker", broker->worker_endpoint()},
                               {"http", http}};
+    if (dashboard && !dashboard->own_listener()) dashboard_url = http + "/dashboard/";
     if (Status s = AtomicWriteFile(config.state_dir + "/serving.json", serving.dump(2) + "\n"); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;
@@ -132,6 +141,26 @@ int Serve(CoordinatorConfig config) {
                  http);
   }
 
+  if (config.dashboard.enabled && !dashboard)  // serving is off: the dashboard on its own listener
+    dashboard = std::make_unique<Dashboard>(config.dashboard, *token, ControlClient(endpoint, *token), nullptr);
+  if (dashboard && dashboard->own_listener()) {
+    Result<int> port = dashboard->Start();
+    if (!port.ok()) {
+      spdlog::error("{}", port.status().ToString());
+      g_stop = true;
+      if (broker_thread.joinable()) broker_thread.join();
+      return 1;
+    }
+    dashboard_url = "http://" + config.dashboard.listen.substr(0, config.dashboard.listen.rfind(':')) + ":" +
+                    std::to_string(*port) + "/dashboard/";
+  }
+  if (!dashboard_url.empty()) {
+    if (Status s = AtomicWriteFile(config.state_dir + "/dashboard", dashboard_url + "\n"); !s.ok())
+      spdlog::warn("{}", s.ToString());
+    spdlog::info("dashboard: {} (sign in with the token in {}/token or $CHORUS_TOKEN)", dashboard_url,
+                 config.state_dir);
+  }
+
   JobApi api(*token, scheduler, **store, autoscaler.get(), http_url);
 
   std::signal(SIGINT, OnSignal);
@@ -147,6 +176,7 @@ int Serve(CoordinatorConfig config) {
                  std::chrono::milliseconds(static_cast<int64_t>(config.tick_ms)), g_stop);
   if (broker_thread.joinable()) broker_thread.join();
   gateway.reset();
+  dashboard.reset();
   spdlog::info("coordinator stopping; running jobs keep running and are re-attached at the next start");
   return 0;
 }
@@ -176,5 +206,10 @@ int main(int argc, char** argv) {
   }
   if (!listen.empty()) config->listen = listen;
   if (!state_dir.empty()) config->state_dir = std::filesystem::absolute(state_dir).lexically_normal().string();
+  if (config->dashboard.static_dir.empty()) {  // BUILD/dashboard, beside BUILD/bin
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) config->dashboard.static_dir = (exe.parent_path().parent_path() / "dashboard").string();
+  }
   return Serve(*config);
 }

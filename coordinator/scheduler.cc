@@ -394,13 +394,14 @@ Result<proto::Job> Scheduler::Retry(int64_t job_id, int ranks) {
 
 Result<proto::Job> Scheduler::Get(int64_t job_id) { return store_.LoadJob(job_id, /*history=*/true); }
 
-Result<proto::Logs> Scheduler::ReadLogs(int64_t job_id, int64_t offset, int max_bytes) {
+Result<proto::Logs> Scheduler::ReadLogs(int64_t job_id, int64_t offset, int max_bytes, int64_t tail) {
   ASSIGN_OR_RETURN(proto::Job job, store_.LoadJob(job_id));
   if (offset < 0) return InvalidArgument("negative log offset");
   if (max_bytes <= 0 || max_bytes > (4 << 20)) max_bytes = 1 << 20;
   proto::Logs logs;
   std::ifstream in(LogPath(job), std::ios::binary | std::ios::ate);
   int64_t size = in ? static_cast<int64_t>(in.tellg()) : 0;
+  if (tail > 0) offset = std::max<int64_t>(0, size - tail);
   if (in && offset < size) {
     std::string data(static_cast<size_t>(std::min<int64_t>(max_bytes, size - offset)), '\0');
     in.seekg(offset);

@@ -47,7 +47,8 @@ class Scheduler {
   Result<proto::Job> Cancel(int64_t job_id);
   Result<proto::Job> Retry(int64_t job_id, int ranks);
   Result<proto::Job> Get(int64_t job_id);
-  Result<proto::Logs> ReadLogs(int64_t job_id, int64_t offset, int max_bytes);
+  // tail > 0: the last `tail` bytes, whatever `offset` says.
+  Result<proto::Logs> ReadLogs(int64_t job_id, int64_t offset, int max_bytes, int64_t tail = 0);
   // Progress reports with step > after_step (-1: all) and every evaluation.
   Result<proto::History> History(int64_t job_id, int64_t after_step);
   // Each launcher's slots and those running attempts hold, and its nodes.

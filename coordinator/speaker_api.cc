@@ -8,20 +8,6 @@ namespace chorus::coordinator {
 
 using nlohmann::json;
 
-int SpeakerHttpStatus(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kFailedPrecondition: return 409;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kDeadlineExceeded: return 504;
-    default: return 500;
-  }
-}
-
 Result<EmbedModelFacts> SpeakerApi::EmbedModel(const std::string& model) {
   ASSIGN_OR_RETURN(EmbedModelFacts facts, lookup_(model));
   if (facts.task != "embed") {

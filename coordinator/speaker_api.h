@@ -62,7 +62,4 @@ class SpeakerApi {
   ModelLookup lookup_;
 };
 
-// The HTTP status for a Status of the speaker routes.
-int SpeakerHttpStatus(const Status& status);
-
 }  // namespace chorus::coordinator

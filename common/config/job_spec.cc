@@ -256,6 +256,27 @@ Result<TrainJobSpec> ParseTrainJobSpec(const std::string& yaml_text, const std::
   return ReadSpec(std::move(reader), name, base_dir);
 }
 
+Result<DatasetSpec> DatasetSpecFromArgument(const std::string& argument, TrainJobSpec* job) {
+  std::error_code ec;
+  const bool is_file = fs::is_regular_file(argument, ec);
+  if (!is_file && argument.find(':') == std::string::npos) {
+    return InvalidArgument("dataset '" + argument +
+                           "': no such file, and not a YAML mapping such as '{kind: fsdd, root: data/fsdd}'");
+  }
+  Result<YamlReader> reader = is_file ? YamlReader::LoadFile(argument) : YamlReader::LoadString(argument, "--data");
+  if (!reader.ok()) return reader.status();
+  if (reader->Root().Has("dataset")) {  // a job file
+    ASSIGN_OR_RETURN(TrainJobSpec spec, is_file ? LoadTrainJobSpec(argument) : ParseTrainJobSpec(argument, "--data"));
+    if (job) *job = spec;
+    return spec.dataset;
+  }
+  DatasetSpec d;
+  ReadDataset(reader->Root(), &d);
+  RETURN_IF_ERROR(reader->Finish());
+  if (job) job->dataset = d;
+  return d;
+}
+
 Result<TrainJobSpec> LoadTrainJobSpec(const std::string& path) {
   ASSIGN_OR_RETURN(YamlReader reader, YamlReader::LoadFile(path));
   return ReadSpec(std::move(reader), path, "");

@@ -155,4 +155,12 @@ Result<TrainJobSpec> LoadTrainJobSpec(const std::string& path);
 Result<TrainJobSpec> ParseTrainJobSpec(const std::string& yaml_text, const std::string& name,
                                        const std::string& base_dir = "");
 
+// A dataset named on a command line (`chorus eval --data`): a job file (its
+// dataset section; *job gets the whole spec when not null), a YAML file
+// holding one dataset mapping (the keys of a job's `dataset:`), or that
+// mapping inline, e.g. '{kind: fsdd, root: data/fsdd, test_speakers:
+// [yweweler]}'. Paths stay relative to the working directory, as in job
+// files. Errors are InvalidArgument naming the argument and the bad key.
+Result<DatasetSpec> DatasetSpecFromArgument(const std::string& argument, TrainJobSpec* job = nullptr);
+
 }  // namespace chorus::config

@@ -52,6 +52,7 @@ nlohmann::json ModelMetadata::ToJson() const {
   j["task"] = task;
   j["task_options"] = task_options;
   j["metrics"] = metrics;
+  j["evaluation"] = {{"seed", eval_seed}, {"silence_volume_max", silence_volume_max}};
   j["source_job"] = source_job;
   j["created_at"] = created_at;
   return j;
@@ -81,6 +82,10 @@ Result<ModelMetadata> ModelMetadata::FromJson(const nlohmann::json& j, const std
     m.task = j.value("task", "classify");  // exports before the task layer were all classifiers
     m.task_options = j.value("task_options", nlohmann::json::object());
     m.metrics = j.value("metrics", nlohmann::json::object());
+    if (j.contains("evaluation")) {
+      m.eval_seed = j["evaluation"].value("seed", m.eval_seed);
+      m.silence_volume_max = j["evaluation"].value("silence_volume_max", m.silence_volume_max);
+    }
     m.source_job = j.value("source_job", "");
     m.created_at = j.value("created_at", "");
   } catch (const nlohmann::json::exception& e) {

@@ -1,6 +1,8 @@
 #include "common/tasks/classify_task.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -12,12 +14,17 @@
 namespace chorus::tasks {
 namespace {
 
-// The confusion matrix (actual x predicted, row-major) and the loss sum.
+// The confusion matrix (actual x predicted, row-major), the loss sum and
+// every example's class probabilities in its row of an [examples x classes]
+// table (Targets::index; zeros elsewhere), so the sum across ranks holds
+// them all: the one-vs-rest ROC curves need per-example scores.
 class ClassifyEvaluation : public Evaluation {
  public:
-  explicit ClassifyEvaluation(std::vector<std::string> labels) : labels_(std::move(labels)) {
+  ClassifyEvaluation(std::vector<std::string> labels, const std::vector<data::Example>& examples)
+      : labels_(std::move(labels)) {
     const int64_t n = static_cast<int64_t>(labels_.size());
-    counts_ = torch::zeros({n * n + 1}, torch::kFloat64);
+    for (const auto& e : examples) example_labels_.push_back(e.label);
+    counts_ = torch::zeros({n * n + 1 + static_cast<int64_t>(examples.size()) * n}, torch::kFloat64);
   }
 
   void Add(const at::Tensor& logits, const Targets& t) override {
@@ -28,13 +35,18 @@ class ClassifyEvaluation : public Evaluation {
     const torch::Tensor cells = t.labels * n + logits.argmax(1);
     counts_.narrow(0, 0, n * n).add_(torch::bincount(cells, {}, n * n).to(torch::kFloat64));
     counts_.narrow(0, n * n, 1).add_(loss.to(torch::kFloat64));
+    const int64_t examples = static_cast<int64_t>(example_labels_.size());
+    if (t.index.defined() && examples > 0) {
+      torch::Tensor table = counts_.narrow(0, n * n + 1, examples * n).view({examples, n});
+      table.index_copy_(0, t.index, torch::softmax(logits.detach().to(torch::kFloat32), 1).to(torch::kFloat64));
+    }
   }
   at::Tensor Counts() const override { return counts_.cpu(); }
   void SetCounts(const at::Tensor& summed) override { counts_ = summed.cpu().to(torch::kFloat64).clone(); }
 
   TaskReport Report() const override {
     const int64_t n = static_cast<int64_t>(labels_.size());
-    const torch::Tensor host = counts_.cpu();
+    const torch::Tensor host = counts_.cpu().contiguous();
     const double* c = host.data_ptr<double>();
     models::ConfusionMatrix matrix(labels_);
     for (int64_t i = 0; i < n * n; ++i) matrix.raw()[i] = static_cast<int64_t>(c[i]);
@@ -48,11 +60,43 @@ class ClassifyEvaluation : public Evaluation {
     out.count = r.count;
     out.details = r.ToJson();
     out.table = r.ToTable();
+    // Per-example scores exist only when every example was added (count == examples).
+    if (!example_labels_.empty() && count == static_cast<int64_t>(example_labels_.size())) {
+      const double* p = c + n * n + 1;
+      for (size_t i = 0; i < example_labels_.size(); ++i) out.example_scores.emplace_back(p + i * n, p + (i + 1) * n);
+      out.curves = OneVsRestCurves(out.example_scores, example_labels_, labels_);
+      AddRocFigures(&out);
+    }
     return out;
   }
 
  private:
+  // details "macro_roc_auc" and "one_vs_rest" (per class: roc_auc, eer), and their table.
+  static void AddRocFigures(TaskReport* out) {
+    nlohmann::json per_class = nlohmann::json::array();
+    double sum = 0;
+    std::ostringstream table;
+    char line[256];
+    for (const NamedRoc& r : out->curves) {
+      const double auc = Auc(r.curve);
+      const EqualErrorRate eer = ComputeEer(r.curve);
+      sum += auc;
+      per_class.push_back({{"label", r.name}, {"roc_auc", auc}, {"eer", eer.eer}, {"eer_threshold", eer.threshold},
+                           {"positives", r.curve.positives}, {"negatives", r.curve.negatives}});
+      std::snprintf(line, sizeof line, "%-12s %9.6f %9.4f\n", r.name.c_str(), auc, eer.eer);
+      table << line;
+    }
+    if (out->curves.empty()) return;
+    const double macro = sum / static_cast<double>(out->curves.size());
+    out->details["macro_roc_auc"] = macro;
+    out->details["one_vs_rest"] = per_class;
+    std::snprintf(line, sizeof line, "\none-vs-rest ROC of the class probabilities: macro AUC %.6f\n%-12s %9s %9s\n",
+                  macro, "class", "auc", "eer");
+    out->table += line + table.str();
+  }
+
   std::vector<std::string> labels_;
+  std::vector<int64_t> example_labels_;
   torch::Tensor counts_;
 };
 
@@ -85,9 +129,9 @@ at::Tensor ClassifyTask::Decisions(const at::Tensor& logits, const Targets& t) c
   return ArgmaxDecisions(logits, t);
 }
 
-std::unique_ptr<Evaluation> ClassifyTask::NewEvaluation(const std::vector<data::Example>&,
+std::unique_ptr<Evaluation> ClassifyTask::NewEvaluation(const std::vector<data::Example>& examples,
                                                          const std::vector<data::Trial>&) const {
-  return std::make_unique<ClassifyEvaluation>(labels_);
+  return std::make_unique<ClassifyEvaluation>(labels_, examples);
 }
 
 std::vector<TensorSpec> ClassifyTask::Outputs() const {

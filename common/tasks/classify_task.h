@@ -2,7 +2,9 @@
 // spotting). Targets are class ids; the loss is cross-entropy (with label
 // smoothing); evaluation is the confusion matrix with accuracy and
 // per-class precision / recall / F1 (common/models/metrics.h), accuracy
-// picking the best model; a reply carries the top-k labels with their
+// picking the best model, plus each example's class probabilities (gathered
+// across ranks) and from them one-vs-rest ROC curves, AUC and EER per class
+// and the macro AUC (roc.h; details "one_vs_rest", "macro_roc_auc"); a reply carries the top-k labels with their
 // softmax scores ("labels", "scores") and, when asked, the logits. See task.h.
 #pragma once
 

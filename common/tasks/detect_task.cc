@@ -97,6 +97,12 @@ class DetectEvaluation : public Evaluation {
                  {"speech_frames", metrics_.speech_frames()},
                  {"recordings", r.count},
                  {"loss", r.loss}};
+    if (Result<RocCurve> roc = RocFromGroups(metrics_.FrameScoreGroups()); roc.ok()) {
+      const EqualErrorRate eer = ComputeEer(*roc);
+      r.details["eer"] = eer.eer;
+      r.details["eer_threshold"] = eer.threshold;
+      r.curves.push_back({"speech frames", std::move(*roc)});
+    }
     std::ostringstream table;
     char line[256];
     std::snprintf(line, sizeof line, "  frames %lld (%.1f%% speech) in %lld recordings\n",

@@ -54,6 +54,13 @@ class EmbedEvaluation : public Evaluation {
     out.score = 1.0 - r->rates.eer;
     out.details = r->ToJson();
     out.table = r->ToTable();
+    std::vector<double> scores;
+    std::vector<uint8_t> same;
+    for (const ScoredTrial& t : r->scored) scores.push_back(t.score), same.push_back(t.target);
+    if (Result<RocCurve> roc = RocFromScores(scores, same); roc.ok()) {
+      out.details["roc_auc"] = Auc(*roc);
+      out.curves.push_back({"trials", std::move(*roc)});
+    }
     return out;
   }
 

@@ -224,6 +224,7 @@ Result<SpeakerEvalReport> EvaluateSpeakers(const std::vector<Embedding>& embeddi
     report.false_accept_rate = static_cast<double>(false_accepts) / static_cast<double>(report.rates.nontargets);
     report.miss_rate = static_cast<double>(misses) / static_cast<double>(report.rates.targets);
   }
+  report.scored = std::move(scored);
   return report;
 }
 

@@ -78,6 +78,7 @@ struct SpeakerEvalReport {
   std::optional<double> threshold;  // with the options' threshold: accept at or above it
   double false_accept_rate = 0;     // at `threshold`
   double miss_rate = 0;
+  std::vector<ScoredTrial> scored;  // every trial with its score (for the ROC / DET curves; not in ToJson)
   nlohmann::json ToJson() const;
   std::string ToTable() const;
 };

@@ -32,6 +32,7 @@
 
 #include "common/data/example.h"
 #include "common/proto/serve.pb.h"
+#include "common/tasks/roc.h"
 #include "common/util/status.h"
 
 namespace chorus::tasks {
@@ -64,6 +65,12 @@ struct TaskReport {
   int64_t count = 0;       // examples
   nlohmann::json details;  // everything else, for eval.json
   std::string table;       // for people
+  // Whole ROC curves, for plots (roc.h): one-vs-rest per class (classify),
+  // speech frames (detect), verification trials (embed). Empty when the
+  // split lacks a positive or a negative.
+  std::vector<NamedRoc> curves;
+  // classify: each example's class probabilities, in the split's order.
+  std::vector<std::vector<double>> example_scores;
 };
 
 // One evaluation pass: Add batches, sum Counts() across ranks, SetCounts(sum), Report().

@@ -61,6 +61,12 @@ double VadMetrics::RocAuc() const {
   return wins / (positives * negatives);
 }
 
+std::vector<ScoreGroup> VadMetrics::FrameScoreGroups() const {
+  std::vector<ScoreGroup> out;
+  for (int b = 0; b < kBins; ++b) out.push_back({static_cast<double>(b) / kBins, speech_[b], other_[b]});
+  return out;
+}
+
 VadMetrics::AtThreshold VadMetrics::At(double threshold) const {
   const int edge = std::clamp(static_cast<int>(std::lround(threshold * kBins)), 0, kBins);
   double tp = 0, fn = 0, fp = 0, tn = 0;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/tasks/roc.h"
 #include "common/tasks/vad_postprocess.h"
 
 namespace chorus::tasks {
@@ -30,6 +31,8 @@ class VadMetrics {
   void SetCounts(const std::vector<double>& counts);  // same size as Counts()
 
   double RocAuc() const;  // 0.5 when either class is absent
+  // The histograms as ROC groups (score: the bin's lower edge), for the curve.
+  std::vector<ScoreGroup> FrameScoreGroups() const;
   struct AtThreshold {
     double threshold = 0.5, precision = 0, recall = 0, f1 = 0, miss_rate = 0, false_alarm_rate = 0, accuracy = 0;
   };

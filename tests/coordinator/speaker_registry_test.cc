@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/job_store.h"
+#include "coordinator/http_common.h"
 #include "coordinator/speaker_api.h"
 #include "tests/coordinator/coordinator_test_util.h"
 
@@ -130,7 +131,7 @@ TEST_F(SpeakerApiTest, BadInputsAreClearErrorsAndWriteNothing) {
 
   auto none = api_->Enrol("spk", "bob", {});
   ASSERT_FALSE(none.ok());
-  EXPECT_EQ(SpeakerHttpStatus(none.status()), 400);
+  EXPECT_EQ(HttpStatusOf(none.status()), 400);
   EXPECT_THAT(none.status().message(), HasSubstr("at least one utterance"));
 
   // A silent second utterance: the error names it, and neither bob nor alice changes.
@@ -144,16 +145,16 @@ TEST_F(SpeakerApiTest, BadInputsAreClearErrorsAndWriteNothing) {
 
   auto unknown = api_->Verify("spk", "zed", "alice-1");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(SpeakerHttpStatus(unknown.status()), 404);
+  EXPECT_EQ(HttpStatusOf(unknown.status()), 404);
   EXPECT_THAT(unknown.status().message(), HasSubstr("zed"));
 
   ASSERT_TRUE(api_->Delete("spk", "alice").ok());
   auto empty = api_->Identify("spk", "alice-1", 3);
   ASSERT_FALSE(empty.ok());
-  EXPECT_EQ(SpeakerHttpStatus(empty.status()), 409);
+  EXPECT_EQ(HttpStatusOf(empty.status()), 409);
   EXPECT_THAT(empty.status().message(), HasSubstr("no speakers are enrolled"));
 
-  EXPECT_EQ(SpeakerHttpStatus(api_->Enrol("other", "bob", {"bob-1"}).status()), 404);
+  EXPECT_EQ(HttpStatusOf(api_->Enrol("other", "bob", {"bob-1"}).status()), 404);
   model_.task = "classify";
   auto kws = api_->Enrol("spk", "bob", {"bob-1"});
   ASSERT_FALSE(kws.ok());
@@ -163,10 +164,10 @@ TEST_F(SpeakerApiTest, BadInputsAreClearErrorsAndWriteNothing) {
   for (const std::string& name : std::vector<std::string>{"", ".hidden", "a/b", "x y", std::string(65, 'a')}) {
     auto bad = api_->Enrol("spk", name, {"bob-1"});
     EXPECT_FALSE(bad.ok()) << "'" << name << "'";
-    EXPECT_EQ(SpeakerHttpStatus(bad.status()), 400);
+    EXPECT_EQ(HttpStatusOf(bad.status()), 400);
   }
-  EXPECT_EQ(SpeakerHttpStatus(api_->Delete("spk", "nobody").status()), 404);
-  EXPECT_EQ(SpeakerHttpStatus(api_->Identify("spk", "bob-1", 0).status()), 400);
+  EXPECT_EQ(HttpStatusOf(api_->Delete("spk", "nobody").status()), 404);
+  EXPECT_EQ(HttpStatusOf(api_->Identify("spk", "bob-1", 0).status()), 400);
 }
 
 TEST_F(SpeakerApiTest, DeletingLeavesNoCopyInTheDatabaseFiles) {
