@@ -6,8 +6,12 @@
 //                                  and heartbeats to it.
 //   chorus-worker serve --broker EP --model DIR...   answer inference requests
 //                                  from the coordinator's broker (dynamic batching)
-// Exit codes: 0 success, 1 the job failed, 2 bad usage or an invalid job
-// file, 3 interrupted by SIGINT/SIGTERM after writing a checkpoint.
+//   chorus-worker eval MODEL_DIR --data SPEC   evaluate an exported model on a
+//                                  dataset split (worker/train/model_eval.h);
+//                                  under mpirun each rank takes a shard
+// Exit codes: 0 success, 1 the job (or evaluation) failed, 2 bad usage or an
+// invalid job file / dataset / model, 3 interrupted by SIGINT/SIGTERM after
+// writing a checkpoint.
 #include <csignal>
 #include <cstdlib>
 #include <memory>
@@ -26,6 +30,8 @@
 #include "common/util/logging.h"
 #include "worker/serve/serve_loop.h"
 #include "worker/train/coordinator_reporter.h"
+#include "worker/train/eval_output.h"
+#include "worker/train/model_eval.h"
 #include "worker/train/trainer.h"
 
 namespace {
@@ -142,6 +148,88 @@ int Train(const std::string& job_path, bool resume, const TrainOverrides& overri
   return 0;
 }
 
+// `chorus-worker eval`'s settings.
+struct EvalArgs {
+  std::string model_dir, data, split = "test", out, device = "cpu", format = "png";
+  int batch_size = 0, threads = 0;
+  bool no_plots = false;
+};
+
+int Eval(const EvalArgs& args) {
+  chorus::Result<chorus::config::DatasetSpec> dataset = chorus::config::DatasetSpecFromArgument(args.data);
+  if (!dataset.ok()) {
+    std::cerr << "chorus-worker eval: --data: " << dataset.status().message() << std::endl;
+    return 2;
+  }
+  if (args.threads > 0) at::set_num_threads(args.threads);
+  std::unique_ptr<chorus::comm::Communicator> comm;
+  int local_rank = 0;
+  if (LaunchedByMpi()) {
+    auto world = chorus::comm::MpiRuntime::Initialize();
+    if (!world.ok()) {
+      spdlog::error("{}", world.status().ToString());
+      return 1;
+    }
+    if (world->rank != 0) spdlog::set_level(spdlog::level::warn);
+    local_rank = world->local_rank;
+    auto device = chorus::models::ResolveDevice(args.device, local_rank);
+    if (!device.ok()) {
+      std::cerr << "chorus-worker eval: --device: " << device.status().message() << std::endl;
+      return 2;
+    }
+    chorus::comm::CommunicatorOptions co;
+    co.device = *device;
+    auto created = chorus::comm::CreateCommunicator(co);
+    if (!created.ok()) {
+      spdlog::error("{}", created.status().ToString());
+      return 1;
+    }
+    comm = std::move(*created);
+  }
+  struct Shutdown {
+    std::unique_ptr<chorus::comm::Communicator>& comm;
+    ~Shutdown() {
+      comm.reset();
+      if (chorus::comm::MpiRuntime::initialized()) chorus::comm::MpiRuntime::Finalize();
+    }
+  } shutdown{comm};
+
+  chorus::train::ModelEvalOptions options;
+  options.model_dir = args.model_dir;
+  options.dataset = *dataset;
+  options.split = args.split;
+  options.device = args.device;
+  options.batch_size = args.batch_size;
+  options.comm = comm.get();
+  options.local_rank = local_rank;
+  auto result = chorus::train::EvaluateModel(options);
+  if (!result.ok()) {
+    std::cerr << "chorus-worker eval: " << result.status().message() << std::endl;
+    if (comm && comm->world_size() > 1) comm->Abort(result.status());
+    const auto code = result.status().code();
+    return code == chorus::StatusCode::kInvalidArgument || code == chorus::StatusCode::kNotFound ? 2 : 1;
+  }
+  if (comm && comm->rank() != 0) return 0;
+  chorus::train::EvalOutputOptions output;
+  output.out = !args.out.empty() ? args.out
+                                 : "runs/eval/" + result->model_name + "-v" + std::to_string(result->model_version) +
+                                       "-" + result->split;
+  output.plots = !args.no_plots;
+  output.plot.format = args.format;
+  auto files = chorus::train::WriteEvalOutputs(*result, *dataset, output);
+  std::cout << chorus::train::EvalTable(*result);
+  if (!files.ok()) {
+    std::cerr << "chorus-worker eval: " << files.status().message() << std::endl;
+    return 1;
+  }
+  std::cout << "wrote " << files->json;
+  if (!files->scores.empty()) std::cout << ", " << files->scores;
+  for (const auto& p : files->plots) std::cout << ", " << p;
+  std::cout << std::endl;
+  if (!files->plot_warning.empty()) std::cerr << "chorus-worker eval: " << files->plot_warning << std::endl;
+  return 0;
+}
+
 int Serve(chorus::serve::ServeOptions options) {
   if (options.token.empty())
     if (const char* t = std::getenv("CHORUS_TOKEN")) options.token = t;
@@ -217,6 +305,34 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(device_name);
 
+  CLI::App* eval = app.add_subcommand(
+      "eval", "Evaluate an exported model on a dataset split, as the trainer evaluates: accuracy, per-class "
+              "precision / recall / F1, confusion matrix, one-vs-rest ROC and AUC, DET and EER (or the detector's and "
+              "speaker model's figures); JSON, per-example scores, plots and a table. Under mpirun -np N each rank "
+              "evaluates a shard.");
+  EvalArgs eval_args;
+  eval->add_option("model", eval_args.model_dir, "exported model version folder, e.g. models/fsdd-digits/1")
+      ->required();
+  eval->add_option("--data", eval_args.data,
+                   "the dataset: a job file (its dataset: section), a YAML file with one dataset mapping, or the "
+                   "mapping inline, e.g. '{kind: fsdd, root: data/fsdd, train_speakers: [george], test_speakers: "
+                   "[yweweler]}'")
+      ->required();
+  eval->add_option("--split", eval_args.split, "train, validation or test")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "validation", "test"}));
+  eval->add_option("--out", eval_args.out,
+                   "FILE.json, or a folder for eval.json (default runs/eval/NAME-vVERSION-SPLIT); scores and plots "
+                   "go beside it");
+  eval->add_flag("--no-plots", eval_args.no_plots, "write no images");
+  eval->add_option("--format", eval_args.format, "plot images: png or svg")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"png", "svg"}));
+  eval->add_option("--device", eval_args.device, "cpu, cuda or cuda:N")->capture_default_str()->check(device_name);
+  eval->add_option("--batch-size", eval_args.batch_size, "examples per forward (default: the trainer's)")
+      ->check(CLI::Range(1, 65536));
+  eval->add_option("--threads", eval_args.threads, "intra-op threads")->check(CLI::Range(1, 256));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -231,5 +347,6 @@ int main(int argc, char** argv) {
     return Serve(std::move(serve_options));
   }
   if (train->parsed()) return Train(job_path, !no_resume, overrides);
+  if (eval->parsed()) return Eval(eval_args);
   return 2;
 }

@@ -52,7 +52,7 @@ nlohmann::json ModelMetadata::ToJson() const {
   j["task"] = task;
   j["task_options"] = task_options;
   j["metrics"] = metrics;
-  j["evaluation"] = {{"seed", eval_seed}, {"silence_volume_max", silence_volume_max}};
+  j["evaluation"] = {{"training_seed", training_seed}, {"silence_volume_max", silence_volume_max}};
   j["source_job"] = source_job;
   j["created_at"] = created_at;
   return j;
@@ -83,7 +83,7 @@ Result<ModelMetadata> ModelMetadata::FromJson(const nlohmann::json& j, const std
     m.task_options = j.value("task_options", nlohmann::json::object());
     m.metrics = j.value("metrics", nlohmann::json::object());
     if (j.contains("evaluation")) {
-      m.eval_seed = j["evaluation"].value("seed", m.eval_seed);
+      m.training_seed = j["evaluation"].value("training_seed", m.training_seed);
       m.silence_volume_max = j["evaluation"].value("silence_volume_max", m.silence_volume_max);
     }
     m.source_job = j.value("source_job", "");

@@ -32,10 +32,10 @@ struct ModelMetadata {
   std::string task = "classify";                           // common/tasks/task.h
   nlohmann::json task_options = nlohmann::json::object();  // the task's settings (detect: post-processing)
   nlohmann::json metrics = nlohmann::json::object();  // e.g. test accuracy
-  // How the trainer evaluated it ("evaluation" in model.json), so `chorus
-  // eval` can repeat it exactly: the seed of silence examples' noise, and
-  // their loudest volume.
-  uint64_t eval_seed = 1 ^ 0x5eed;
+  // How the trainer split and evaluated ("evaluation" in model.json), so
+  // `chorus eval` can repeat it exactly: its seed (dataset split, silence
+  // examples' noise) and the silence examples' loudest volume.
+  uint64_t training_seed = 1;
   double silence_volume_max = 0.1;
   std::string source_job;
   std::string created_at;  // ISO 8601 UTC, set by ExportModel

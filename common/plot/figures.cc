@@ -109,6 +109,7 @@ Result<std::string> PlotRoc(const std::vector<tasks::NamedRoc>& curves, const st
   Panel p(title.empty() ? "ROC" : title + ": ROC", "false-positive rate", "true-positive rate");
   p.square = true;
   p.diagonal = true;
+  p.key = "outside right top";
   p.xrange = p.yrange = std::make_pair(0.0, 1.0);
   for (const auto& c : curves) {
     const tasks::RocCurve thin = tasks::Thin(c.curve, kCurvePoints);
@@ -122,7 +123,7 @@ Result<std::string> PlotDet(const std::vector<tasks::NamedRoc>& curves, const st
   Panel p(title.empty() ? "DET" : title + ": DET", "false-positive rate", "false-negative rate");
   p.square = true;
   p.diagonal = true;
-  p.key = "top right";
+  p.key = "outside right top";
   p.xscale = p.yscale = Scale::kProbit;
   p.xrange = p.yrange = std::make_pair(0.001, 0.6);
   for (const auto& c : curves) {

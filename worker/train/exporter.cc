@@ -14,6 +14,8 @@ Result<std::string> ExportTrainedModel(models::Model& model, const ExportRequest
   meta.labels = request.labels;
   meta.clip_seconds = spec.dataset.clip_seconds;
   meta.source_job = spec.source_file.empty() ? spec.name : spec.source_file;
+  meta.training_seed = spec.training.seed;
+  meta.silence_volume_max = spec.augment.noise_volume_max;
   if (request.task) {
     meta.task = request.task->name();
     meta.task_options = request.task->Options();

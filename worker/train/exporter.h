@@ -25,6 +25,9 @@ struct ExportRequest {
   std::optional<tasks::TaskReport> test;
 };
 
+// The seed of the evaluation batches' silence noise (the trainer's and `chorus eval`'s).
+inline uint64_t EvaluationSeed(uint64_t training_seed) { return training_seed ^ 0x5eed; }
+
 // Writes spec->output.model_repository/<model_name>/<next version>/ and
 // returns that folder. The model is exported in eval mode and left in
 // training mode.

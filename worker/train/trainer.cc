@@ -27,6 +27,7 @@
 #include "worker/train/lr_schedule.h"
 #include "worker/train/model_sync.h"
 #include "worker/train/train_step.h"
+#include "worker/train/training_plots.h"
 
 namespace chorus::train {
 namespace {
@@ -222,7 +223,7 @@ std::unique_ptr<Evaluator> Trainer::Impl::MakeEvaluator(ClipSet& clips, std::vec
   EvaluatorOptions eo;
   eo.trials = std::move(trials);
   eo.batch_size = task->whole_recordings() ? 16 : 256;  // recordings are padded to the longest of their batch
-  eo.seed = spec.training.seed ^ 0x5eed;
+  eo.seed = EvaluationSeed(spec.training.seed);
   eo.silence_volume_max = static_cast<float>(spec.augment.noise_volume_max);
   eo.pin_memory = device.is_cuda();
   eo.rank = rank;
@@ -432,6 +433,7 @@ Result<TrainResult> Trainer::Impl::Run() {
   if (test->size() > 0) {
     ASSIGN_OR_RETURN(tasks::TaskReport t, Evaluate(*test_eval, "final test"));
     reporter->OnEvaluation(state.step, "test", t);
+    AppendMetrics({{"event", "eval"}, {"split", "test"}, {"step", state.step}, {t.score_name, t.score}, {"loss", t.loss}});
     result.test = t;
   }
   if (rank != 0) return result;
@@ -441,6 +443,14 @@ Result<TrainResult> Trainer::Impl::Run() {
   if (result.test) eval["test"] = result.test->details;
   if (!task->Options().empty()) eval["task_options"] = task->Options();
   RETURN_IF_ERROR(AtomicWriteFile((fs::path(spec.output.dir) / "eval.json").string(), eval.dump(2) + "\n"));
+  // Figures cost nothing but a warning when they cannot be drawn.
+  if (Result<std::vector<std::string>> plots = WriteTrainingPlots(spec.output.dir, spec.name, result.validation,
+                                                                   result.test);
+      plots.ok()) {
+    spdlog::info("plots: {} image(s) in {}/plots", plots->size(), spec.output.dir);
+  } else {
+    spdlog::warn("{}", plots.status().message());
+  }
 
   if (!spec.output.model_repository.empty()) {
     ExportRequest request;

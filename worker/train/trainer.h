@@ -3,6 +3,9 @@
 // optimizer and schedule, evaluates (sharded, every example counted once) and
 // early-stops on validation accuracy, checkpoints atomically (rank 0), and at
 // the end evaluates the best model on the test split and exports it (rank 0).
+// Rank 0 writes OUTPUT/metrics.jsonl (steps, evaluations, checkpoints),
+// OUTPUT/eval.json (the final reports) and OUTPUT/plots (training_plots.h;
+// a warning, not a failure, without gnuplot).
 //
 // With a Communicator of N ranks it is data-parallel: rank 0's parameters and
 // buffers are broadcast at the start, BatchNorm buffers before every step,
