@@ -14,6 +14,7 @@
 
 #include "common/config/job_spec.h"
 #include "common/util/fs.h"
+#include "coordinator/cli/history_plot.h"
 #include "coordinator/job_store.h"
 
 namespace chorus::cli {
@@ -132,6 +133,9 @@ void JobCommands::Register(CLI::App& app) {
   submit_->add_option("--name", name_, "job name (default: the job file's name)");
   submit_->add_option("--max-steps", max_steps_, "passed to chorus-worker train")->check(CLI::Range(1, 1 << 30));
   submit_->add_option("--threads", threads_, "intra-op threads per rank")->check(CLI::Range(1, 256));
+  submit_->add_option("--log-every-steps", log_every_steps_,
+                      "report progress (the dashboard's curve points) every N steps (default: the worker's 20)")
+      ->check(CLI::Range(1, 1 << 30));
   submit_->add_flag("--watch", watch_after_submit_, "then watch it until it ends");
 
   list_ = app.add_subcommand("list", "List jobs, newest first");
@@ -142,6 +146,13 @@ void JobCommands::Register(CLI::App& app) {
   status_ = app.add_subcommand("status", "Show one job: state, progress, evaluations, attempts");
   status_->add_option("id", job_id_, "job id")->required();
   status_->add_option("--output", output_, "table or json")->check(CLI::IsMember({"table", "json"}));
+  status_->add_flag("--plot", plot_,
+                    "also draw the job's curves with gnuplot: training (loss, accuracy, evaluations, learning rate "
+                    "by step) and, when its run folder is readable here, the final confusion matrices");
+  status_->add_option("--plot-dir", plot_dir_, "where --plot writes (default plots/job-ID)");
+  status_->add_option("--plot-format", plot_format_, "png or svg")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"png", "svg"}));
 
   watch_ = app.add_subcommand("watch", "Follow a job's progress live until it ends");
   watch_->add_option("id", job_id_, "job id")->required();
@@ -206,6 +217,10 @@ int JobCommands::Submit() {
   s->set_priority(priority_);
   s->set_max_restarts(max_restarts_);
   s->set_name(name_);
+  if (log_every_steps_ > 0) {
+    s->add_worker_args("--log-every-steps");
+    s->add_worker_args(std::to_string(log_every_steps_));
+  }
   if (max_steps_ > 0) {
     s->add_worker_args("--max-steps");
     s->add_worker_args(std::to_string(max_steps_));
@@ -256,6 +271,16 @@ int JobCommands::ShowStatus() {
   if (!reply.ok()) return Fail(reply.status());
   if (output_ == "json") std::cout << ToJson(reply->job()) << std::endl;
   else PrintJob(reply->job());
+  if (!plot_) return 0;
+  plot::PlotOptions options;
+  options.format = plot_format_;
+  const std::string dir = plot_dir_.empty() ? "plots/job-" + std::to_string(job_id_) : plot_dir_;
+  auto images = PlotJobHistory(*client, reply->job(), dir, options);
+  if (!images.ok()) {
+    std::cerr << "chorus status --plot: " << images.status().message() << std::endl;
+    return 7;
+  }
+  for (const auto& image : *images) std::printf("wrote %s\n", image.c_str());
   return 0;
 }
 

@@ -1,5 +1,6 @@
-// The job-control commands of `chorus`: submit, list, status, watch, logs,
-// cancel, retry. Each talks to the coordinator through JobClient.
+// The job-control commands of `chorus`: submit, list, status (--plot draws
+// the job's curves, history_plot.h), watch, logs, cancel, retry. Each talks
+// to the coordinator through JobClient.
 //
 // Exit codes (also in `chorus --help`):
 //   0 success (watch: the job SUCCEEDED)      4 refused: missing or wrong token
@@ -50,9 +51,12 @@ class JobCommands {
   CLI::App *submit_ = nullptr, *list_ = nullptr, *status_ = nullptr, *watch_ = nullptr, *logs_ = nullptr,
            *cancel_ = nullptr, *retry_ = nullptr;
   std::string job_file_, launcher_, name_, output_ = "table";
-  int ranks_ = 1, min_ranks_ = 0, priority_ = 0, max_restarts_ = -1, max_steps_ = 0, threads_ = 0, limit_ = 50;
+  int ranks_ = 1, min_ranks_ = 0, priority_ = 0, max_restarts_ = -1, max_steps_ = 0, threads_ = 0, log_every_steps_ = 0, limit_ = 50;
   bool watch_after_submit_ = false, active_only_ = false, follow_ = false;
   int64_t job_id_ = 0;
+  // status --plot: the job's curves into plot_dir_ (history_plot.h)
+  bool plot_ = false;
+  std::string plot_dir_, plot_format_ = "png";
 };
 
 }  // namespace chorus::cli

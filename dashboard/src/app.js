@@ -91,7 +91,7 @@ function every(ms, fn) {
 }
 
 // A chart of series over x (steps or unix seconds). update(x, ...ys) replaces its data.
-function chart(parent, title, labels, { time = false, id = '' } = {}) {
+function chart(parent, title, labels, { time = false, id = '', format = null } = {}) {
   const box = el('div', { class: 'chart', 'data-chart': id, 'data-points': '0' }, `<h3>${esc(title)}</h3>`);
   parent.appendChild(box);
   const colors = ['#2f6fdf', '#e67e22', '#1e8449', '#c0392b', '#8e44ad'];
@@ -100,7 +100,7 @@ function chart(parent, title, labels, { time = false, id = '' } = {}) {
     height: 210,
     scales: { x: { time } },
     series: [{ label: time ? 'time' : 'step' }, ...labels.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, spanGaps: true, points: { size: 4 } }))],
-    axes: [{}, { size: 60 }],
+    axes: [{}, format ? { size: 70, values: (u, vals) => vals.map(format) } : { size: 60 }],
   };
   const plot = new uPlot(opts, [[], ...labels.map(() => [])], box);
   charts.push(plot);
@@ -193,7 +193,7 @@ function jobPage(id) {
   const curves = document.getElementById('curves');
   const loss = chart(curves, 'Loss (training)', ['loss'], { id: 'loss' });
   const accuracy = chart(curves, 'Accuracy', ['training', 'validation'], { id: 'accuracy' });
-  const lr = chart(curves, 'Learning rate', ['learning rate'], { id: 'lr' });
+  const lr = chart(curves, 'Learning rate', ['learning rate'], { id: 'lr', format: (v) => (v === null ? '' : v.toExponential(1)) });
   const speed = chart(curves, 'Samples per second', ['samples/s'], { id: 'speed' });
   const progress = [];
   let evaluations = [];
@@ -234,9 +234,12 @@ function jobPage(id) {
     accuracy.update(allSteps, allSteps.map((s) => (train.has(s) ? train.get(s) : null)), allSteps.map((s) => (val.has(s) ? val.get(s) : null)));
     const evalBox = document.getElementById('evaluations');
     if (evaluations.length) {
+      // The test evaluations, then the latest validations, newest first.
+      const shown = [...evaluations.filter((e) => e.split !== 'validation'), ...validation.slice(-10)].reverse();
       evalBox.classList.remove('muted');
-      evalBox.innerHTML = table(['Step', 'Split', 'Metric', 'Score', 'Accuracy', 'Macro F1', 'Examples', 'When'],
-        evaluations.map((e) => [e.step, e.split, e.metric || 'accuracy', num(e.score || e.accuracy).toFixed(4), num(e.accuracy).toFixed(4), num(e.macro_f1).toFixed(4), e.count, when(e.time)]));
+      evalBox.innerHTML = `<p class="muted">${evaluations.length} evaluations; the test split's and the last ${Math.min(10, validation.length)} on validation, newest first.</p>` +
+        table(['Step', 'Split', 'Metric', 'Score', 'Accuracy', 'Macro F1', 'Examples', 'When'],
+        shown.map((e) => [e.step, e.split, e.metric || 'accuracy', num(e.score || e.accuracy).toFixed(4), num(e.accuracy).toFixed(4), num(e.macro_f1).toFixed(4), e.count, when(e.time)]));
     }
     const log = await api(`/api/v1/jobs/${id}/log?` + (logOffset === null ? 'tail=65536' : `offset=${logOffset}`));
     if (log.data) {
