@@ -239,6 +239,17 @@ slurm)
   grep -q "deploy-kws" "$work/infer.out" || fail "not answered by the Slurm worker"
   handle=$(squeue -h -t RUNNING -o "%i %j" | awk '$2 ~ /^chorus-serve-kws-/ {print $1}' | head -1)
   [ -n "$handle" ] || fail "no Slurm job runs the worker: $(squeue)"
+  # The dashboard's cluster view: the Slurm launcher's slots and sinfo's nodes.
+  code=$(curl -s -o "$work/cluster.json" -w "%{http_code}" -H "Authorization: Bearer $token" "$http/api/v1/cluster")
+  [ "$code" = 200 ] || fail "GET /api/v1/cluster: $code $(cat "$work/cluster.json")"
+  py "
+import json
+c = json.load(open('$work/cluster.json'))
+assert any(l['name'] == 'slurm' and l['slots'] == 2 for l in c['launchers']), c
+nodes = c['slurm_nodes']
+assert nodes and all(n['partition'] and n['cpus'] > 0 for n in nodes), c
+print('cluster:', len(nodes), 'Slurm node(s):', ', '.join(n['name'] + ' (' + n['partition'] + ', ' + n['state'] + ')' for n in nodes))
+" || fail "the cluster view lacks the Slurm launcher or its nodes: $(cat "$work/cluster.json")"
   chorus undeploy kws || fail "undeploy failed"
   for _ in $(seq 100); do [ -z "$(squeue -h -j "$handle" 2>/dev/null)" ] && break; sleep 0.2; done
   [ -z "$(squeue -h -j "$handle" 2>/dev/null)" ] || { scancel "$handle"; fail "the drained worker's Slurm job still runs"; }
