@@ -18,8 +18,11 @@
 #include <cstdio>
 #include <iostream>
 
+#include <filesystem>
+
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/comm/factory.h"
@@ -27,6 +30,7 @@
 #include "common/config/job_spec.h"
 #include "common/models/device.h"
 #include "common/util/allocator.h"
+#include "common/util/fs.h"
 #include "common/util/logging.h"
 #include "worker/serve/serve_loop.h"
 #include "worker/train/coordinator_reporter.h"
@@ -155,7 +159,30 @@ struct EvalArgs {
   bool no_plots = false;
 };
 
-int Eval(const EvalArgs& args) {
+// Without --data: the job file model.json names (source_job), if it is here.
+chorus::Result<std::string> DefaultDataArgument(const std::string& model_dir) {
+  const std::string json_path = model_dir + "/model.json";
+  chorus::Result<std::string> text = chorus::ReadFile(json_path);
+  if (!text.ok()) return chorus::InvalidArgument(model_dir + " is not an exported model: " + text.status().message());
+  const nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  const std::string job = j.is_object() ? j.value("source_job", "") : "";
+  std::error_code ec;
+  if (job.empty() || !std::filesystem::is_regular_file(job, ec)) {
+    return chorus::InvalidArgument("--data is needed: " + json_path + " names no job file that exists here (source_job '" +
+                                   job + "')");
+  }
+  return job;
+}
+
+int Eval(EvalArgs args) {
+  if (args.data.empty()) {
+    chorus::Result<std::string> data = DefaultDataArgument(args.model_dir);
+    if (!data.ok()) {
+      std::cerr << "chorus-worker eval: " << data.status().message() << std::endl;
+      return 2;
+    }
+    args.data = *data;
+  }
   chorus::Result<chorus::config::DatasetSpec> dataset = chorus::config::DatasetSpecFromArgument(args.data);
   if (!dataset.ok()) {
     std::cerr << "chorus-worker eval: --data: " << dataset.status().message() << std::endl;
@@ -316,8 +343,7 @@ int main(int argc, char** argv) {
   eval->add_option("--data", eval_args.data,
                    "the dataset: a job file (its dataset: section), a YAML file with one dataset mapping, or the "
                    "mapping inline, e.g. '{kind: fsdd, root: data/fsdd, train_speakers: [george], test_speakers: "
-                   "[yweweler]}'")
-      ->required();
+                   "[yweweler]}' (default: the job file named in model.json, source_job)");
   eval->add_option("--split", eval_args.split, "train, validation or test")
       ->capture_default_str()
       ->check(CLI::IsMember({"train", "validation", "test"}));

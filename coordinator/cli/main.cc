@@ -6,6 +6,7 @@
 //   chorus submit|list|status|watch|logs|cancel|retry   job control (job_commands.h)
 //   chorus deploy|undeploy|models|workers|scale|infer|bench   serving (serve_commands.h)
 //   chorus speaker enrol|verify|identify|list|delete   speaker registry (speaker_commands.h)
+//   chorus eval MODEL_DIR|JOB_ID [--data SPEC]   evaluate a model (eval_commands.h)
 // Exit codes: 0 success, 1 the command (or watched job) failed, 2 bad usage;
 // job commands add 3-7 (see job_commands.h).
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "common/data/speaker_synth.h"
 #include "common/data/synth.h"
 #include "common/data/vad_synth.h"
+#include "coordinator/cli/eval_commands.h"
 #include "coordinator/cli/job_commands.h"
 #include "coordinator/cli/serve_commands.h"
 #include "coordinator/cli/speaker_commands.h"
@@ -198,6 +200,8 @@ int main(int argc, char** argv) {
   serving.Register(app);
   chorus::cli::SpeakerCommands speakers(jobs.connect());
   speakers.Register(app);
+  chorus::cli::EvalCommands evaluation(jobs.connect());
+  evaluation.Register(app);
 
   try {
     app.parse(argc, argv);
@@ -232,6 +236,7 @@ int main(int argc, char** argv) {
   if (std::optional<int> rc = jobs.Run()) return *rc;
   if (std::optional<int> rc = serving.Run()) return *rc;
   if (std::optional<int> rc = speakers.Run()) return *rc;
+  if (std::optional<int> rc = evaluation.Run()) return *rc;
   if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_takes, demo_fresh);
   return 2;
 }
