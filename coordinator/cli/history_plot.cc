@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config/job_spec.h"
 #include "common/util/fs.h"
 
 namespace chorus::cli {
@@ -38,9 +39,19 @@ Result<std::vector<std::string>> PlotJobHistory(JobClient& client, const proto::
   ASSIGN_OR_RETURN(std::string training, plot::PlotTraining(TrainingHistoryFromProto(reply.history()), title,
                                                             (fs::path(dir) / "training").string(), options));
   written.push_back(training);
-  // The final confusion matrices, when this host can read the run folder.
-  if (job.run_dir().empty()) return written;
-  Result<std::string> text = ReadFile((fs::path(job.run_dir()) / "eval.json").string());
+  // The final confusion matrices, when this host can read the trainer's
+  // eval.json: in RUN_DIR/output, where the coordinator has its ranks write
+  // (scheduler.cc), else in the job file's output.dir (relative to the job's
+  // working directory).
+  std::vector<fs::path> candidates;
+  if (!job.run_dir().empty()) candidates.push_back(fs::path(job.run_dir()) / "output");
+  if (Result<config::TrainJobSpec> spec = config::LoadTrainJobSpec(job.spec_path()); spec.ok()) {
+    fs::path out = spec->output.dir;
+    candidates.push_back(out.is_absolute() ? out : fs::path(job.workdir()) / out);
+  }
+  Result<std::string> text = NotFound("no eval.json");
+  for (const fs::path& dir : candidates)
+    if (text = ReadFile((dir / "eval.json").string()); text.ok()) break;
   if (!text.ok()) return written;
   const nlohmann::json eval = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (eval.is_discarded()) return written;

@@ -1,9 +1,10 @@
 // `chorus status JOB --plot`: a job's curves, from the coordinator's history
 // of it (Request.history: every progress report and evaluation), drawn with
 // common/plot into DIR/training.png|svg (loss, accuracy, validation and test
-// scores, learning rate against the step); and, when the job's run folder
-// is readable here and holds the trainer's eval.json, DIR/test_confusion
-// (and validation_confusion). Thread-compatible.
+// scores, learning rate against the step); and, when the trainer's eval.json
+// is readable here (RUN_DIR/output, where the coordinator's ranks write, or
+// the job file's output.dir),
+// DIR/test_confusion (and validation_confusion). Thread-compatible.
 #pragma once
 
 #include <string>
