@@ -1,5 +1,7 @@
 #include "common/config/job_spec.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -102,6 +104,44 @@ TEST(JobSpec, MissingFileIsNotFound) {
   auto spec = LoadTrainJobSpec("/no/such/job.yaml");
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().code(), StatusCode::kNotFound);
+}
+
+// `chorus eval --data`: inline mappings, dataset files and job files.
+TEST(DatasetSpecArgument, InlineFileAndJobFile) {
+  auto inline_spec = DatasetSpecFromArgument("{kind: fsdd, root: data/fsdd, train_speakers: [george], "
+                                             "test_speakers: [yweweler]}");
+  ASSERT_TRUE(inline_spec.ok()) << inline_spec.status().ToString();
+  EXPECT_EQ(inline_spec->kind, "fsdd");
+  EXPECT_EQ(inline_spec->root, "data/fsdd");
+  EXPECT_EQ(inline_spec->test_speakers, std::vector<std::string>{"yweweler"});
+
+  const auto dir = std::filesystem::temp_directory_path() / ("dataset_arg_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "data.yaml") << "kind: speech_commands\nroot: data/sc\nwords: [yes]\n";
+  std::ofstream(dir / "job.yaml") << kMinimal;
+  auto file = DatasetSpecFromArgument((dir / "data.yaml").string());
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ(file->words, std::vector<std::string>{"yes"});
+  TrainJobSpec job;
+  auto from_job = DatasetSpecFromArgument((dir / "job.yaml").string(), &job);
+  ASSERT_TRUE(from_job.ok()) << from_job.status().ToString();
+  EXPECT_EQ(from_job->root, "data/x");
+  EXPECT_EQ(job.name, "kws");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(DatasetSpecArgument, ErrorsNameTheProblem) {
+  auto missing = DatasetSpecFromArgument("/no/such/data.yaml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing.status().message(), HasSubstr("/no/such/data.yaml"));
+  auto unknown = DatasetSpecFromArgument("{kind: fsdd, root: x, trian_speakers: [a], test_speakers: [b]}");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(), HasSubstr("trian_speakers"));
+  auto kind = DatasetSpecFromArgument("{kind: mp3s, root: x}");
+  ASSERT_FALSE(kind.ok());
+  EXPECT_THAT(kind.status().message(), HasSubstr("mp3s"));
+  EXPECT_FALSE(DatasetSpecFromArgument("{kind: fsdd").ok());  // not YAML
 }
 
 }  // namespace
