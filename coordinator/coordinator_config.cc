@@ -129,8 +129,11 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
                           std::atoi(port.c_str()) < 65536,
                       "listen", "must be gateway (the serving HTTP listener) or HOST:PORT");
     }
-    dashboard.Check(c.dashboard.listen != "gateway" || c.serving_enabled || !c.dashboard.enabled, "listen",
-                    "is gateway but serving is disabled: give the dashboard a HOST:PORT of its own");
+    // Serving off and no listener named: no dashboard (main says so). Named as gateway: an error.
+    dashboard.Check(c.dashboard.listen != "gateway" || c.serving_enabled || !c.dashboard.enabled ||
+                        !dashboard.Has("listen"),
+                    "listen", "is gateway but serving is disabled: give the dashboard a HOST:PORT of its own");
+    if (c.dashboard.listen == "gateway" && !c.serving_enabled) c.dashboard.enabled = false;
     dashboard.Get("static_dir", &c.dashboard.static_dir);
     int64_t sample_ms = c.dashboard.sample_interval.count();
     dashboard.Get("sample_ms", &sample_ms);

@@ -141,6 +141,8 @@ int Serve(CoordinatorConfig config) {
                  http);
   }
 
+  if (!config.dashboard.enabled && !config.serving_enabled)
+    spdlog::info("no dashboard: serving is off, and dashboard.listen names no HOST:PORT of its own");
   if (config.dashboard.enabled && !dashboard)  // serving is off: the dashboard on its own listener
     dashboard = std::make_unique<Dashboard>(config.dashboard, *token, ControlClient(endpoint, *token), nullptr);
   if (dashboard && dashboard->own_listener()) {

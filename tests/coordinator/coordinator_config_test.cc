@@ -1,0 +1,54 @@
+#include "coordinator/coordinator_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace chorus::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+
+Result<CoordinatorConfig> Load(const std::string& yaml) {
+  const auto path = std::filesystem::temp_directory_path() / ("chorus_config_test_" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(path) << yaml;
+  auto config = LoadCoordinatorConfig(path.string());
+  std::filesystem::remove(path);
+  return config;
+}
+
+TEST(CoordinatorConfigDashboard, OnTheGatewayByDefaultAndOffWithServingUnlessGivenAListener) {
+  auto defaults = Load("listen: tcp://127.0.0.1:0\n");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_TRUE(defaults->dashboard.enabled);
+  EXPECT_EQ(defaults->dashboard.listen, "gateway");
+  auto no_serving = Load("serving: {enabled: false}\n");
+  ASSERT_TRUE(no_serving.ok()) << no_serving.status().ToString();
+  EXPECT_FALSE(no_serving->dashboard.enabled);
+  auto own = Load("serving: {enabled: false}\ndashboard: {listen: \"127.0.0.1:0\", sample_ms: 250, static_dir: web}\n");
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_TRUE(own->dashboard.enabled);
+  EXPECT_EQ(own->dashboard.sample_interval.count(), 250);
+  EXPECT_TRUE(std::filesystem::path(own->dashboard.static_dir).is_absolute());
+}
+
+TEST(CoordinatorConfigDashboard, BadSettingsAreRefusedByName) {
+  for (const auto& [yaml, says] : std::vector<std::pair<std::string, std::string>>{
+           {"serving: {enabled: false}\ndashboard: {listen: gateway}\n", "serving is disabled"},
+           {"dashboard: {listen: \"localhost\"}\n", "dashboard.listen"},
+           {"dashboard: {listen: \"127.0.0.1:99999\"}\n", "HOST:PORT"},
+           {"dashboard: {listen: \":80\"}\n", "HOST:PORT"},
+           {"dashboard: {sample_ms: 5}\n", "sample_ms"},
+           {"dashboard: {colour: blue}\n", "colour"},
+       }) {
+    auto config = Load(yaml);
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_THAT(config.status().message(), HasSubstr(says)) << yaml;
+  }
+}
+
+}  // namespace
+}  // namespace chorus::coordinator
