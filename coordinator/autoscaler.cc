@@ -16,27 +16,6 @@ namespace chorus::coordinator {
 
 namespace fs = std::filesystem;
 
-Status ValidateScalePolicy(const proto::ScalePolicy& p) {
-  if (p.min_workers() < 0) return InvalidArgument("min workers must not be negative");
-  if (p.max_workers() < 1) return InvalidArgument("max workers must be at least 1");
-  if (p.min_workers() > p.max_workers())
-    return InvalidArgument("min workers (" + std::to_string(p.min_workers()) + ") above max workers (" +
-                           std::to_string(p.max_workers()) + ")");
-  if (!(p.target_ongoing() > 0)) return InvalidArgument("target ongoing requests per worker must be positive");
-  if (p.scale_up_delay_s() < 0 || p.scale_down_delay_s() < 0) return InvalidArgument("delays must not be negative");
-  return Status::Ok();
-}
-
-proto::ScalePolicy DefaultScalePolicy() {
-  proto::ScalePolicy p;
-  p.set_min_workers(1);
-  p.set_max_workers(2);
-  p.set_target_ongoing(4);
-  p.set_scale_up_delay_s(1);
-  p.set_scale_down_delay_s(30);
-  return p;
-}
-
 double StartBackoffSeconds(int failures) {
   if (failures <= 0) return 0;
   return std::min(60.0, 0.5 * std::pow(2.0, std::min(failures - 1, 16)));

@@ -28,15 +28,12 @@
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
 #include "coordinator/broker.h"
+#include "coordinator/client/scale_policy.h"
 #include "coordinator/clock.h"
 #include "coordinator/job_store.h"
 #include "coordinator/launcher.h"
 
 namespace chorus::coordinator {
-
-Status ValidateScalePolicy(const proto::ScalePolicy& policy);
-// What a deployment gets when its user sets nothing (`chorus deploy`, repository load).
-proto::ScalePolicy DefaultScalePolicy();
 
 // When load first crossed the target in each direction (< 0: not crossed).
 struct ScaleTimers {

@@ -126,9 +126,10 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out, std::ve
     elements *= shape.back();
   }
   if (!t.contains("data") || !t["data"].is_array()) return InvalidArgument("inputs[0].data must be an array");
-  json data = t["data"];
+  const json& data = t["data"];
   // OIP allows nested arrays; flatten them row-major.
   std::vector<float> values;
+  values.reserve(static_cast<size_t>(elements));
   std::vector<const json*> stack = {&data};
   while (!stack.empty()) {
     const json* v = stack.back();

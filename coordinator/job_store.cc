@@ -64,21 +64,6 @@ CREATE TABLE IF NOT EXISTS deployments(
 
 }  // namespace
 
-const char* JobStateName(proto::JobState state) {
-  switch (state) {
-    case proto::PENDING: return "PENDING";
-    case proto::RUNNING: return "RUNNING";
-    case proto::SUCCEEDED: return "SUCCEEDED";
-    case proto::FAILED: return "FAILED";
-    case proto::CANCELLED: return "CANCELLED";
-    default: return "UNKNOWN";
-  }
-}
-
-bool IsTerminal(proto::JobState state) {
-  return state == proto::SUCCEEDED || state == proto::FAILED || state == proto::CANCELLED;
-}
-
 Result<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,

@@ -19,6 +19,7 @@
 
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
+#include "coordinator/client/job_state.h"
 
 struct sqlite3;
 
@@ -67,8 +68,5 @@ class JobStore {
   std::string path_;
   int transaction_depth_ = 0;
 };
-
-const char* JobStateName(proto::JobState state);  // "PENDING", ...
-bool IsTerminal(proto::JobState state);
 
 }  // namespace chorus::coordinator

@@ -15,7 +15,7 @@
 #include "common/config/job_spec.h"
 #include "common/util/fs.h"
 #include "coordinator/cli/history_plot.h"
-#include "coordinator/job_store.h"
+#include "coordinator/client/job_state.h"
 
 namespace chorus::cli {
 

@@ -15,7 +15,7 @@
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
 #include "common/util/fs.h"
-#include "coordinator/autoscaler.h"
+#include "coordinator/client/scale_policy.h"
 #include "coordinator/cli/job_commands.h"
 
 namespace chorus::cli {

@@ -90,7 +90,7 @@ cat > "$work/job-b.yaml" <<YAML
 name: dash-b
 dataset: {kind: speech_commands, root: $data, words: [yes, no, up], validation_percentage: 10, testing_percentage: 10}
 model: {name: tc_resnet, width: 8}
-training: {batch_size: 4, epochs: 200, threads: 1}
+training: {batch_size: 4, epochs: 1000, threads: 1}
 output: {dir: $work/run-b, model_repository: $work/models, model_name: dash-b}
 YAML
 out=$(chorus submit "$work/job-b.yaml" --log-every-steps 2) || fail "submitting B failed: $out"
