@@ -6,6 +6,10 @@
 //     the raw batched forward in one process. Goal >= 90%.
 //  3. Dynamic batching: requests/s at concurrency 32, batching on vs max batch 1.
 //  4. Scale-up reaction: from a load step to the first answer by a new worker.
+//  5. The HTTP path at concurrency 1: a WAV body and an OIP JSON body (audio
+//     FP32) through the gateway, minus the raw path, against a bare HTTP round
+//     trip of the same payload (cpp-httplib server and client, no work).
+//     Goal: overhead <= that floor + 100 us.
 // It starts a real chorus-coordinator and real `chorus-worker serve` workers.
 #include <algorithm>
 #include <atomic>
@@ -18,6 +22,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <httplib.h>
 #include <torch/torch.h>
 #include <zmq.hpp>
 
@@ -162,6 +167,48 @@ double RoundTripFloor(const std::string& transport, const std::string& dir, size
   return Percentile(t, 0.5);
 }
 
+// p50 of a keep-alive POST of `body` to a cpp-httplib server on a thread that
+// answers at once with a small JSON: the floor under any HTTP gateway.
+double HttpFloor(const std::string& body, const std::string& content_type, double seconds) {
+  httplib::Server server;
+  server.set_tcp_nodelay(true);
+  server.Post("/echo", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"model_name":"x","outputs":[]})", "application/json");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread listener([&] { server.listen_after_bind(); });
+  httplib::Client client("127.0.0.1", port);
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
+  std::vector<double> t;
+  for (auto start = Clock::now(); Since(start) < seconds;) {
+    auto t0 = Clock::now();
+    auto res = client.Post("/echo", body, content_type);
+    if (res && res->status == 200) t.push_back(Since(t0));
+  }
+  server.stop();
+  listener.join();
+  return t.empty() ? 0 : Percentile(t, 0.5);
+}
+
+// p50 of keep-alive POSTs of `body` to the gateway's `path` (they must all answer 200).
+Result<double> HttpLatency(int port, const std::string& path, const std::string& token, const std::string& body,
+                           const std::string& content_type, double seconds) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
+  httplib::Headers headers = {{"Authorization", "Bearer " + token}};
+  std::vector<double> t;
+  for (auto start = Clock::now(); Since(start) < seconds;) {
+    auto t0 = Clock::now();
+    auto res = client.Post(path, headers, body, content_type);
+    if (!res || res->status != 200)
+      return Internal("POST " + path + ": " + (res ? std::to_string(res->status) + " " + res->body : "no answer"));
+    t.push_back(Since(t0));
+  }
+  return Percentile(t, 0.5);
+}
+
 class Coordinator {
  public:
   ~Coordinator() {
@@ -186,6 +233,7 @@ class Coordinator {
     token_ = token->substr(0, token->find('\n'));
     ASSIGN_OR_RETURN(proto::ServingStatus s, Serving());
     client_endpoint_ = s.client_endpoint();
+    http_port_ = std::atoi(s.http().substr(s.http().rfind(':') + 1).c_str());
     return Status::Ok();
   }
   Result<proto::Reply> Call(proto::Request r) {
@@ -241,9 +289,12 @@ class Coordinator {
     return r;
   }
   const std::string& client_endpoint() const { return client_endpoint_; }
+  int http_port() const { return http_port_; }
+  const std::string& token() const { return token_; }
 
  private:
   pid_t pid_ = -1;
+  int http_port_ = 0;
   std::string state_, endpoint_, token_, client_endpoint_;
 };
 
@@ -297,8 +348,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"tcp", "ipc"}))->capture_default_str();
   app.add_option("--device", g_device, "cpu, cuda or cuda:N: where the workers and the raw path run batches")
       ->capture_default_str();
-  std::vector<int> sections = {1, 2, 3, 4};
-  app.add_option("--sections", sections, "which measurements to run (1 overhead, 2 saturation, 3 batching, 4 scale-up)")
+  std::vector<int> sections = {1, 2, 3, 4, 5};
+  app.add_option("--sections", sections,
+                 "which measurements to run (1 overhead, 2 saturation, 3 batching, 4 scale-up, 5 HTTP overhead)")
       ->delimiter(',')->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   auto wanted = [&](int section) { return std::find(sections.begin(), sections.end(), section) != sections.end(); };
@@ -339,15 +391,16 @@ int main(int argc, char** argv) {
   auto raw = serve::ServedModel::Load(*model_dir, g_device);
   if (!raw.ok()) return Fail(raw.status());
   at::Tensor features = (*raw)->Prepare(audio).value();
-  auto raw_latency_p50 = [&](double duration) {
+  auto raw_latency_p50 = [&](double duration, const proto::InferRequest* request = nullptr) {
+    if (!request) request = &audio;
     std::vector<double> latency;
     auto start = Clock::now();
     while (Since(start) < duration) {
       auto t0 = Clock::now();
-      at::Tensor input = (*raw)->Prepare(audio).value();
+      at::Tensor input = (*raw)->Prepare(*request).value();
       proto::InferReply reply;
       std::vector<proto::InferReply*> replies = {&reply};
-      (void)(*raw)->Predict({input}, {&audio}, replies);
+      (void)(*raw)->Predict({input}, {request}, replies);
       latency.push_back(Since(t0));
     }
     return Percentile(latency, 0.5);
@@ -447,26 +500,77 @@ int main(int argc, char** argv) {
                 rates[1] / rates[0]);
   }
 
-  if (!wanted(4)) return 0;
-  // 4. Scale-up reaction: 1 worker, target 2 ongoing per worker, then 16 clients at once.
-  if (Status s = coordinator.Deploy(Deployment("scale", *model_dir, kDefaultMaxBatch, g_delay_us, threads, 1, 2, 2), 1); !s.ok())
-    return Fail(s);
-  proto::InferRequest scale_request = coordinator.Request("scale");
-  scale_request.set_wav(audio.wav());
-  std::string first_worker;
-  double reaction = -1;
-  auto step = Clock::now();
-  Load scale = RunLoad(coordinator.client_endpoint(), scale_request, 16, std::max(5.0, seconds),
-                       [&](const proto::InferReply& r) {
-                         if (first_worker.empty()) first_worker = r.worker();
-                         if (reaction < 0 && r.worker() != first_worker) reaction = Since(step);
-                       });
-  (void)coordinator.Undeploy("scale");
-  std::printf("4. scale-up reaction (1 -> 2 workers, load step to 16 clients)\n");
-  if (reaction >= 0)
-    std::printf("   first answer from the new worker %.2f s after the load step (%lld answers, %lld errors)\n",
-                reaction, (long long)scale.latencies.size(), (long long)scale.errors);
-  else
-    std::printf("   no second worker answered within %.0f s\n", std::max(5.0, seconds));
+  if (wanted(4)) {
+    // 4. Scale-up reaction: 1 worker, target 2 ongoing per worker, then 16 clients at once.
+    if (Status s = coordinator.Deploy(Deployment("scale", *model_dir, kDefaultMaxBatch, g_delay_us, threads, 1, 2, 2), 1); !s.ok())
+      return Fail(s);
+    proto::InferRequest scale_request = coordinator.Request("scale");
+    scale_request.set_wav(audio.wav());
+    std::string first_worker;
+    double reaction = -1;
+    auto step = Clock::now();
+    Load scale = RunLoad(coordinator.client_endpoint(), scale_request, 16, std::max(5.0, seconds),
+                         [&](const proto::InferReply& r) {
+                           if (first_worker.empty()) first_worker = r.worker();
+                           if (reaction < 0 && r.worker() != first_worker) reaction = Since(step);
+                         });
+    (void)coordinator.Undeploy("scale");
+    std::printf("4. scale-up reaction (1 -> 2 workers, load step to 16 clients)\n");
+    if (reaction >= 0)
+      std::printf("   first answer from the new worker %.2f s after the load step (%lld answers, %lld errors)\n",
+                  reaction, (long long)scale.latencies.size(), (long long)scale.errors);
+    else
+      std::printf("   no second worker answered within %.0f s\n", std::max(5.0, seconds));
+    std::printf("\n");
+  }
+
+  // 5. The HTTP path at concurrency 1, deploy's defaults, WAV and OIP JSON bodies.
+  if (wanted(5)) {
+    if (Status s = coordinator.Deploy(Deployment("http", *model_dir, kDefaultMaxBatch, g_delay_us, threads, 1, 1, 1000), 1); !s.ok())
+      return Fail(s);
+    proto::InferRequest pcm;  // the JSON body's audio, as the gateway hands it on
+    pcm.mutable_pcm()->set_sample_rate(tone.sample_rate);
+    pcm.mutable_pcm()->mutable_samples()->Add(tone.samples.begin(), tone.samples.end());
+    std::string json = R"({"inputs":[{"name":"audio","datatype":"FP32","shape":[)" +
+                       std::to_string(tone.samples.size()) + R"(],"data":[)";
+    for (size_t i = 0; i < tone.samples.size(); ++i) {
+      char number[32];
+      std::snprintf(number, sizeof number, "%s%.7g", i ? "," : "", tone.samples[i]);
+      json += number;
+    }
+    json += R"(]}],"parameters":{"sample_rate":16000}})";
+    const std::string path = "/v2/models/http/infer";
+    struct Body {
+      const char* what;
+      const std::string* body;
+      const char* type;
+      const proto::InferRequest* raw;
+    };
+    const Body bodies[] = {{"WAV body", &audio.wav(), "audio/wav", &audio},
+                           {"OIP JSON body (audio FP32)", &json, "application/json", &pcm}};
+    std::printf("5. the HTTP path at concurrency 1 (keep-alive; max batch %d, max delay %d us)\n", kDefaultMaxBatch,
+                g_delay_us);
+    for (const Body& b : bodies) {
+      if (auto warm = HttpLatency(coordinator.http_port(), path, coordinator.token(), *b.body, b.type, 0.5); !warm.ok())
+        return Fail(warm.status());
+      std::vector<double> raw_p50s, served_p50s, overheads;
+      for (int r = 0; r < rounds; ++r) {
+        raw_p50s.push_back(raw_latency_p50(slice, b.raw));
+        auto served = HttpLatency(coordinator.http_port(), path, coordinator.token(), *b.body, b.type, slice);
+        if (!served.ok()) return Fail(served.status());
+        served_p50s.push_back(*served);
+        overheads.push_back(served_p50s.back() - raw_p50s.back());
+      }
+      const double overhead = Percentile(overheads, 0.5);
+      const double floor = HttpFloor(*b.body, b.type, std::max(1.0, slice));
+      std::printf("   %-27s (%7zu bytes): raw p50 %7.0f us | through the gateway p50 %7.0f us | overhead %6.0f us | "
+                  "bare HTTP round trip %5.0f us | goal <= floor + 100 = %5.0f us: %s\n",
+                  b.what, b.body->size(), Percentile(raw_p50s, 0.5) * 1e6, Percentile(served_p50s, 0.5) * 1e6,
+                  overhead * 1e6, floor * 1e6, (floor + 100e-6) * 1e6, overhead <= floor + 100e-6 ? "met" : "NOT met");
+    }
+    std::printf("\n");
+    (void)coordinator.Undeploy("http");
+  }
+
   return 0;
 }
