@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 
@@ -52,6 +53,37 @@ bool LaunchedByMpi() {
   return false;
 }
 
+// The MPI world this process joined, and its communicator; torn down in that
+// order (communicator, then MPI) on every path out of the command.
+struct RankWorld {
+  std::unique_ptr<chorus::comm::Communicator> comm;  // null: not launched by MPI
+  int local_rank = 0;
+  ~RankWorld() {
+    comm.reset();
+    if (chorus::comm::MpiRuntime::initialized()) chorus::comm::MpiRuntime::Finalize();
+  }
+};
+
+// Under an MPI launcher: joins the world and makes the communicator where
+// `device` is (NCCL for a GPU, MPI for the CPU); ranks other than 0 log
+// warnings only. A bad device is InvalidArgument; anything else Unavailable
+// or as MPI says. Not under MPI: nothing to do.
+chorus::Status JoinWorld(const std::string& device_name, std::optional<std::chrono::milliseconds> timeout,
+                         RankWorld* world) {
+  if (!LaunchedByMpi()) return chorus::Status::Ok();
+  ASSIGN_OR_RETURN(chorus::comm::WorldInfo mpi, chorus::comm::MpiRuntime::Initialize());
+  if (mpi.rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
+  spdlog::info("rank {} of {} (local rank {})", mpi.rank, mpi.world_size, mpi.local_rank);
+  world->local_rank = mpi.local_rank;
+  auto device = chorus::models::ResolveDevice(device_name, mpi.local_rank);
+  if (!device.ok()) return chorus::InvalidArgument(device.status().message());
+  chorus::comm::CommunicatorOptions co;
+  co.device = *device;
+  if (timeout) co.timeout = *timeout;
+  ASSIGN_OR_RETURN(world->comm, chorus::comm::CreateCommunicator(co));
+  return chorus::Status::Ok();
+}
+
 // Command-line settings that override the job file's.
 struct TrainOverrides {
   int threads = 0, max_steps = 0, log_every_steps = 0;
@@ -72,41 +104,17 @@ int Train(const std::string& job_path, bool resume, const TrainOverrides& overri
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
-  std::unique_ptr<chorus::comm::Communicator> comm;
-  int local_rank = 0;
-  if (LaunchedByMpi()) {
-    auto world = chorus::comm::MpiRuntime::Initialize();
-    if (!world.ok()) {
-      spdlog::error("{}", world.status().ToString());
-      return 1;
-    }
-    if (world->rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
-    spdlog::info("rank {} of {} (local rank {})", world->rank, world->world_size, world->local_rank);
-    local_rank = world->local_rank;
-    // The communicator works where the model does: NCCL for a GPU, MPI for the CPU.
-    auto device = chorus::models::ResolveDevice(spec->training.device, local_rank);
-    if (!device.ok()) {
-      spdlog::error("training.device: {}", device.status().ToString());
-      return 1;
-    }
-    chorus::comm::CommunicatorOptions co;
-    co.device = *device;
-    co.timeout = std::chrono::milliseconds(static_cast<int64_t>(spec->training.collective_timeout_s * 1000));
-    auto created = chorus::comm::CreateCommunicator(co);
-    if (!created.ok()) {
-      spdlog::error("{}", created.status().ToString());
-      return 1;
-    }
-    comm = std::move(*created);
+  RankWorld world;
+  if (chorus::Status s = JoinWorld(spec->training.device,
+                                   std::chrono::milliseconds(static_cast<int64_t>(spec->training.collective_timeout_s * 1000)),
+                                   &world);
+      !s.ok()) {
+    spdlog::error("{}", s.code() == chorus::StatusCode::kInvalidArgument ? "training.device: " + s.message()
+                                                                        : s.ToString());
+    return 1;
   }
-  // Communicator and MPI are torn down in that order on every path out.
-  struct Shutdown {
-    std::unique_ptr<chorus::comm::Communicator>& comm;
-    ~Shutdown() {
-      comm.reset();
-      if (chorus::comm::MpiRuntime::initialized()) chorus::comm::MpiRuntime::Finalize();
-    }
-  } shutdown{comm};
+  std::unique_ptr<chorus::comm::Communicator>& comm = world.comm;
+  const int local_rank = world.local_rank;
 
   // Rank 0 of a coordinator-launched job reports to the coordinator (and the log).
   chorus::train::LogProgressReporter log_reporter;
@@ -189,37 +197,17 @@ int Eval(EvalArgs args) {
     return 2;
   }
   if (args.threads > 0) at::set_num_threads(args.threads);
-  std::unique_ptr<chorus::comm::Communicator> comm;
-  int local_rank = 0;
-  if (LaunchedByMpi()) {
-    auto world = chorus::comm::MpiRuntime::Initialize();
-    if (!world.ok()) {
-      spdlog::error("{}", world.status().ToString());
-      return 1;
-    }
-    if (world->rank != 0) spdlog::set_level(spdlog::level::warn);
-    local_rank = world->local_rank;
-    auto device = chorus::models::ResolveDevice(args.device, local_rank);
-    if (!device.ok()) {
-      std::cerr << "chorus-worker eval: --device: " << device.status().message() << std::endl;
+  RankWorld world;
+  if (chorus::Status s = JoinWorld(args.device, std::nullopt, &world); !s.ok()) {
+    if (s.code() == chorus::StatusCode::kInvalidArgument) {
+      std::cerr << "chorus-worker eval: --device: " << s.message() << std::endl;
       return 2;
     }
-    chorus::comm::CommunicatorOptions co;
-    co.device = *device;
-    auto created = chorus::comm::CreateCommunicator(co);
-    if (!created.ok()) {
-      spdlog::error("{}", created.status().ToString());
-      return 1;
-    }
-    comm = std::move(*created);
+    spdlog::error("{}", s.ToString());
+    return 1;
   }
-  struct Shutdown {
-    std::unique_ptr<chorus::comm::Communicator>& comm;
-    ~Shutdown() {
-      comm.reset();
-      if (chorus::comm::MpiRuntime::initialized()) chorus::comm::MpiRuntime::Finalize();
-    }
-  } shutdown{comm};
+  std::unique_ptr<chorus::comm::Communicator>& comm = world.comm;
+  const int local_rank = world.local_rank;
 
   chorus::train::ModelEvalOptions options;
   options.model_dir = args.model_dir;
