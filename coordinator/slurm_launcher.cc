@@ -33,10 +33,10 @@ std::string SlurmLauncher::JobName(const LaunchSpec& spec) {
   return "chorus-" + std::to_string(spec.job_id) + "-" + std::to_string(spec.attempt);
 }
 
-Result<std::string> SlurmLauncher::Slurm(const std::vector<std::string>& argv) const {
+Result<std::string> SlurmLauncher::Slurm(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) const {
   CommandOptions co;
   co.env = options_.command_env;
-  co.timeout = options_.command_timeout;
+  co.timeout = timeout.count() > 0 ? timeout : options_.command_timeout;
   ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv, co));
   if (r.exit_code != 0) {
     std::string why = Trim(r.err.empty() ? r.out : r.err);
@@ -148,7 +148,9 @@ Status SlurmLauncher::DescribeNodes(proto::ClusterStatus* cluster) {
   if (nodes_at_ == std::chrono::steady_clock::time_point{} || now - nodes_at_ >= std::chrono::seconds(5)) {
     nodes_at_ = now;
     nodes_error_.clear();
-    Result<std::string> out = Slurm({"sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%C|%G"});
+    // The coordinator's loop waits on it: a slurmctld that does not answer
+    // costs at most 3 s per 5 s, not the 20 s a launch may take.
+    Result<std::string> out = Slurm({"sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%C|%G"}, std::chrono::seconds(3));
     Result<std::vector<proto::SlurmNode>> parsed =
         out.ok() ? ParseSinfoNodes(*out) : Result<std::vector<proto::SlurmNode>>(out.status());
     if (parsed.ok()) {

@@ -38,8 +38,8 @@ class SlurmLauncher : public Launcher {
   Result<std::string> Find(const LaunchSpec& spec) override;
   RunStatus Poll(const std::string& handle, const std::string& exit_file) override;
   Status Terminate(const std::string& handle, bool force) override;
-  // sinfo's nodes (one row per node and partition), at most every 5 s: in
-  // between, the last answer.
+  // sinfo's nodes (one row per node and partition), asked at most every 5 s
+  // with a 3 s timeout: in between, the last answer (or its error).
   Status DescribeNodes(proto::ClusterStatus* cluster) override;
 
   // The batch script for `spec` (exposed for tests).
@@ -49,7 +49,9 @@ class SlurmLauncher : public Launcher {
   static Result<std::vector<proto::SlurmNode>> ParseSinfoNodes(const std::string& text);
 
  private:
-  Result<std::string> Slurm(const std::vector<std::string>& argv) const;  // stdout, or the error
+  // stdout, or the error; `timeout` 0: options_.command_timeout.
+  Result<std::string> Slurm(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
   SlurmLauncherOptions options_;
   std::string name_ = "slurm";
   std::vector<proto::SlurmNode> nodes_;
