@@ -32,6 +32,7 @@ struct LaunchSpec {
   std::string log_path;              // stdout+stderr, appended
   std::string exit_file;             // written when the attempt ends
   int gpus_per_task = 0;             // GPUs each process needs (Slurm: --gpus-per-task)
+  int nodes = 0;                     // 0: the launcher places them; N: over N nodes (Slurm: --nodes)
 };
 
 enum class RunState {
@@ -53,6 +54,8 @@ class Launcher {
   virtual const std::string& name() const = 0;
   // How many ranks it runs at once.
   virtual int slots() const = 0;
+  // Whether it can spread one launch over several hosts (LaunchSpec::nodes > 1).
+  virtual bool multi_node() const { return false; }
   // Starts the attempt; returns the handle that names it (a process group id,
   // a Slurm job id). A failure (mpirun missing, sbatch refused) names why.
   virtual Result<std::string> Launch(const LaunchSpec& spec) = 0;

@@ -56,6 +56,9 @@ LaunchSpec Scheduler::MakeLaunchSpec(const proto::Job& job, int attempt, int ran
   spec.log_path = LogPath(job);
   spec.exit_file = ExitFile(job, attempt);
   spec.gpus_per_task = job.gpus_per_rank();
+  // An elastic attempt with fewer ranks than nodes asks for as many nodes as
+  // it has ranks; the launcher may place them on fewer if nodes were lost.
+  spec.nodes = job.nodes() > 0 ? std::min(job.nodes(), ranks) : 0;
   return spec;
 }
 
@@ -80,12 +83,20 @@ Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
   if (!fs::path(r.workdir()).is_absolute() || !fs::is_directory(r.workdir()))
     return InvalidArgument("working directory '" + r.workdir() + "' is not an absolute path to a directory");
   if (r.max_restarts() > 100) return InvalidArgument("max_restarts above 100");
+  if (r.nodes() < 0) return InvalidArgument("--nodes " + std::to_string(r.nodes()) + " is negative");
+  if (r.nodes() > ranks)
+    return InvalidArgument("--nodes " + std::to_string(r.nodes()) + " is more than --ranks " + std::to_string(ranks) +
+                           ": every node runs at least one rank");
+  if (r.nodes() > 1 && !launcher->multi_node())
+    return InvalidArgument("launcher " + launcher_name + " runs on one host; --nodes " + std::to_string(r.nodes()) +
+                           " needs a multi-node launcher (slurm)");
 
   proto::Job job;
   job.set_name(r.name().empty() ? spec.name : r.name());
   job.set_state(proto::PENDING);
   job.set_ranks(ranks);
   job.set_min_ranks(min_ranks);
+  job.set_nodes(r.nodes());
   job.set_launcher(launcher_name);
   job.set_priority(r.priority());
   job.set_max_restarts(r.max_restarts() < 0 ? options_.default_max_restarts : r.max_restarts());

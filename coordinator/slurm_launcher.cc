@@ -1,6 +1,9 @@
 #include "coordinator/slurm_launcher.h"
 
+#include <algorithm>
 #include <sstream>
+
+#include <spdlog/spdlog.h>
 
 #include "common/util/fs.h"
 #include "common/util/subprocess.h"
@@ -66,11 +69,39 @@ Result<std::string> SlurmLauncher::RenderScript(const LaunchSpec& spec) const {
       {"command", ShellJoin(spec.command)},
       {"exit_file", spec.exit_file},
       {"gpus", spec.gpus_per_task > 0 ? "#SBATCH --gpus-per-task=" + std::to_string(spec.gpus_per_task) : ""},
+      {"nodes", spec.nodes > 0 ? "#SBATCH --nodes=" + std::to_string(spec.nodes) : ""},
   };
   return RenderTemplate(text, values, path);
 }
 
-Result<std::string> SlurmLauncher::Launch(const LaunchSpec& spec) {
+int SlurmLauncher::NodesToAsk(int requested, const std::vector<proto::SlurmNode>& nodes,
+                              const std::string& partition) {
+  if (requested <= 1) return requested;
+  int up = 0;
+  for (const auto& n : nodes) {
+    if (n.partition() != partition) continue;
+    std::string state = n.state();
+    if (!state.empty() && state.back() == '*') continue;  // "idle*", "down*": not responding
+    // Other suffixes ("~" powered off, "#" powering up, "-" planned, ...) do not bar it.
+    while (!state.empty() && std::string("~#!%$@^-+").find(state.back()) != std::string::npos) state.pop_back();
+    if (state == "idle" || state == "mixed" || state == "allocated" || state == "completing") ++up;
+  }
+  return up > 0 ? std::min(requested, up) : requested;
+}
+
+Result<std::string> SlurmLauncher::Launch(const LaunchSpec& requested) {
+  LaunchSpec spec = requested;
+  if (spec.nodes > 1) {
+    Result<std::string> out = Slurm({"sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%C|%G"}, std::chrono::seconds(3));
+    Result<std::vector<proto::SlurmNode>> parsed =
+        out.ok() ? ParseSinfoNodes(*out) : Result<std::vector<proto::SlurmNode>>(out.status());
+    if (parsed.ok()) {
+      spec.nodes = NodesToAsk(spec.nodes, *parsed, options_.partition);
+      if (spec.nodes < requested.nodes)
+        spdlog::warn("{}: only {} of the {} nodes asked for are up in partition {}; launching on {}", JobName(spec),
+                     spec.nodes, requested.nodes, options_.partition, spec.nodes);
+    }
+  }
   ASSIGN_OR_RETURN(std::string script, RenderScript(spec));
   const std::string script_path = spec.run_dir + "/attempt-" + std::to_string(spec.attempt) + ".sbatch";
   RETURN_IF_ERROR(AtomicWriteFile(script_path, script));

@@ -34,6 +34,7 @@ class SlurmLauncher : public Launcher {
 
   const std::string& name() const override { return name_; }
   int slots() const override { return options_.slots; }
+  bool multi_node() const override { return true; }
   Result<std::string> Launch(const LaunchSpec& spec) override;
   Result<std::string> Find(const LaunchSpec& spec) override;
   RunStatus Poll(const std::string& handle, const std::string& exit_file) override;
@@ -47,6 +48,11 @@ class SlurmLauncher : public Launcher {
   static std::string JobName(const LaunchSpec& spec);
   // Parses `sinfo -h -N -o "%N|%P|%T|%c|%C|%G"` (CPUs as allocated/idle/other/total).
   static Result<std::vector<proto::SlurmNode>> ParseSinfoNodes(const std::string& text);
+  // How many nodes to ask sbatch for: `requested`, or fewer when fewer of
+  // `partition`'s nodes are up (idle, mixed, allocated, completing) — a lost
+  // node must not keep an elastic retry pending forever. No node known up
+  // (sinfo failed): `requested`.
+  static int NodesToAsk(int requested, const std::vector<proto::SlurmNode>& nodes, const std::string& partition);
 
  private:
   // stdout, or the error; `timeout` 0: options_.command_timeout.

@@ -73,8 +73,10 @@ void PrintJob(const proto::Job& job) {
   std::printf("  state        %s%s\n", State(job), job.cancel_requested() && !coordinator::IsTerminal(job.state())
                                                       ? " (cancel requested)" : "");
   if (!job.reason().empty()) std::printf("  reason       %s\n", job.reason().c_str());
-  std::printf("  ranks        %d%s on %s, priority %d\n", job.ranks(),
+  std::printf("  ranks        %d%s%s on %s, priority %d\n", job.ranks(),
               job.min_ranks() < job.ranks() ? (" (min " + std::to_string(job.min_ranks()) + ")").c_str() : "",
+              job.nodes() > 0 ? (" over " + std::to_string(job.nodes()) + (job.nodes() == 1 ? " node" : " nodes")).c_str()
+                              : "",
               job.launcher().c_str(), job.priority());
   std::printf("  attempts     %d (restarts %d of %d)\n", job.attempts(), job.restarts(), job.max_restarts());
   std::printf("  submitted    %s   started %s   finished %s\n", Clock(job.submitted_at()).c_str(),
@@ -122,6 +124,10 @@ void JobCommands::Register(CLI::App& app) {
   submit_ = app.add_subcommand("submit", "Queue a training job with the coordinator");
   submit_->add_option("job", job_file_, "job file, e.g. jobs/kws/synth-demo.yaml")->required();
   submit_->add_option("--ranks", ranks_, "data-parallel ranks")->capture_default_str()->check(CLI::Range(1, 4096));
+  submit_->add_option("--nodes", nodes_,
+                      "spread the ranks over exactly this many nodes (Slurm --nodes; at most --ranks); "
+                      "default: the launcher places them")
+      ->check(CLI::Range(1, 4096));
   submit_->add_option("--min-ranks", min_ranks_,
                       "elastic: start or restart with as few as this many ranks when fewer slots are free");
   submit_->add_option("--launcher", launcher_, "local (mpirun on the coordinator's host) or slurm")
@@ -213,6 +219,7 @@ int JobCommands::Submit() {
   s->set_workdir(fs::current_path().string());
   s->set_ranks(ranks_);
   s->set_min_ranks(min_ranks_);
+  s->set_nodes(nodes_);
   s->set_launcher(launcher_);
   s->set_priority(priority_);
   s->set_max_restarts(max_restarts_);

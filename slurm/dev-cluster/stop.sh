@@ -1,29 +1,42 @@
 #!/usr/bin/env bash
-# Stop the single-node Slurm dev cluster started by start.sh.
+# Stop the Slurm dev cluster started by start.sh.
 #
-#   stop.sh            cancel this cluster's jobs, stop slurmd, slurmctld, munged
+#   stop.sh              cancel this cluster's jobs, stop slurmd, slurmctld, munged
+#   stop.sh --nodes N    the multi-node cluster (any N >= 2): also removes every
+#                        network namespace, link and bridge start.sh made
 #   stop.sh --keep-jobs  do not scancel first (steps keep running unmanaged)
-#   stop.sh --purge    additionally delete the state directory (fresh cluster next time)
+#   stop.sh --purge      additionally delete the state directory (fresh cluster next time)
 #
-# Only the daemons named in start.sh's pid files are signalled.  Exit 0 if
-# nothing was running.
+# Same environment as start.sh (CHORUS_SLURM_DIR, CHORUS_NET_PREFIX). Only the
+# daemons named in start.sh's pid files are signalled, and in multi-node mode
+# every process left in the nodes' namespaces. Exit 0 if nothing was running.
 set -euo pipefail
 
-DIR=${CHORUS_SLURM_DIR:-/var/tmp/chorus-slurm}
-KEEP_JOBS=0; PURGE=0
-for a in "$@"; do
-    case $a in
-        --keep-jobs) KEEP_JOBS=1 ;;
-        --purge) PURGE=1 ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $a" >&2; exit 2 ;;
+KEEP_JOBS=0; PURGE=0; MULTI=0
+while (( $# )); do
+    case $1 in
+        --keep-jobs) KEEP_JOBS=1; shift ;;
+        --purge) PURGE=1; shift ;;
+        --nodes) MULTI=1; shift; [[ ${1:-} =~ ^[0-9]+$ ]] && shift ;;   # the count is not needed
+        --nodes=*) MULTI=1; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "stop.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
+if (( MULTI )); then DIR=${CHORUS_SLURM_DIR:-/var/tmp/chorus-slurm-multi}
+else DIR=${CHORUS_SLURM_DIR:-/var/tmp/chorus-slurm}; fi
+HERE=$(cd "$(dirname "$0")" && pwd -P)
 
 log() { echo "[chorus-slurm] $*" >&2; }
 
+if (( MULTI )); then
+    # shellcheck source=net.sh
+    source "$HERE/net.sh"
+fi
+
 if [[ ! -d $DIR ]]; then
     log "no state directory $DIR; nothing to stop"
+    if (( MULTI )); then net_down; fi
     exit 0
 fi
 export SLURM_CONF=$DIR/slurm.conf
@@ -46,21 +59,23 @@ pid_of() {   # pid_of NAME PIDFILE -> prints pid if alive and really NAME
 # Cancel jobs first so no orphaned slurmstepd/user processes survive.
 if (( ! KEEP_JOBS )) && pid_of slurmctld "$DIR/run/slurmctld.pid" >/dev/null \
         && [[ -f $SLURM_CONF ]]; then
-    jobs=$(squeue -h -t PD,R,CG,S -o %i 2>/dev/null </dev/null || true)
+    jobs=$(timeout 10 squeue -h -t PD,R,CG,S -o %i 2>/dev/null </dev/null || true)
     if [[ -n $jobs ]]; then
         log "cancelling jobs: ${jobs//$'\n'/ }"
         # shellcheck disable=SC2086
-        scancel $jobs </dev/null 2>/dev/null || true
+        timeout 10 scancel $jobs </dev/null 2>/dev/null || true
         for _ in $(seq 1 30); do
-            [[ -z $(squeue -h -o %i 2>/dev/null </dev/null) ]] && break
+            [[ -z $(timeout 10 squeue -h -o %i 2>/dev/null </dev/null) ]] && break
             sleep 1
         done
     fi
 fi
 
+daemons=()
+for pf in "$DIR"/run/slurmd*.pid; do [[ -e $pf ]] && daemons+=("slurmd:$pf"); done
+daemons+=("slurmctld:$DIR/run/slurmctld.pid" "munged:$DIR/munge/munged.pid")
 stopped=0
-for d in "slurmd:$DIR/run/slurmd.pid" "slurmctld:$DIR/run/slurmctld.pid" \
-         "munged:$DIR/munge/munged.pid"; do
+for d in "${daemons[@]}"; do
     name=${d%%:*}; pf=${d#*:}
     if pid=$(pid_of "$name" "$pf"); then
         log "stopping $name (pid $pid)"
@@ -80,6 +95,11 @@ for d in "slurmd:$DIR/run/slurmd.pid" "slurmctld:$DIR/run/slurmctld.pid" \
 done
 rm -f "$DIR/munge/munge.socket" "$DIR/munge/munge.socket.lock"
 if (( stopped )); then log "stopped $stopped daemon(s)"; else log "nothing was running"; fi
+
+if (( MULTI )); then
+    log "removing the network (namespaces $NET_PREFIX-n*, links $NET_PREFIX-v*, bridge $NET_BRIDGE)"
+    net_down
+fi
 
 if (( PURGE )); then
     if [[ -f $DIR/slurm.conf ]] && grep -q '^ClusterName=chorus-dev$' "$DIR/slurm.conf"; then

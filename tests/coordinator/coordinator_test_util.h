@@ -32,6 +32,7 @@ class FakeLauncher : public Launcher {
   FakeLauncher(std::string name, int slots) : name_(std::move(name)), slots_(slots) {}
   const std::string& name() const override { return name_; }
   int slots() const override { return slots_; }
+  bool multi_node() const override { return name_ == "slurm"; }
   Result<std::string> Launch(const LaunchSpec& spec) override {
     if (!fail_next_launch.ok()) {
       Status s = fail_next_launch;

@@ -53,6 +53,24 @@ TEST(SbatchTemplate, TheShippedTrainingTemplateRenders) {
   EXPECT_NE(script->find("srun --mpi=pmix"), std::string::npos);
   EXPECT_EQ(script->find("{{"), std::string::npos);
   EXPECT_EQ(script->find("--gpus-per-task"), std::string::npos);  // a CPU job asks for no GPU
+  EXPECT_EQ(script->find("--nodes"), std::string::npos);          // Slurm places the ranks
+  spec.nodes = 2;
+  script = launcher.RenderScript(spec);
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  EXPECT_NE(script->find("#SBATCH --nodes=2\n"), std::string::npos);
+}
+
+TEST(SbatchTemplate, NodesToAskCountsOnlyTheNodesThatAreUp) {
+  auto nodes = SlurmLauncher::ParseSinfoNodes(
+      "n1|debug*|idle|2|0/2/0/2|(null)\nn2|debug*|down*|2|0/0/2/2|(null)\nn3|debug*|mixed|2|1/1/0/2|(null)\n"
+      "n4|debug*|drained|2|0/0/2/2|(null)\nn5|batch|idle|2|0/2/0/2|(null)\nn6|debug*|idle*|2|0/2/0/2|(null)\n");
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  EXPECT_EQ(SlurmLauncher::NodesToAsk(2, *nodes, "debug"), 2);  // n1, n3
+  EXPECT_EQ(SlurmLauncher::NodesToAsk(3, *nodes, "debug"), 2);  // n2 down, n4 drained, n6 not responding
+  EXPECT_EQ(SlurmLauncher::NodesToAsk(3, *nodes, "batch"), 1);
+  EXPECT_EQ(SlurmLauncher::NodesToAsk(3, *nodes, "gpu"), 3);    // nothing known: as asked
+  EXPECT_EQ(SlurmLauncher::NodesToAsk(0, *nodes, "debug"), 0);  // not asked: Slurm places them
+  EXPECT_EQ(SlurmLauncher::NodesToAsk(1, *nodes, "debug"), 1);
 }
 
 TEST(SbatchTemplate, GpuJobsAndWorkerPoolsAskSlurmForOneGpuPerTask) {

@@ -252,6 +252,39 @@ TEST_F(SchedulerTest, ElasticJobStartsWithTheSlotsThatAreFree) {
   EXPECT_EQ(Job(elastic).attempt_history(0).ranks(), 1);
 }
 
+TEST_F(SchedulerTest, NodesAreCheckedAtSubmitAndFollowElasticRanks) {
+  proto::SubmitRequest r = Request(2);
+  r.set_nodes(2);  // local runs on one host
+  auto local = scheduler_->Submit(r);
+  EXPECT_NE(local.status().message().find("runs on one host"), std::string::npos) << local.status().ToString();
+  r.set_launcher("slurm");
+  r.set_nodes(3);  // more nodes than ranks
+  auto many = scheduler_->Submit(r);
+  EXPECT_NE(many.status().message().find("more than --ranks 2"), std::string::npos) << many.status().ToString();
+  r.set_nodes(-1);
+  EXPECT_EQ(scheduler_->Submit(r).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->ListJobs(false, 0)->empty());
+
+  r.set_nodes(2);
+  int64_t spread = scheduler_->Submit(r)->id();
+  EXPECT_EQ(Job(spread).nodes(), 2);
+  EXPECT_EQ(slurm_.runs[slurm_.last].spec.nodes, 2);
+  EXPECT_EQ(slurm_.runs[slurm_.last].spec.ranks, 2);
+
+  // An elastic job that starts with fewer ranks than nodes asks for as many
+  // nodes as it has ranks: 1 of the 4 slots is free beside the job above and
+  // a 1-rank one.
+  proto::SubmitRequest one = Request(1);
+  one.set_launcher("slurm");
+  scheduler_->Submit(one);
+  r.set_min_ranks(1);
+  int64_t elastic = scheduler_->Submit(r)->id();
+  EXPECT_EQ(Job(elastic).state(), proto::RUNNING);
+  EXPECT_EQ(slurm_.runs[slurm_.last].spec.job_id, elastic);
+  EXPECT_EQ(slurm_.runs[slurm_.last].spec.ranks, 1);
+  EXPECT_EQ(slurm_.runs[slurm_.last].spec.nodes, 1);
+}
+
 TEST_F(SchedulerTest, ReportsUpdateProgressAndStaleAttemptsAreRefused) {
   int64_t id = Submit();
   scheduler_->Tick();

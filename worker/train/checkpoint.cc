@@ -1,7 +1,10 @@
 #include "worker/train/checkpoint.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <torch/torch.h>
 
@@ -56,7 +59,13 @@ Result<std::string> CheckpointStore::Save(const TrainerState& state, models::Mod
         archive.write(kCudaRng, at::globalContext().defaultGenerator(model.device()).get_state(), /*is_buffer=*/true);
       }
       archive.write("state", c10::IValue(state.ToJson().dump()));
-      archive.save_to(tmp);
+      // Through a stream, not the path: a path names the archive's records
+      // after the temporary file (and so the writer's pid), and the same
+      // state must give the same bytes whoever writes it.
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      archive.save_to(out);
+      out.close();
+      if (!out) return IoError(tmp + ": cannot write checkpoint: " + std::strerror(errno));
     } catch (const c10::Error& e) {
       return IoError(tmp + ": cannot write checkpoint: " + e.what_without_backtrace());
     }
