@@ -364,14 +364,14 @@ void Autoscaler::Tick() {
 proto::ServingStatus Autoscaler::ServingStatus() const {
   proto::ServingStatus out;
   BrokerSnapshot snapshot = broker_.Snapshot();
-  std::map<std::string, std::string> states;  // worker id -> autoscaler state
+  std::map<std::string, const Worker*> started;  // worker id -> what the autoscaler knows of it
   for (const auto& [name, pool] : pools_) {
     if (pool.removed) continue;
     proto::ServingModel* m = out.add_models();
     *m->mutable_deployment() = pool.deployment;
     m->set_desired(pool.desired);
     for (const auto& w : pool.workers) {
-      states[w.id] = w.state;
+      started[w.id] = &w;
       if (!snapshot.workers.empty() &&
           std::none_of(snapshot.workers.begin(), snapshot.workers.end(),
                        [&](const WorkerStatus& s) { return s.id == w.id; })) {
@@ -406,8 +406,13 @@ proto::ServingStatus Autoscaler::ServingStatus() const {
     proto::ServingWorker* w = out.add_workers();
     w->set_id(ws.id);
     w->set_model(ws.models.empty() ? "" : ws.models.front());
-    auto s = states.find(ws.id);
-    w->set_state(ws.draining ? "DRAINING" : s != states.end() ? s->second : "MANUAL");
+    auto s = started.find(ws.id);
+    w->set_state(ws.draining ? "DRAINING" : s != started.end() ? s->second->state : "MANUAL");
+    if (s != started.end()) {  // where it runs: a process group, a Slurm job
+      w->set_handle(s->second->handle);
+      w->set_launcher(s->second->launcher);
+      w->set_started_at(s->second->started_at);
+    }
     w->set_ongoing(ws.ongoing);
     w->set_capacity(ws.capacity);
     w->set_pid(ws.pid);

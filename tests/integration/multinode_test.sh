@@ -96,7 +96,7 @@ wait_state() {  # wait_state JOB STATE SECONDS
 }
 step_of() { chorus status "$1" --output json | py "import json,sys; print(json.load(sys.stdin).get('progress',{}).get('step',0))"; }
 handles_of() { chorus status "$1" --output json | py "import json,sys; [print(a['handle']) for a in json.load(sys.stdin).get('attempt_history',[]) if a.get('handle')]"; }
-nodes_of() { scontrol show job "$1" -o | sed -n 's/.* NodeList=\([^ ]*\).*/\1/p'; }   # Slurm's node list of a job
+nodes_of() { [ -n "$1" ] || fail "nodes_of: no Slurm job id"; scontrol show job "$1" -o | sed -n 's/.* NodeList=\([^ ]*\).*/\1/p'; }   # Slurm's node list of a job
 submit() { chorus submit "$work/job.yaml" "$@" | sed -n 's/^submitted job \([0-9]*\).*/\1/p'; }
 ready_workers() { chorus workers --output json | py "import json,sys; [print(w['id'], w.get('handle','')) for w in json.load(sys.stdin).get('workers',[]) if w.get('state')=='READY']"; }
 wait_workers() {  # wait_workers N SECONDS
@@ -156,6 +156,7 @@ serve)
   chorus deploy "$model_job" --name kws --min 1 --max 1 --launcher slurm || fail "deploy failed"
   wait_workers 1 120
   read -r wid handle < <(ready_workers)
+  [ -n "$handle" ] || fail "worker $wid has no Slurm job id: $(chorus workers --output json)"
   wnode=$(nodes_of "$handle")
   client=""
   for n in $nodes; do [ "$n" != "$wnode" ] && client=$n && break; done
@@ -172,7 +173,6 @@ serve)
          -H "Content-Type: audio/wav" --data-binary @"$wav" "$http/v2/models/kws/infer")
   [ "$code" = 200 ] || fail "HTTP infer from $client: $code $(cat "$work/http.json")"
   py "import json; d = json.load(open('$work/http.json')); assert d['outputs'], d" || fail "bad HTTP reply"
-  # The head itself is no node: from outside the cluster's network nothing answers.
   chorus undeploy kws || fail "undeploy failed"
   ;;
 node_loss)
@@ -187,6 +187,7 @@ node_loss)
   [ "$(scontrol show hostnames "$(nodes_of "$h1")" | wc -l)" = 2 ] || fail "the job does not span 2 nodes: $(nodes_of "$h1")"
   # The node to lose: one that runs a worker (the job runs on both).
   read -r wid whandle < <(ready_workers | tail -1)
+  [ -n "$whandle" ] || fail "worker $wid has no Slurm job id"
   lost=$(nodes_of "$whandle")
   echo "job $id runs on $(nodes_of "$h1"); losing $lost (worker $wid)"
   # Load from the head while the node vanishes: every request must be answered.
