@@ -17,7 +17,7 @@ PACKAGES=(
   libespeak-ng-dev espeak-ng-data
   libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev
   python3-torch python3-torchaudio python3-numpy
-  slurm-wlm munge libpmix-dev
+  slurm-wlm munge libpmix-dev iproute2 util-linux
   gnuplot-nox chromium
 )
 # Node.js runs the voice-activity benchmark's anchor (Silero VAD on

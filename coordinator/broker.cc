@@ -447,8 +447,10 @@ Broker::~Broker() = default;
 Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   auto impl = std::make_unique<Impl>();
   std::string client_endpoint, worker_endpoint;
-  ASSIGN_OR_RETURN(impl->clients, net::BindRouter(options.client_listen, &client_endpoint, kHighWaterMark));
-  ASSIGN_OR_RETURN(impl->workers, net::BindRouter(options.worker_listen, &worker_endpoint, kHighWaterMark));
+  ASSIGN_OR_RETURN(impl->clients,
+                   net::BindRouter(options.client_listen, &client_endpoint, kHighWaterMark, options.advertise));
+  ASSIGN_OR_RETURN(impl->workers,
+                   net::BindRouter(options.worker_listen, &worker_endpoint, kHighWaterMark, options.advertise));
   impl->options = std::move(options);
   std::unique_ptr<Broker> broker(new Broker(std::move(impl)));
   broker->client_endpoint_ = client_endpoint;

@@ -34,6 +34,7 @@ namespace chorus::coordinator {
 struct BrokerOptions {
   std::string client_listen = "tcp://127.0.0.1:0";
   std::string worker_listen = "tcp://127.0.0.1:0";
+  std::string advertise;  // the host in the endpoints when a listen address is a wildcard ("": 127.0.0.1)
   std::string token;
   int max_queue = 256;  // per model
   std::chrono::milliseconds default_timeout{10000};

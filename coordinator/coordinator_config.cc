@@ -34,6 +34,9 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     root.Get("listen", &c.listen);
     root.Check(c.listen.rfind("tcp://", 0) == 0 || c.listen.rfind("ipc://", 0) == 0, "listen",
                "must be a tcp:// or ipc:// ZeroMQ endpoint");
+    root.Get("advertise", &c.advertise);
+    root.Check(c.advertise.find_first_of(" \t/:[]") == std::string::npos, "advertise",
+               "must be a host name or IPv4 address (no scheme, port or spaces), e.g. 198.18.0.1");
     root.Get("state_dir", &c.state_dir);
     root.Get("token", &c.token);
     root.Get("tick_ms", &c.tick_ms);

@@ -17,6 +17,10 @@ namespace chorus::coordinator {
 
 struct CoordinatorConfig {
   std::string listen = "tcp://127.0.0.1:7450";  // port 0: any free port (written to STATE_DIR/endpoint)
+  // Where other hosts reach this one when a listen address is a wildcard
+  // (0.0.0.0): the host written into STATE_DIR/endpoint, serving.json and
+  // the workers' --broker. "": 127.0.0.1 (one host).
+  std::string advertise;
   std::string state_dir = "runs/coordinator";
   std::string token;                             // "" : CHORUS_TOKEN, else STATE_DIR/token
   double tick_ms = 200;

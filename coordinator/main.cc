@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/net/zmq_channel.h"
 #include "common/util/fs.h"
 #include "common/util/logging.h"
 #include "coordinator/autoscaler.h"
@@ -58,7 +59,7 @@ int Serve(CoordinatorConfig config) {
   auto token = LoadOrCreateToken(config.token, config.state_dir);
   auto store = JobStore::Open(config.state_dir + "/jobs.db");
   auto speakers = SpeakerRegistry::Open(config.state_dir + "/jobs.db");  // the same file, its own connection
-  auto server = CoordinatorServer::Bind(config.listen);
+  auto server = CoordinatorServer::Bind(config.listen, config.advertise);
   for (const Status& s : {token.status(), store.status(), speakers.status(), server.status()}) {
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
@@ -96,6 +97,7 @@ int Serve(CoordinatorConfig config) {
   std::string dashboard_url;
   if (config.serving_enabled) {
     config.broker.token = *token;
+    config.broker.advertise = config.advertise;
     auto bound = Broker::Bind(config.broker);
     if (!bound.ok()) {
       spdlog::error("{}", bound.status().ToString());
@@ -116,7 +118,8 @@ int Serve(CoordinatorConfig config) {
       return 1;
     }
     gateway = std::move(*started);
-    const std::string http = "http://" + config.http.host + ":" + std::to_string(gateway->port());
+    const std::string http =
+        "http://" + net::AdvertisedHost(config.http.host, config.advertise) + ":" + std::to_string(gateway->port());
     nlohmann::json serving = {{"client", broker->client_endpoint()}, {"worker", broker->worker_endpoint()},
                               {"http", http}};
     if (dashboard && !dashboard->own_listener()) dashboard_url = http + "/dashboard/";
@@ -153,7 +156,10 @@ int Serve(CoordinatorConfig config) {
       if (broker_thread.joinable()) broker_thread.join();
       return 1;
     }
-    dashboard_url = "http://" + config.dashboard.listen.substr(0, config.dashboard.listen.rfind(':')) + ":" +
+    dashboard_url = "http://" +
+                    net::AdvertisedHost(config.dashboard.listen.substr(0, config.dashboard.listen.rfind(':')),
+                                        config.advertise) +
+                    ":" +
                     std::to_string(*port) + "/dashboard/";
   }
   if (!dashboard_url.empty()) {

@@ -6,9 +6,10 @@
 
 namespace chorus::coordinator {
 
-Result<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Bind(const std::string& listen) {
+Result<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Bind(const std::string& listen,
+                                                                   const std::string& advertise) {
   std::string endpoint;
-  ASSIGN_OR_RETURN(std::unique_ptr<zmq::socket_t> socket, net::BindRouter(listen, &endpoint));
+  ASSIGN_OR_RETURN(std::unique_ptr<zmq::socket_t> socket, net::BindRouter(listen, &endpoint, 0, advertise));
   return std::unique_ptr<CoordinatorServer>(new CoordinatorServer(std::move(socket), endpoint));
 }
 

@@ -20,7 +20,8 @@ namespace chorus::coordinator {
 class CoordinatorServer {
  public:
   // Binds `listen` (a tcp port of 0 picks a free one).
-  static Result<std::unique_ptr<CoordinatorServer>> Bind(const std::string& listen);
+  // `advertise`: the host peers use when `listen` is a wildcard (see net::BindRouter).
+  static Result<std::unique_ptr<CoordinatorServer>> Bind(const std::string& listen, const std::string& advertise = "");
 
   // The endpoint clients connect to, with the real port.
   const std::string& endpoint() const { return endpoint_; }

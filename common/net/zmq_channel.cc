@@ -7,8 +7,14 @@ zmq::context_t& SharedContext() {
   return *context;
 }
 
+std::string AdvertisedHost(const std::string& host, const std::string& advertise) {
+  const bool wildcard = host == "0.0.0.0" || host == "*" || host == "::" || host == "[::]";
+  if (!wildcard) return host;
+  return advertise.empty() ? "127.0.0.1" : advertise;
+}
+
 Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint,
-                                                  int high_water_mark) {
+                                                  int high_water_mark, const std::string& advertise) {
   std::string address = listen;
   if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0)
     address = address.substr(0, address.size() - 1) + "*";  // ZeroMQ's "any free port"
@@ -26,7 +32,8 @@ Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std
                        (e.num() == EADDRINUSE ? " (is another process using it?)" : ""));
   }
   *endpoint = socket->get(zmq::sockopt::last_endpoint);
-  if (endpoint->rfind("tcp://0.0.0.0:", 0) == 0) *endpoint = "tcp://127.0.0.1:" + endpoint->substr(14);
+  if (endpoint->rfind("tcp://0.0.0.0:", 0) == 0)
+    *endpoint = "tcp://" + AdvertisedHost("0.0.0.0", advertise) + ":" + endpoint->substr(14);
   return socket;
 }
 

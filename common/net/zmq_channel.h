@@ -28,12 +28,19 @@ inline constexpr int64_t kMaxMessageBytes = int64_t{64} << 20;
 // One process-wide context (ZeroMQ contexts are thread-safe).
 zmq::context_t& SharedContext();
 
-// A ROUTER socket bound to `listen`. A tcp port of 0 picks a free port;
-// *endpoint receives the address peers connect to (the real port, and
-// 127.0.0.1 for a wildcard host). `high_water_mark` 0 keeps ZeroMQ's default.
-// Messages over kMaxMessageBytes are refused (the sender is disconnected).
+// A ROUTER socket bound to `listen`: tcp://ADDRESS:PORT, or an interface's
+// name in place of the address (tcp://eth0:PORT; ZeroMQ binds its address).
+// A tcp port of 0 picks a free port; *endpoint receives the address peers
+// connect to (the real port and address; `advertise` for a wildcard host such
+// as 0.0.0.0, 127.0.0.1 when that is ""). `high_water_mark` 0 keeps ZeroMQ's
+// default. Messages over kMaxMessageBytes are refused (the sender is
+// disconnected).
 Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint,
-                                                  int high_water_mark = 0);
+                                                  int high_water_mark = 0, const std::string& advertise = "");
+
+// The host peers should use for a server bound to `host`: `advertise` (else
+// 127.0.0.1) when `host` is a wildcard (0.0.0.0, *, ::, [::]), else `host`.
+std::string AdvertisedHost(const std::string& host, const std::string& advertise);
 
 Status SendProto(zmq::socket_t& socket, const google::protobuf::MessageLite& message, bool delimiter = false);
 Status ParseProto(const zmq::message_t& frame, google::protobuf::MessageLite* message);

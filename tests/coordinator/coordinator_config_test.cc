@@ -1,5 +1,7 @@
 #include "coordinator/coordinator_config.h"
 
+#include "common/net/zmq_channel.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -48,6 +50,27 @@ TEST(CoordinatorConfigDashboard, BadSettingsAreRefusedByName) {
     ASSERT_FALSE(config.ok()) << yaml;
     EXPECT_THAT(config.status().message(), HasSubstr(says)) << yaml;
   }
+}
+
+TEST(CoordinatorConfigNetwork, AdvertiseIsAHostAndBindsOnAWildcardAreAdvertisedByIt) {
+  auto good = Load("listen: tcp://0.0.0.0:0\nadvertise: 198.18.0.1\n");
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->advertise, "198.18.0.1");
+  for (const std::string bad : {"tcp://198.18.0.1", "198.18.0.1:7450", "a b"}) {
+    auto refused = Load("advertise: \"" + bad + "\"\n");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("advertise")) << refused.status().ToString();
+  }
+  EXPECT_EQ(net::AdvertisedHost("0.0.0.0", "198.18.0.1"), "198.18.0.1");
+  EXPECT_EQ(net::AdvertisedHost("0.0.0.0", ""), "127.0.0.1");
+  EXPECT_EQ(net::AdvertisedHost("10.1.2.3", "198.18.0.1"), "10.1.2.3");  // a named address stays
+  std::string endpoint;
+  auto socket = net::BindRouter("tcp://0.0.0.0:0", &endpoint, 0, "127.0.0.2");
+  ASSERT_TRUE(socket.ok()) << socket.status().ToString();
+  EXPECT_THAT(endpoint, ::testing::StartsWith("tcp://127.0.0.2:"));
+  auto named = net::BindRouter("tcp://lo:0", &endpoint);  // an interface's name
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_THAT(endpoint, ::testing::StartsWith("tcp://127.0.0.1:"));
 }
 
 }  // namespace
