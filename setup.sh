@@ -18,6 +18,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev
   python3-torch python3-torchaudio python3-numpy
   slurm-wlm munge libpmix-dev iproute2 util-linux
+  clang libclang-rt-14-dev
   gnuplot-nox chromium
 )
 # Node.js runs the voice-activity benchmark's anchor (Silero VAD on

@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include "common/net/zmq_channel.h"
+#include "coordinator/broker_wire.h"
 #include "coordinator/token.h"
 
 namespace chorus::coordinator {
@@ -20,72 +21,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kHighWaterMark = 100000;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Protobuf wire format, for forwarding a client's request without parsing
-// and re-serializing it: a length-delimited field is key, length, bytes, and
-// when a field appears twice the last value wins.
-void AppendVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-void AppendBytesField(std::string* out, int field, const std::string& bytes) {
-  AppendVarint(out, (static_cast<uint64_t>(field) << 3) | 2);
-  AppendVarint(out, bytes.size());
-  out->append(bytes);
-}
-
-bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && p < end; shift += 7) {
-    const uint8_t b = *p++;
-    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
-// Parses an InferRequest without its input (wav/pcm/features, the bulk of
-// the bytes): the broker routes on the small fields and forwards the rest
-// untouched. Malformed bytes are an InvalidArgument.
-Status ParseRequestHeader(const zmq::message_t& frame, proto::InferRequest* header) {
-  const uint8_t* p = static_cast<const uint8_t*>(frame.data());
-  const uint8_t* end = p + frame.size();
-  std::string small;
-  const Status bad = InvalidArgument("malformed chorus.proto.InferRequest (" + std::to_string(frame.size()) + " bytes)");
-  while (p < end) {
-    const uint8_t* field_start = p;
-    uint64_t key = 0, length = 0;
-    if (!ReadVarint(p, end, &key)) return bad;
-    const int field = static_cast<int>(key >> 3);
-    switch (key & 7) {
-      case 0:
-        if (!ReadVarint(p, end, &length)) return bad;
-        break;
-      case 1:
-        p += 8;
-        break;
-      case 2:
-        if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p)) return bad;
-        p += length;
-        break;
-      case 5:
-        p += 4;
-        break;
-      default:
-        return bad;
-    }
-    if (p > end) return bad;
-    const bool input = field == proto::InferRequest::kWavFieldNumber || field == proto::InferRequest::kPcmFieldNumber ||
-                       field == proto::InferRequest::kFeaturesFieldNumber;
-    if (!input) small.append(reinterpret_cast<const char*>(field_start), static_cast<size_t>(p - field_start));
-  }
-  if (!header->ParseFromString(small)) return bad;
-  return Status::Ok();
-}
-
 
 }  // namespace
 
@@ -205,7 +140,7 @@ struct Broker::Impl {
       std::vector<std::string> route;
       for (auto& f : (*message)->route) route.push_back(f.to_string());
       proto::InferRequest in;
-      if (Status s = ParseRequestHeader((*message)->payload, &in); !s.ok()) {
+      if (Status s = ParseRequestHeader((*message)->payload.data(), (*message)->payload.size(), &in); !s.ok()) {
         Refuse(route, in, s);
         continue;
       }
