@@ -1,0 +1,71 @@
+#include "coordinator/oip_json.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "coordinator/broker_wire.h"
+
+namespace chorus::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+
+Status Parse(const std::string& body, proto::InferRequest* r = nullptr) {
+  proto::InferRequest scratch;
+  std::vector<std::string> outputs;
+  return ParseInferJson(body, r ? r : &scratch, &outputs);
+}
+
+TEST(OipJson, ReadsAudioFeaturesOutputsAndParameters) {
+  proto::InferRequest r;
+  std::vector<std::string> outputs;
+  ASSERT_TRUE(ParseInferJson(R"({"id":"7","inputs":[{"name":"audio","datatype":"FP32","shape":[3],"data":[0.5,[-0.5],1]}],
+      "outputs":[{"name":"labels"}],"parameters":{"sample_rate":8000,"top_k":2,"timeout_ms":500,"threshold":0.3}})",
+                             &r, &outputs)
+                  .ok());
+  EXPECT_EQ(r.id(), "7");
+  EXPECT_EQ(r.pcm().sample_rate(), 8000);
+  EXPECT_EQ(r.pcm().samples_size(), 3);
+  EXPECT_EQ(r.top_k(), 2);
+  EXPECT_EQ(r.timeout_ms(), 500);
+  EXPECT_DOUBLE_EQ(r.parameters().at("threshold"), 0.3);
+  EXPECT_EQ(outputs, std::vector<std::string>{"labels"});
+}
+
+TEST(OipJson, ValuesThatWouldNarrowOrOverflowAreRefusedByName) {
+  const std::string audio = R"({"inputs":[{"name":"audio","datatype":"FP32","shape":[1],"data":[)";
+  EXPECT_THAT(Parse(audio + "1e300]}]}").message(), HasSubstr("beyond FP32's range"));
+  EXPECT_THAT(Parse(audio + R"(0]}],"parameters":{"sample_rate":9999999999}})").message(),
+              HasSubstr("parameters.sample_rate"));
+  EXPECT_THAT(Parse(audio + R"(0]}],"parameters":{"top_k":4294967297}})").message(), HasSubstr("parameters.top_k"));
+  EXPECT_THAT(Parse(audio + R"(0]}],"parameters":{"timeout_ms":9200000000000000}})").message(),
+              HasSubstr("parameters.timeout_ms"));
+  EXPECT_THAT(Parse(R"({"inputs":[{"name":"audio","datatype":"FP32","shape":[4294967296,4294967296],"data":[0]}]})")
+                  .message(),
+              HasSubstr("more than"));
+  EXPECT_THAT(Parse(std::string(100000, '[')).message(), HasSubstr("nests deeper"));
+}
+
+TEST(BrokerWire, ReadsTheRoutingFieldsAndRefusesTruncatedFixedWidthFields) {
+  proto::InferRequest full;
+  full.set_model("kws");
+  full.set_version(3);
+  full.set_timeout_ms(1000);
+  full.set_wav(std::string(1000, 'x'));
+  const std::string bytes = full.SerializeAsString();
+  proto::InferRequest header;
+  ASSERT_TRUE(ParseRequestHeader(bytes.data(), bytes.size(), &header).ok());
+  EXPECT_EQ(header.model(), "kws");
+  EXPECT_EQ(header.version(), 3);
+  EXPECT_EQ(header.timeout_ms(), 1000);
+  EXPECT_FALSE(header.has_wav());  // the audio is forwarded, not parsed
+  // A fixed64 (wire type 1) or fixed32 (5) field cut short is malformed, not read past the end.
+  for (const std::string& cut : {std::string("\x09\x01\x02", 3), std::string("\x0d\x01", 2)})
+    EXPECT_FALSE(ParseRequestHeader(cut.data(), cut.size(), &header).ok());
+}
+
+}  // namespace
+}  // namespace chorus::coordinator
