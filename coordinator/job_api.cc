@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "coordinator/client/submit_limits.h"
 #include "coordinator/token.h"
 
 namespace chorus::coordinator {
@@ -14,7 +15,7 @@ proto::Reply JobApi::Handle(const proto::Request& request) {
                                                            : "the request's token is wrong");
   if (!s.ok()) {
     reply.Clear();
-    reply.set_error(s.message());
+    reply.set_error(ValidUtf8(s.message()));  // it may quote what the client sent
   }
   reply.set_code(StatusCodeName(s.code()));
   return reply;

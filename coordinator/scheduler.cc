@@ -10,6 +10,7 @@
 
 #include "common/config/job_spec.h"
 #include "common/util/fs.h"
+#include "coordinator/client/submit_limits.h"
 
 namespace chorus::coordinator {
 
@@ -63,8 +64,12 @@ LaunchSpec Scheduler::MakeLaunchSpec(const proto::Job& job, int attempt, int ran
 }
 
 Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
+  RETURN_IF_ERROR(CheckSubmitRequest(r));  // before parsing: a 50 MB job file is refused by its size
   const std::string where = r.spec_path().empty() ? "job.yaml" : r.spec_path();
   ASSIGN_OR_RETURN(config::TrainJobSpec spec, config::ParseTrainJobSpec(r.spec_yaml(), where));
+  if (r.name().empty()) {
+    if (Status s = CheckJobName(spec.name); !s.ok()) return InvalidArgument(where + ": name: " + s.message());
+  }
   const std::string launcher_name = r.launcher().empty() ? options_.default_launcher : r.launcher();
   Launcher* launcher = FindLauncher(launcher_name);
   if (!launcher) {

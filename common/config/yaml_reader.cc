@@ -1,7 +1,9 @@
 #include "common/config/yaml_reader.h"
 
 #include <cstdint>
+#include <map>
 #include <sstream>
+#include <vector>
 
 namespace chorus::config {
 namespace {
@@ -36,6 +38,39 @@ bool ConvertScalar(const YAML::Node& value, T* out) {
   } catch (const YAML::Exception&) {
     return false;
   }
+}
+
+// yaml-cpp keeps both entries of a key written twice and answers lookups
+// with the first: a job file's second `training:` would be silently ignored.
+// Walks every mapping and refuses the first key seen twice. Aliases repeat
+// the nodes they name, so the walk is bounded (a file of nested aliases
+// could otherwise make it visit billions of nodes).
+constexpr int64_t kMaxYamlNodes = 1000000;
+Status CheckDuplicateKeys(const YAML::Node& root, const std::string& name) {
+  std::vector<YAML::Node> stack = {root};
+  int64_t visited = 0;
+  while (!stack.empty()) {
+    YAML::Node node = stack.back();
+    stack.pop_back();
+    if (++visited > kMaxYamlNodes)
+      return InvalidArgument(name + ": more than " + std::to_string(kMaxYamlNodes) +
+                             " YAML nodes once its aliases are expanded");
+    if (node.IsSequence()) {
+      for (const auto& child : node) stack.push_back(child);
+    } else if (node.IsMap()) {
+      std::map<std::string, YAML::Mark> keys;
+      for (const auto& kv : node) {
+        if (kv.first.IsScalar()) {
+          auto [it, fresh] = keys.emplace(kv.first.Scalar(), kv.first.Mark());
+          if (!fresh)
+            return InvalidArgument(name + ":" + MarkText(kv.first.Mark()) + ": key '" + kv.first.Scalar() +
+                                   "' appears twice in one mapping (first at " + MarkText(it->second) + ")");
+        }
+        stack.push_back(kv.second);
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -214,6 +249,7 @@ Result<YamlReader> YamlReader::LoadString(const std::string& text, const std::st
   if (!root.IsMap()) {
     return InvalidArgument(name + ": expected a YAML mapping at the top level, got " + Describe(root));
   }
+  RETURN_IF_ERROR(CheckDuplicateKeys(root, name));
   return YamlReader(root, name);
 }
 
@@ -231,6 +267,7 @@ Result<YamlReader> YamlReader::LoadFile(const std::string& path) {
   if (!root.IsMap()) {
     return InvalidArgument(path + ": expected a YAML mapping at the top level, got " + Describe(root));
   }
+  RETURN_IF_ERROR(CheckDuplicateKeys(root, path));
   return YamlReader(root, path);
 }
 

@@ -16,6 +16,7 @@
 #include "common/util/fs.h"
 #include "coordinator/cli/history_plot.h"
 #include "coordinator/client/job_state.h"
+#include "coordinator/client/submit_limits.h"
 
 namespace chorus::cli {
 
@@ -205,6 +206,10 @@ int FailWith(const Status& s) {
 int JobCommands::Submit() {
   // Validate here first: a bad file never reaches the queue.
   if (!fs::is_regular_file(job_file_)) return Fail(InvalidArgument(job_file_ + ": no such job file"));
+  std::error_code size_error;
+  if (const auto size = fs::file_size(job_file_, size_error); !size_error && size > uintmax_t(coordinator::kMaxJobFileBytes))
+    return Fail(InvalidArgument(job_file_ + ": the job file is " + std::to_string(size) + " bytes; at most " +
+                                std::to_string(coordinator::kMaxJobFileBytes) + " (1 MiB). Nothing was queued."));
   auto spec = config::LoadTrainJobSpec(job_file_);
   if (!spec.ok()) return Fail(InvalidArgument("invalid job file, nothing was queued:\n" + spec.status().message()));
   auto text = ReadFile(job_file_);
@@ -235,6 +240,12 @@ int JobCommands::Submit() {
   if (threads_ > 0) {
     s->add_worker_args("--threads");
     s->add_worker_args(std::to_string(threads_));
+  }
+  if (Status valid = coordinator::CheckSubmitRequest(*s); !valid.ok())
+    return Fail(InvalidArgument(valid.message() + ". Nothing was queued."));
+  if (s->name().empty()) {
+    if (Status valid = coordinator::CheckJobName(spec->name); !valid.ok())
+      return Fail(InvalidArgument(job_file_ + ": name: " + valid.message() + ". Nothing was queued."));
   }
   auto reply = client->Call(request);
   if (!reply.ok()) return Fail(reply.status());

@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "coordinator/client/submit_limits.h"
 #include "coordinator/job_api.h"
 #include "tests/coordinator/coordinator_test_util.h"
 
@@ -276,7 +278,7 @@ TEST_F(SchedulerTest, NodesAreCheckedAtSubmitAndFollowElasticRanks) {
   // a 1-rank one.
   proto::SubmitRequest one = Request(1);
   one.set_launcher("slurm");
-  scheduler_->Submit(one);
+  ASSERT_TRUE(scheduler_->Submit(one).ok());
   r.set_min_ranks(1);
   int64_t elastic = scheduler_->Submit(r)->id();
   EXPECT_EQ(Job(elastic).state(), proto::RUNNING);
@@ -391,6 +393,44 @@ TEST_F(SchedulerTest, JobApiRequiresTheToken) {
   report.mutable_report()->mutable_step()->set_step(5);
   EXPECT_EQ(api.Handle(report).code(), "UNAUTHENTICATED");
   EXPECT_EQ(Job(id).progress().step(), 0);
+}
+
+TEST_F(SchedulerTest, OversizedOrMalformedSubmitsAreRefusedBeforeAnythingIsStored) {
+  proto::SubmitRequest big = Request();
+  big.set_spec_yaml(ValidJobYaml() + "# " + std::string(kMaxJobFileBytes, 'x') + "\n");
+  EXPECT_THAT(scheduler_->Submit(big).status().message(), ::testing::HasSubstr("at most 1048576 bytes"));
+  proto::SubmitRequest name = Request();
+  name.set_name(std::string(50 << 20, 'n'));
+  EXPECT_THAT(scheduler_->Submit(name).status().message(), ::testing::HasSubstr("the job name is 52428800 bytes"));
+  name.set_name("bad\xff\xfe");
+  EXPECT_THAT(scheduler_->Submit(name).status().message(), ::testing::HasSubstr("not UTF-8"));
+  name.set_name("tab\there");
+  EXPECT_THAT(scheduler_->Submit(name).status().message(), ::testing::HasSubstr("control character"));
+  proto::SubmitRequest restarts = Request();
+  restarts.set_max_restarts(-7);
+  EXPECT_THAT(scheduler_->Submit(restarts).status().message(), ::testing::HasSubstr("max_restarts -7"));
+  proto::SubmitRequest args = Request();
+  for (int i = 0; i <= kMaxWorkerArgs; ++i) args.add_worker_args("--x");
+  EXPECT_EQ(scheduler_->Submit(args).status().code(), StatusCode::kInvalidArgument);
+  proto::SubmitRequest dup = Request();
+  dup.set_spec_yaml(ValidJobYaml() + "name: again\n");
+  EXPECT_THAT(scheduler_->Submit(dup).status().message(), ::testing::HasSubstr("appears twice"));
+  EXPECT_TRUE(store_->ListJobs(false, 0)->empty());
+}
+
+TEST_F(SchedulerTest, AnErrorQuotingBytesThatAreNotUtf8StillMakesAValidReply) {
+  JobApi api("secret", *scheduler_, *store_);
+  proto::Request request;
+  request.set_token("secret");
+  *request.mutable_submit() = Request();
+  request.mutable_submit()->set_launcher("k8s\xff\xfe");  // quoted back in "unknown launcher '...'"
+  proto::Reply reply = api.Handle(request);
+  EXPECT_EQ(reply.code(), "INVALID_ARGUMENT");
+  EXPECT_THAT(reply.error(), ::testing::HasSubstr("unknown launcher 'k8s\xEF\xBF\xBD"));
+  std::string wire;
+  ASSERT_TRUE(reply.SerializeToString(&wire));
+  proto::Reply parsed;
+  EXPECT_TRUE(parsed.ParseFromString(wire)) << "a client could not parse the reply";
 }
 
 }  // namespace

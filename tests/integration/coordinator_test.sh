@@ -188,6 +188,18 @@ bad_input)
   chorus submit "$work/bad.yaml" > "$work/out" 2>&1
   [ $? -eq 2 ] || fail "an invalid job file should exit 2"
   grep -q "bad.yaml:3:.*training.batch_size" "$work/out" || fail "no file:line:key in: $(cat "$work/out")"
+  # A job file over 1 MiB, or with a key written twice, is refused by the CLI before anything is sent.
+  { cat "$work/job.yaml"; head -c 2000000 /dev/zero | tr '\0' '#'; echo; } > "$work/huge.yaml"
+  chorus submit "$work/huge.yaml" > "$work/out" 2>&1
+  [ $? -eq 2 ] || fail "a 2 MB job file should exit 2: $(cat "$work/out")"
+  grep -q "at most 1048576 (1 MiB). Nothing was queued" "$work/out" || fail "unclear: $(cat "$work/out")"
+  { cat "$work/job.yaml"; echo "name: twice"; } > "$work/dup.yaml"
+  chorus submit "$work/dup.yaml" > "$work/out" 2>&1
+  [ $? -eq 2 ] || fail "a key written twice should exit 2: $(cat "$work/out")"
+  grep -q "key 'name' appears twice" "$work/out" || fail "unclear: $(cat "$work/out")"
+  chorus submit "$work/job.yaml" --name "$(head -c 200 /dev/zero | tr '\0' n)" > "$work/out" 2>&1
+  [ $? -eq 2 ] || fail "a 200-byte name should exit 2"
+  grep -q "the job name is 200 bytes; at most 128" "$work/out" || fail "unclear: $(cat "$work/out")"
   chorus submit "$work/job.yaml" --launcher slurm > "$work/out" 2>&1
   [ $? -eq 2 ] || fail "an unknown launcher should exit 2"
   grep -q "unknown launcher 'slurm'" "$work/out" || fail "unclear: $(cat "$work/out")"

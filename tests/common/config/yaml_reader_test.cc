@@ -80,6 +80,29 @@ TEST(YamlReader, SyntaxErrorAndNonMappingAreRefused) {
   EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/job.yaml"));
 }
 
+TEST(YamlReader, AKeyWrittenTwiceIsRefusedWithBothPlaces) {
+  auto top = YamlReader::LoadString("name: a\nepochs: 1\nname: b\n", "job.yaml");
+  ASSERT_FALSE(top.ok());
+  EXPECT_THAT(top.status().message(), HasSubstr("job.yaml:3:1: key 'name' appears twice"));
+  EXPECT_THAT(top.status().message(), HasSubstr("first at 1:1"));
+  auto nested = YamlReader::LoadString("training:\n  epochs: 1\n  batch_size: 2\n  epochs: 3\n", "job.yaml");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_THAT(nested.status().message(), HasSubstr("key 'epochs' appears twice"));
+  // The same key in two mappings is fine.
+  EXPECT_TRUE(YamlReader::LoadString("a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n", "ok.yaml").ok());
+  // Aliases that expand to billions of nodes are refused, not walked.
+  std::string laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    const std::string prev = "*l" + std::to_string(i - 1);
+    std::string items = prev;
+    for (int k = 1; k < 10; ++k) items += ", " + prev;
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + items + "]\n";
+  }
+  auto bomb = YamlReader::LoadString(laughs, "bomb.yaml");
+  ASSERT_FALSE(bomb.ok());
+  EXPECT_THAT(bomb.status().message(), HasSubstr("aliases"));
+}
+
 TEST(YamlReader, SectionThatIsNotAMappingIsAnError) {
   Options o;
   Status st = Read("name: a\ntraining: 5\n", &o);
