@@ -4,12 +4,14 @@
 // next coordinator started on the same state directory re-attaches to them.
 // Exit codes: 0 stopped by a signal, 1 could not start, 2 bad usage or config.
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -45,10 +47,16 @@ using namespace chorus;
 using namespace chorus::coordinator;
 
 int Serve(CoordinatorConfig config) {
+  // The job store, job files, logs and checkpoints are the users' business:
+  // everything the coordinator and the processes it starts write is theirs
+  // alone (files 0600, directories 0700), the state directory included.
+  ::umask(077);
   if (Status s = MakeDirs(config.state_dir); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;
   }
+  if (::chmod(config.state_dir.c_str(), 0700) != 0)
+    spdlog::warn("cannot make {} private (mode 0700): {}", config.state_dir, std::strerror(errno));
   // One coordinator per state directory.
   const std::string lock_path = config.state_dir + "/coordinator.lock";
   int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -121,6 +121,11 @@ local)
   chorus status "$id" | grep -q "test .*accuracy" || fail "no test evaluation reported"
   chorus logs "$id" | grep -q "rank 0 of 2" || fail "the log does not show 2 ranks"
   chorus list | grep -q "SUCCEEDED" || fail "list does not show the job"
+  # The job's files and those its ranks wrote are private too.
+  for f in "$state/jobs/$id" "$state/jobs/$id/job.log" "$state/jobs/$id/job.yaml" "$state/jobs/$id/output/checkpoints"; do
+    m=$(stat -c %a "$f")
+    case "$m" in 600|700) ;; *) fail "$f has mode $m, readable by others" ;; esac
+  done
   ;;
 cancel)
   write_config; start_coordinator
@@ -184,6 +189,9 @@ bad_input)
   grep -q "no coordinator answered at tcp://127.0.0.1:1" "$work/out" || fail "unclear message: $(cat "$work/out")"
   write_config; start_coordinator
   [ "$(stat -c %a "$state/token")" = 600 ] || fail "token file mode is $(stat -c %a "$state/token")"
+  # What the coordinator writes is its users' alone.
+  [ "$(stat -c %a "$state")" = 700 ] || fail "state directory mode is $(stat -c %a "$state")"
+  [ "$(stat -c %a "$state/jobs.db")" = 600 ] || fail "jobs.db mode is $(stat -c %a "$state/jobs.db")"
   printf 'name: bad\nmodel: {name: tc_resnet}\ntraining: {batch_size: "many"}\n' > "$work/bad.yaml"
   chorus submit "$work/bad.yaml" > "$work/out" 2>&1
   [ $? -eq 2 ] || fail "an invalid job file should exit 2"
