@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS metrics(
   time REAL NOT NULL,
   value BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS metrics_job ON metrics(job_id, kind);
+CREATE TABLE IF NOT EXISTS submit_ids(
+  request_id TEXT PRIMARY KEY,
+  job_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deployments(
   name TEXT PRIMARY KEY,
   deployment BLOB NOT NULL);
@@ -115,7 +118,17 @@ std::string JobBlob(const proto::Job& job) {
 }
 }  // namespace
 
-Result<int64_t> JobStore::CreateJob(proto::Job* job, const std::string& spec_yaml) {
+Result<int64_t> JobStore::JobForRequest(const std::string& request_id) {
+  Statement select(db_, "SELECT job_id FROM submit_ids WHERE request_id=?");
+  RETURN_IF_ERROR(select.prepared());
+  select.Bind(1, request_id);
+  const int rc = select.Step();
+  if (rc == SQLITE_ROW) return select.Int(0);
+  if (rc != SQLITE_DONE) return select.Error("read");
+  return int64_t{0};
+}
+
+Result<int64_t> JobStore::CreateJob(proto::Job* job, const std::string& spec_yaml, const std::string& request_id) {
   int64_t id = 0;
   RETURN_IF_ERROR(Atomically([&]() -> Status {
     Statement insert(db_,
@@ -132,6 +145,13 @@ Result<int64_t> JobStore::CreateJob(proto::Job* job, const std::string& spec_yam
     RETURN_IF_ERROR(insert.Run());
     id = sqlite3_last_insert_rowid(db_);
     job->set_id(id);
+    if (!request_id.empty()) {
+      Statement remember(db_, "INSERT INTO submit_ids(request_id, job_id) VALUES(?,?)");
+      RETURN_IF_ERROR(remember.prepared());
+      remember.Bind(1, request_id);
+      remember.Bind(2, id);
+      RETURN_IF_ERROR(remember.Run());
+    }
     return SaveJob(*job);
   }));
   return id;

@@ -34,8 +34,11 @@ class JobStore {
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
 
-  // Inserts a new job; returns its id (also set in *job).
-  Result<int64_t> CreateJob(proto::Job* job, const std::string& spec_yaml);
+  // Inserts a new job; returns its id (also set in *job). A non-empty
+  // `request_id` is remembered with it (see JobForRequest).
+  Result<int64_t> CreateJob(proto::Job* job, const std::string& spec_yaml, const std::string& request_id = "");
+  // The job a submit with this client request id created; 0 if none.
+  Result<int64_t> JobForRequest(const std::string& request_id);
   // Overwrites the job row (history fields of `job` are not stored here).
   Status SaveJob(const proto::Job& job);
   // NotFound for an unknown id. With `history`: attempts, evaluations.

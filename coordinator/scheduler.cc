@@ -65,6 +65,13 @@ LaunchSpec Scheduler::MakeLaunchSpec(const proto::Job& job, int attempt, int ran
 
 Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
   RETURN_IF_ERROR(CheckSubmitRequest(r));  // before parsing: a 50 MB job file is refused by its size
+  if (!r.request_id().empty()) {  // a retried submit: the job the first one queued
+    ASSIGN_OR_RETURN(int64_t existing, store_.JobForRequest(r.request_id()));
+    if (existing != 0) {
+      spdlog::info("job {}: submit {} retried; not queued again", existing, r.request_id());
+      return store_.LoadJob(existing);
+    }
+  }
   const std::string where = r.spec_path().empty() ? "job.yaml" : r.spec_path();
   ASSIGN_OR_RETURN(config::TrainJobSpec spec, config::ParseTrainJobSpec(r.spec_yaml(), where));
   if (r.name().empty()) {
@@ -111,7 +118,7 @@ Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
   for (const auto& a : r.worker_args()) job.add_worker_args(a);
   if (spec.training.device != "cpu") job.set_gpus_per_rank(1);
   RETURN_IF_ERROR(store_.Atomically([&]() -> Status {
-    ASSIGN_OR_RETURN(int64_t id, store_.CreateJob(&job, r.spec_yaml()));
+    ASSIGN_OR_RETURN(int64_t id, store_.CreateJob(&job, r.spec_yaml(), r.request_id()));
     job.set_run_dir(options_.state_dir + "/jobs/" + std::to_string(id));
     return store_.SaveJob(job);
   }));

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -23,6 +24,18 @@ namespace chorus::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+// 128 random bits in hex: a submit's request id.
+std::string RandomRequestId() {
+  std::random_device random;
+  std::string id;
+  char hex[9];
+  for (int i = 0; i < 4; ++i) {
+    std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(random()));
+    id += hex;
+  }
+  return id;
+}
 
 std::string Duration(double seconds) {
   if (seconds < 0 || !std::isfinite(seconds)) return "-";
@@ -129,6 +142,9 @@ void JobCommands::Register(CLI::App& app) {
                       "spread the ranks over exactly this many nodes (Slurm --nodes; at most --ranks); "
                       "default: the launcher places them")
       ->check(CLI::Range(1, 4096));
+  submit_->add_option("--request-id", request_id_,
+                      "this submit's id (at most 64 bytes; default: a random one): a submit retried with the same id "
+                      "returns the job the first one queued instead of queueing another");
   submit_->add_option("--min-ranks", min_ranks_,
                       "elastic: start or restart with as few as this many ranks when fewer slots are free");
   submit_->add_option("--launcher", launcher_, "local (mpirun on the coordinator's host) or slurm")
@@ -241,13 +257,22 @@ int JobCommands::Submit() {
     s->add_worker_args("--threads");
     s->add_worker_args(std::to_string(threads_));
   }
+  if (request_id_.empty()) request_id_ = RandomRequestId();
+  s->set_request_id(request_id_);
   if (Status valid = coordinator::CheckSubmitRequest(*s); !valid.ok())
     return Fail(InvalidArgument(valid.message() + ". Nothing was queued."));
   if (s->name().empty()) {
     if (Status valid = coordinator::CheckJobName(spec->name); !valid.ok())
       return Fail(InvalidArgument(job_file_ + ": name: " + valid.message() + ". Nothing was queued."));
   }
+  // A coordinator that is slow, not gone, may have queued the job: the same
+  // request id makes a retry return that job instead of a second one.
   auto reply = client->Call(request);
+  for (int retry = 0; retry < 2 && !reply.ok() && reply.status().code() == StatusCode::kUnavailable; ++retry)
+    reply = client->Call(request);
+  if (!reply.ok() && reply.status().code() == StatusCode::kUnavailable)
+    return Fail(Unavailable(reply.status().message() + "\nIf it was only slow, the job may be queued: submit again with " +
+                            "--request-id " + request_id_ + " and it is queued at most once."));
   if (!reply.ok()) return Fail(reply.status());
   const proto::Job& job = reply->job();
   std::printf("submitted job %lld (%s): %d rank(s) on %s\n", (long long)job.id(), job.name().c_str(), job.ranks(),

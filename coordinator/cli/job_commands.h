@@ -51,6 +51,7 @@ class JobCommands {
   CLI::App *submit_ = nullptr, *list_ = nullptr, *status_ = nullptr, *watch_ = nullptr, *logs_ = nullptr,
            *cancel_ = nullptr, *retry_ = nullptr;
   std::string job_file_, launcher_, name_, output_ = "table";
+  std::string request_id_;
   int ranks_ = 1, min_ranks_ = 0, nodes_ = 0, priority_ = 0, max_restarts_ = -1, max_steps_ = 0, threads_ = 0, log_every_steps_ = 0, limit_ = 50;
   bool watch_after_submit_ = false, active_only_ = false, follow_ = false;
   int64_t job_id_ = 0;

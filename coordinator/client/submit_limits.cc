@@ -44,6 +44,8 @@ Status CheckSubmitRequest(const proto::SubmitRequest& r) {
     if (a.size() > kMaxWorkerArgBytes || !IsUtf8(a))
       return InvalidArgument("a worker argument is over " + std::to_string(kMaxWorkerArgBytes) +
                              " bytes or not UTF-8 text");
+  if (r.request_id().size() > kMaxRequestIdBytes || !IsUtf8(r.request_id()))
+    return InvalidArgument("the request id is over " + std::to_string(kMaxRequestIdBytes) + " bytes or not UTF-8 text");
   if (r.max_restarts() < -1)
     return InvalidArgument("max_restarts " + std::to_string(r.max_restarts()) +
                            " is not a count (0 or more; -1 takes the coordinator's default)");

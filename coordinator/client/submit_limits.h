@@ -18,6 +18,7 @@ inline constexpr int kMaxJobNameBytes = 128;
 inline constexpr int kMaxPathBytes = 4096;  // PATH_MAX
 inline constexpr int kMaxWorkerArgs = 64;
 inline constexpr int kMaxWorkerArgBytes = 4096;
+inline constexpr int kMaxRequestIdBytes = 64;
 
 // A job's name: 1 to kMaxJobNameBytes bytes of UTF-8 without control characters.
 Status CheckJobName(const std::string& name);

@@ -433,5 +433,28 @@ TEST_F(SchedulerTest, AnErrorQuotingBytesThatAreNotUtf8StillMakesAValidReply) {
   EXPECT_TRUE(parsed.ParseFromString(wire)) << "a client could not parse the reply";
 }
 
+TEST_F(SchedulerTest, ASubmitRetriedWithItsRequestIdIsQueuedOnce) {
+  proto::SubmitRequest r = Request();
+  r.set_request_id("3f2a9c");
+  auto first = scheduler_->Submit(r);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto again = scheduler_->Submit(r);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->id(), first->id());
+  r.set_request_id("another");
+  auto other = scheduler_->Submit(r);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->id(), first->id());
+  r.clear_request_id();  // no id: no such guarantee
+  ASSERT_TRUE(scheduler_->Submit(r).ok());
+  EXPECT_EQ(store_->ListJobs(false, 0)->size(), 3u);
+  // The ids survive a restart of the coordinator (they are in the job store).
+  Restart();
+  r.set_request_id("3f2a9c");
+  EXPECT_EQ(scheduler_->Submit(r)->id(), first->id());
+  r.set_request_id(std::string(65, 'x'));
+  EXPECT_EQ(scheduler_->Submit(r).status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace chorus::coordinator

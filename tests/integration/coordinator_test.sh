@@ -214,6 +214,12 @@ bad_input)
   chorus submit "$work/job.yaml" --ranks 3 > "$work/out" 2>&1
   [ $? -eq 2 ] || fail "more ranks than slots should exit 2"
   [ "$(chorus list --output json | grep -c '"id"')" = 0 ] || fail "something was queued: $(chorus list)"
+  # The same --request-id twice queues one job.
+  a=$(chorus submit "$work/job.yaml" --max-steps 1 --request-id retry-1) || fail "submit with a request id failed"
+  b=$(chorus submit "$work/job.yaml" --max-steps 1 --request-id retry-1) || fail "the retried submit failed"
+  [ "$(echo "$a" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')" = "$(echo "$b" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')" ] ||
+    fail "a retried submit queued another job: $a / $b"
+  [ "$(chorus list --output json | grep -c '"id"')" = 1 ] || fail "expected one job: $(chorus list)"
   chorus status 999 > "$work/out" 2>&1
   [ $? -eq 5 ] || fail "an unknown job should exit 5"
   grep -q "no job with id 999" "$work/out" || fail "unclear: $(cat "$work/out")"
