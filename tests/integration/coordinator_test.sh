@@ -71,23 +71,11 @@ start_coordinator() {
   endpoint=$(head -1 "$state/endpoint")
 }
 
-# json_field JOB FIELD: one top-level field of `chorus status --output json`.
-json_field() {
-  chorus status "$1" --output json | /usr/bin/python3 -c "import json,sys; v=json.load(sys.stdin).get('$2'); print('' if v is None else v)"
-}
-wait_state() {  # wait_state JOB STATE SECONDS
-  local s=""
-  for _ in $(seq $(( $3 * 5 ))); do
-    s=$(json_field "$1" state)
-    [ "$s" = "$2" ] && return 0
-    case "$s" in SUCCEEDED|FAILED|CANCELLED) break ;; esac
-    sleep 0.2
-  done
-  fail "job $1 is '$s', expected $2 (reason: $(json_field "$1" reason))"
-}
+# json_field, wait_state, step_of
+source "$(dirname "$0")/job_helpers.sh"
 wait_step() {  # wait_step JOB MIN_STEP SECONDS
   for _ in $(seq $(( $3 * 5 ))); do
-    step=$(chorus status "$1" --output json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin).get('progress',{}).get('step',0))")
+    step=$(step_of "$1")
     [ "${step:-0}" -ge "$2" ] && return 0
     sleep 0.2
   done

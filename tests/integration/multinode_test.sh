@@ -83,18 +83,8 @@ case "$endpoint" in "tcp://$head_addr:"*) ;; *) fail "the coordinator's endpoint
 http=$(py "import json; print(json.load(open('$state/serving.json'))['http'])")
 token=$(cat "$state/token")
 
-json_field() { chorus status "$1" --output json | py "import json,sys; v=json.load(sys.stdin).get('$2'); print('' if v is None else v)"; }
-wait_state() {  # wait_state JOB STATE SECONDS
-  local s=""
-  for _ in $(seq $(( $3 * 5 ))); do
-    s=$(json_field "$1" state)
-    [ "$s" = "$2" ] && return 0
-    case "$s" in SUCCEEDED|FAILED|CANCELLED) break ;; esac
-    sleep 0.2
-  done
-  fail "job $1 is '$s', expected $2 (reason: $(json_field "$1" reason))"
-}
-step_of() { chorus status "$1" --output json | py "import json,sys; print(json.load(sys.stdin).get('progress',{}).get('step',0))"; }
+# json_field, wait_state, step_of
+source "$(dirname "$0")/job_helpers.sh"
 handles_of() { chorus status "$1" --output json | py "import json,sys; [print(a['handle']) for a in json.load(sys.stdin).get('attempt_history',[]) if a.get('handle')]"; }
 nodes_of() { [ -n "$1" ] || fail "nodes_of: no Slurm job id"; scontrol show job "$1" -o | sed -n 's/.* NodeList=\([^ ]*\).*/\1/p'; }   # Slurm's node list of a job
 submit() { chorus submit "$work/job.yaml" "$@" | sed -n 's/^submitted job \([0-9]*\).*/\1/p'; }
