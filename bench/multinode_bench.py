@@ -202,7 +202,7 @@ def main():
     if not os.path.isdir(os.path.join(data, "yes")):
         sys.exit(f"multinode_bench: no dataset at {data} (ctest -R ddp_data makes it, or pass --data)")
     started = cluster_up()
-    work = tempfile.mkdtemp(prefix="multinode-bench-", dir=os.path.join(build))  # shared by the nodes, unlike /tmp
+    work = tempfile.mkdtemp(prefix="multinode-bench-", dir=build)  # beside the build, which the nodes share
     coord = None
     try:
         t_start = time.time()

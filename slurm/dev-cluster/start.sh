@@ -233,6 +233,10 @@ done
 echo "PartitionName=debug Nodes=${NODE_LIST} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO"
 } >"$CONF_NEW"
 [[ -f $DIR/plugstack.conf ]] || : >"$DIR/plugstack.conf"   # no system SPANK plugins
+if (( MULTI )); then
+    # PMIx's per-step client directories: node-private (see start_slurmd).
+    echo "PMIxCliTmpDirBase=$DIR/node-scratch" >"$DIR/mpi.conf"
+fi
 
 ctld_up=0; ctld_started=0; any_slurmd_up=0
 alive slurmctld "$CTLD_PID" && ctld_up=1
@@ -271,21 +275,24 @@ start_slurmd() {
     # lost its state (e.g. was SIGKILLed) it may reuse job ids, which slurmd
     # would then reject ("Job credential revoked").  Harmless to drop here.
     mkdir -p "$spool"; chmod 0700 "$spool"
-    if (( MULTI )); then mkdir -p "$DIR/tmp/$name"; chmod 1777 "$DIR/tmp" "$DIR/tmp/$name"; fi
+    if (( MULTI )); then mkdir -p "$DIR/node-tmp/$name" "$DIR/node-scratch"; fi
     rm -f "$pf" "$spool/cred_state" "$spool/cred_state.old"
     log "starting slurmd of $name"
     T0[$name]=$(date +%s)
     if (( MULTI )); then
         # In the node's network namespace (nsenter, not `ip netns exec`, which
-        # would remount /sys and hide the cgroup file system slurmd wants), with its own host name (UTS
-        # namespace), /etc/hosts and /tmp (private mount namespace): like
-        # real nodes, they share every file system but /tmp (where PMIx and
-        # Open MPI keep per-node files under names that would collide). The
+        # would remount /sys and hide the cgroup file system slurmd wants),
+        # with its own host name (UTS namespace) and a private mount
+        # namespace for its own /etc/hosts and its own $DIR/node-scratch:
+        # PMIx keeps per-step directories there (mpi.conf), under names that
+        # collide when two nodes share a directory. Every other file system,
+        # /tmp included, is shared as a cluster's home and scratch are. The
         # jobs it runs inherit all of it.
         nsenter --net="/run/netns/$name" unshare --uts --mount --propagation private -- \
-            sh -c 'mount --bind "$1" /etc/hosts && mount --bind "$4" /tmp && hostname "$2" &&
+            sh -c 'mount --bind "$1" /etc/hosts && mount --bind "$4" "$5" && hostname "$2" &&
                    exec slurmd -f "$3" -N "$2"' \
-            sh "$DIR/hosts" "$name" "$SLURM_CONF" "$DIR/tmp/$name" </dev/null || fail "slurmd of $name failed to start"
+            sh "$DIR/hosts" "$name" "$SLURM_CONF" "$DIR/node-tmp/$name" "$DIR/node-scratch" </dev/null \
+            || fail "slurmd of $name failed to start"
     else
         slurmd -f "$SLURM_CONF" -N "$name" </dev/null || fail "slurmd of $name failed to start"
     fi
