@@ -10,7 +10,7 @@
 #              ZeroMQ and HTTP
 #   node_loss  while a 2-node job trains and 2 workers serve under load, one
 #              node vanishes (node.sh kill): Slurm marks it down, the job
-#              resumes from its checkpoint on the node left and succeeds, the
+#              resumes from its checkpoint on the node left and trains on, the
 #              deployment is back to 2 workers, and no request failed
 # Every process it starts is killed by pid, every Slurm job it made cancelled,
 # a lost node revived. Traffic stays on the cluster's private addresses.
@@ -168,7 +168,9 @@ serve)
 node_loss)
   train_model
   chorus deploy "$model_job" --name kws --min 2 --max 2 --launcher slurm || fail "deploy failed"
-  id=$(submit --ranks 2 --nodes 2 --min-ranks 1 --max-steps 150)
+  # It trains until cancelled: however fast this machine is, it is still
+  # training when the node is lost.
+  id=$(submit --ranks 2 --nodes 2 --min-ranks 1 --max-steps 1000000)
   [ -n "$id" ] || fail "submit failed"
   wait_workers 2 120
   for _ in $(seq 600); do [ "$(step_of "$id")" -ge 25 ] && break; sleep 0.2; done
@@ -179,6 +181,7 @@ node_loss)
   read -r wid whandle < <(ready_workers | tail -1)
   [ -n "$whandle" ] || fail "worker $wid has no Slurm job id"
   lost=$(nodes_of "$whandle")
+  [ "$(json_field "$id" state)" = RUNNING ] || fail "job $id is $(json_field "$id" state), not RUNNING"
   echo "job $id runs on $(nodes_of "$h1"); losing $lost (worker $wid)"
   # Load from the head while the node vanishes: every request must be answered.
   "$bin/chorus" --log-level warn --state-dir "$state" bench kws --file "$wav" --concurrency 2 --duration 40s \
@@ -186,6 +189,7 @@ node_loss)
   load=$!
   sleep 3
   t0=$(date +%s.%N)
+  kill_step=$(step_of "$id")
   "$src/slurm/dev-cluster/node.sh" kill "$lost" || fail "node.sh kill failed"
   for _ in $(seq 150); do
     case "$(sinfo -h -n "$lost" -o %T)" in down*) break ;; esac
@@ -193,17 +197,26 @@ node_loss)
   done
   case "$(sinfo -h -n "$lost" -o %T)" in down*) ;; *) fail "Slurm did not mark $lost down: $(sinfo -h -n "$lost")" ;; esac
   echo "Slurm marked $lost down after $(py "print(round($(date +%s.%N) - $t0, 1))") s"
-  wait_state "$id" SUCCEEDED 300
-  attempts=$(json_field "$id" attempts)
+  # The retry resumes from the checkpoint and trains past where the loss found it.
+  attempts=1 step=0
+  for _ in $(seq 600); do
+    attempts=$(json_field "$id" attempts) step=$(step_of "$id")
+    [ "$attempts" -ge 2 ] && [ "$(json_field "$id" state)" = RUNNING ] && [ "$step" -ge $(( kill_step + 20 )) ] && break
+    sleep 0.5
+  done
   [ "$attempts" -ge 2 ] || fail "the job was not retried (attempts $attempts)"
+  [ "$step" -ge $(( kill_step + 20 )) ] || fail "the retry did not train past step $kill_step + 20 (at $step)"
+  echo "lost at step $kill_step; attempt $attempts is at step $step"
   h2=$(handles_of "$id" | tail -1)
   echo "attempt $attempts ran on $(nodes_of "$h2")"
   scontrol show hostnames "$(nodes_of "$h2")" | grep -qx "$lost" && fail "the retry ran on the lost node"
   chorus logs "$id" | grep -q "resumed from" || fail "the retry did not resume from the checkpoint"
+  chorus cancel "$id" > /dev/null || fail "cancel failed"
+  wait_state "$id" CANCELLED 60
   wait_workers 2 120
-  ready_workers | while read -r w h; do
+  while read -r w h; do
     [ "$(nodes_of "$h")" != "$lost" ] || fail "worker $w runs on the lost node"
-  done
+  done < <(ready_workers)
   wait "$load"; rc=$?; load=""
   cat "$work/bench.out"
   [ $rc -eq 0 ] || fail "the load failed (exit $rc)"
