@@ -92,9 +92,7 @@ int SlurmLauncher::NodesToAsk(int requested, const std::vector<proto::SlurmNode>
 Result<std::string> SlurmLauncher::Launch(const LaunchSpec& requested) {
   LaunchSpec spec = requested;
   if (spec.nodes > 1) {
-    Result<std::string> out = Slurm({"sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%C|%G"}, std::chrono::seconds(3));
-    Result<std::vector<proto::SlurmNode>> parsed =
-        out.ok() ? ParseSinfoNodes(*out) : Result<std::vector<proto::SlurmNode>>(out.status());
+    Result<std::vector<proto::SlurmNode>> parsed = QueryNodes();
     if (parsed.ok()) {
       spec.nodes = NodesToAsk(spec.nodes, *parsed, options_.partition);
       if (spec.nodes < requested.nodes)
@@ -174,16 +172,19 @@ Result<std::vector<proto::SlurmNode>> SlurmLauncher::ParseSinfoNodes(const std::
   return nodes;
 }
 
+Result<std::vector<proto::SlurmNode>> SlurmLauncher::QueryNodes() const {
+  // The coordinator's loop waits on it: a slurmctld that does not answer
+  // costs at most 3 s, not the 20 s a launch may take.
+  ASSIGN_OR_RETURN(std::string out, Slurm({"sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%C|%G"}, std::chrono::seconds(3)));
+  return ParseSinfoNodes(out);
+}
+
 Status SlurmLauncher::DescribeNodes(proto::ClusterStatus* cluster) {
   const auto now = std::chrono::steady_clock::now();
   if (nodes_at_ == std::chrono::steady_clock::time_point{} || now - nodes_at_ >= std::chrono::seconds(5)) {
     nodes_at_ = now;
     nodes_error_.clear();
-    // The coordinator's loop waits on it: a slurmctld that does not answer
-    // costs at most 3 s per 5 s, not the 20 s a launch may take.
-    Result<std::string> out = Slurm({"sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%C|%G"}, std::chrono::seconds(3));
-    Result<std::vector<proto::SlurmNode>> parsed =
-        out.ok() ? ParseSinfoNodes(*out) : Result<std::vector<proto::SlurmNode>>(out.status());
+    Result<std::vector<proto::SlurmNode>> parsed = QueryNodes();
     if (parsed.ok()) {
       nodes_ = std::move(*parsed);
     } else {

@@ -55,6 +55,8 @@ class SlurmLauncher : public Launcher {
   static int NodesToAsk(int requested, const std::vector<proto::SlurmNode>& nodes, const std::string& partition);
 
  private:
+  // sinfo's nodes now (3 s timeout), or why not.
+  Result<std::vector<proto::SlurmNode>> QueryNodes() const;
   // stdout, or the error; `timeout` 0: options_.command_timeout.
   Result<std::string> Slurm(const std::vector<std::string>& argv,
                             std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
