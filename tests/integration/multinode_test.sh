@@ -198,19 +198,31 @@ node_loss)
   case "$(sinfo -h -n "$lost" -o %T)" in down*) ;; *) fail "Slurm did not mark $lost down: $(sinfo -h -n "$lost")" ;; esac
   echo "Slurm marked $lost down after $(py "print(round($(date +%s.%N) - $t0, 1))") s"
   # The retry resumes from the checkpoint and trains past where the loss found it.
-  attempts=1 step=0
+  # Until its ranks report, the job's progress is attempt 1's last: wait for
+  # attempt 2's own "resumed from ... at step N" and 20 steps past N.
+  attempts=1
   for _ in $(seq 600); do
-    attempts=$(json_field "$id" attempts) step=$(step_of "$id")
-    [ "$attempts" -ge 2 ] && [ "$(json_field "$id" state)" = RUNNING ] && [ "$step" -ge $(( kill_step + 20 )) ] && break
+    attempts=$(json_field "$id" attempts)
+    [ "$attempts" -ge 2 ] && break
     sleep 0.5
   done
   [ "$attempts" -ge 2 ] || fail "the job was not retried (attempts $attempts)"
-  [ "$step" -ge $(( kill_step + 20 )) ] || fail "the retry did not train past step $kill_step + 20 (at $step)"
-  echo "lost at step $kill_step; attempt $attempts is at step $step"
+  resumed="" step=0
+  for _ in $(seq 600); do
+    resumed=$(chorus logs "$id" | sed -n '/==== chorus: job [0-9]* attempt 2,/,$ s/.*resumed from .* at step \([0-9]*\) .*/\1/p' | tail -1)
+    step=$(step_of "$id")
+    [ -n "$resumed" ] && [ "$(json_field "$id" state)" = RUNNING ] && [ "$step" -ge $(( resumed + 20 )) ] && break
+    sleep 0.5
+  done
+  [ -n "$resumed" ] || fail "the retry did not resume from a checkpoint"
+  # (the loss may land between a step's report and its checkpoint: one interval back)
+  [ "$resumed" -ge $(( kill_step - 20 )) ] || fail "the retry resumed from step $resumed, long before the loss at step $kill_step"
+  [ "$step" -ge $(( resumed + 20 )) ] || fail "the retry did not train 20 steps past step $resumed (at $step)"
+  echo "lost at step $kill_step; attempt $attempts resumed at step $resumed and is at step $step"
   h2=$(handles_of "$id" | tail -1)
+  [ "$h2" != "$h1" ] || fail "attempt $attempts has no Slurm job id of its own"
   echo "attempt $attempts ran on $(nodes_of "$h2")"
   scontrol show hostnames "$(nodes_of "$h2")" | grep -qx "$lost" && fail "the retry ran on the lost node"
-  chorus logs "$id" | grep -q "resumed from" || fail "the retry did not resume from the checkpoint"
   chorus cancel "$id" > /dev/null || fail "cancel failed"
   wait_state "$id" CANCELLED 60
   wait_workers 2 120
