@@ -9,7 +9,8 @@
 
 #include "common/net/zmq_channel.h"
 #include "coordinator/broker_wire.h"
-#include "coordinator/token.h"
+#include "coordinator/access.h"
+#include "coordinator/credentials.h"
 
 namespace chorus::coordinator {
 
@@ -122,6 +123,11 @@ struct Broker::Impl {
     r.answered = true;
   }
 
+  Status Authorize(const std::string& token, Action action, const std::string& model) const {
+    ASSIGN_OR_RETURN(Principal who, options.credentials->Authenticate(token));
+    return Permit(who, action, {"", 0, 0, model});
+  }
+
   // Refusal before the request was queued.
   void Refuse(std::vector<std::string> route, const proto::InferRequest& in, const Status& s) {
     Request r;
@@ -144,8 +150,8 @@ struct Broker::Impl {
         Refuse(route, in, s);
         continue;
       }
-      if (!TokensEqual(options.token, in.token())) {
-        Refuse(route, in, Unauthenticated(in.token().empty() ? "the request carries no token" : "wrong token"));
+      if (Status s = Authorize(in.token(), Action::kInfer, in.model()); !s.ok()) {
+        Refuse(route, in, s);
         continue;
       }
       in.clear_token();
@@ -197,8 +203,8 @@ struct Broker::Impl {
       const std::string id = (*message)->route.front().to_string();
       proto::WorkerMessage m;
       if (!net::ParseProto((*message)->payload, &m).ok()) continue;
-      if (!TokensEqual(options.token, m.token())) {
-        spdlog::warn("broker: dropped a message from worker {} with a wrong token", id);
+      if (Status s = Authorize(m.token(), Action::kWorkerHello, ""); !s.ok()) {
+        spdlog::warn("broker: dropped a message from worker {}: {}", id, s.message());
         continue;
       }
       auto it = pool.find(id);
@@ -380,6 +386,7 @@ Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Broker::~Broker() = default;
 
 Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
+  if (!options.credentials) return InvalidArgument("the broker needs credentials to check tokens");
   auto impl = std::make_unique<Impl>();
   std::string client_endpoint, worker_endpoint;
   ASSIGN_OR_RETURN(impl->clients,

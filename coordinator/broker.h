@@ -3,6 +3,9 @@
 // its worker ROUTER with the models they serve and their capacity, and
 // heartbeat both ways (the ZeroMQ guide's Paranoid Pirate).
 //
+//  - Every message is authenticated (Credentials): a client's request needs
+//    a token that may infer on its model, a worker's messages one that may
+//    register as a worker (the worker role, or admin).
 //  - Each request gets a deadline (its timeout, else the default) and waits
 //    in a bounded queue per model; a full queue refuses at once
 //    (RESOURCE_EXHAUSTED), an unknown model too (NOT_FOUND).
@@ -31,11 +34,13 @@
 
 namespace chorus::coordinator {
 
+class Credentials;
+
 struct BrokerOptions {
   std::string client_listen = "tcp://127.0.0.1:0";
   std::string worker_listen = "tcp://127.0.0.1:0";
   std::string advertise;  // the host in the endpoints when a listen address is a wildcard ("": 127.0.0.1)
-  std::string token;
+  const Credentials* credentials = nullptr;  // required; outlives the broker
   int max_queue = 256;  // per model
   std::chrono::milliseconds default_timeout{10000};
   std::chrono::milliseconds heartbeat_interval{500};

@@ -27,9 +27,9 @@ BUILD/dashboard), or set <code>dashboard.static_dir</code>. The JSON API answers
 
 }  // namespace
 
-Dashboard::Dashboard(DashboardOptions options, std::string token, ControlClient control, Broker* broker)
+Dashboard::Dashboard(DashboardOptions options, const Credentials& credentials, ControlClient control, Broker* broker)
     : options_(std::move(options)),
-      token_(std::move(token)),
+      credentials_(credentials),
       control_(std::move(control)),
       broker_(broker),
       history_(options_.history_samples),
@@ -64,8 +64,8 @@ void Dashboard::Mount(httplib::Server& server) {
       res.set_content(kNotBuilt, "text/html; charset=utf-8");
     });
   server.Get(R"(/api/v1/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-    if (std::string refusal = BearerRefusal(token_, req.get_header_value("Authorization")); !refusal.empty())
-      return JsonError(res, 401, refusal);
+    if (Status s = BearerPermit(credentials_, req.get_header_value("Authorization"), Action::kDashboard); !s.ok())
+      return JsonError(res, HttpStatusOf(s), s.message());
     DashboardApi::Query query;
     for (const auto& [key, value] : req.params) query[key] = value;  // the last of repeated keys
     Result<std::string> body = api_.Get(req.path, query);

@@ -40,7 +40,9 @@ struct DashboardOptions {
 class Dashboard {
  public:
   // `broker` may be null (serving off: no serving history).
-  Dashboard(DashboardOptions options, std::string token, ControlClient control, Broker* broker);
+  // `credentials` check the bearer tokens of /api/v1 (admin only); `control`
+  // carries the dashboard's own requests.
+  Dashboard(DashboardOptions options, const Credentials& credentials, ControlClient control, Broker* broker);
   ~Dashboard();
   Dashboard(const Dashboard&) = delete;
   Dashboard& operator=(const Dashboard&) = delete;
@@ -56,7 +58,7 @@ class Dashboard {
   void Sample();
 
   DashboardOptions options_;
-  std::string token_;
+  const Credentials& credentials_;
   ControlClient control_;
   Broker* broker_;
   ServingHistory history_;

@@ -47,12 +47,14 @@ struct Gateway::Impl {
   std::thread thread;
   int port = 0;
 
-  bool Authorized(const httplib::Request& req, httplib::Response& res) {
-    const std::string refusal = BearerRefusal(options.token, req.get_header_value("Authorization"));
-    if (refusal.empty()) return true;
-    Error(res, 401, refusal);
+  // The bearer token's role may do `action` on `target`; else a 401 or 403 is written.
+  bool Authorized(const httplib::Request& req, httplib::Response& res, Action action, const Target& target = {}) {
+    const Status s = BearerPermit(*options.credentials, req.get_header_value("Authorization"), action, target);
+    if (s.ok()) return true;
+    Error(res, HttpStatusOf(s), s.message());
     return false;
   }
+  static Target OnModel(const std::string& model) { return {"", 0, 0, model}; }
 
   // What the workers say of `model` (of `version` when it is not 0: a
   // version served now); `versions` lists the versions served now.
@@ -90,7 +92,7 @@ struct Gateway::Impl {
   }
 
   void Infer(const httplib::Request& req, httplib::Response& res) {
-    if (!Authorized(req, res)) return;
+    if (!Authorized(req, res, Action::kInfer, OnModel(req.matches[1]))) return;
     // Deployed names pass ValidateName; anything else (bytes that are not UTF-8 would not even fit the proto) is unknown.
     if (!ValidateName("model", req.matches[1]).ok())
       return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
@@ -142,7 +144,7 @@ struct Gateway::Impl {
   }
 
   void Repository(const httplib::Request& req, httplib::Response& res, const std::string& action) {
-    if (!Authorized(req, res)) return;
+    if (!Authorized(req, res, action == "index" ? Action::kServingStatus : Action::kManageServing)) return;
     json body = json::object();
     if (!req.body.empty()) {
       if (Status s = CheckJsonDepth(req.body, kMaxJsonDepth); !s.ok()) return Error(res, 400, s.message());
@@ -201,8 +203,9 @@ struct Gateway::Impl {
     res.set_content(Dump(*result), "application/json");
   }
 
+  // Any speaker operation is use of the model: an infer credential for it may.
   void Speakers(const httplib::Request& req, httplib::Response& res, const std::string& action) {
-    if (!Authorized(req, res)) return;
+    if (!Authorized(req, res, Action::kInfer, OnModel(req.matches[1]))) return;
     if (!speaker_api) return Error(res, 404, "this coordinator keeps no speaker registry");
     const std::string model = req.matches[1];
     if (action == "list") return Reply(res, speaker_api->List(model));
@@ -233,6 +236,7 @@ Gateway::~Gateway() {
 int Gateway::port() const { return impl_->port; }
 
 Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& broker) {
+  if (!options.credentials) return InvalidArgument("the gateway needs credentials to check tokens");
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->broker = &broker;
@@ -260,7 +264,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   // so the connection closes after the answer.
   s.set_pre_routing_handler([g](const httplib::Request& req, httplib::Response& res) {
     if (req.method != "POST" && req.method != "PUT") return httplib::Server::HandlerResponse::Unhandled;
-    bool refused = !g->Authorized(req, res);
+    Result<Principal> who = BearerPrincipal(*g->options.credentials, req.get_header_value("Authorization"));
+    if (!who.ok()) Error(res, 401, who.status().message());
+    bool refused = !who.ok();
     if (!refused && req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
       Error(res, 411, "send the body with a Content-Length (chunked bodies are refused)");
       refused = true;
@@ -284,7 +290,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   // Every model route also answers under /versions/{v} (OIP v2).
   const std::string model_route = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
   s.Get(model_route + "/ready", [g](const httplib::Request& req, httplib::Response& res) {
-    if (!g->Authorized(req, res)) return;
+    if (!g->Authorized(req, res, Action::kInfer, Impl::OnModel(req.matches[1]))) return;
     const int64_t version = Impl::RouteVersion(req, res);
     if (version < 0) return;
     proto::ServedModelInfo info;
@@ -295,7 +301,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
                     "application/json");
   });
   s.Get(model_route, [g](const httplib::Request& req, httplib::Response& res) {
-    if (!g->Authorized(req, res)) return;
+    if (!g->Authorized(req, res, Action::kInfer, Impl::OnModel(req.matches[1]))) return;
     const int64_t version = Impl::RouteVersion(req, res);
     if (version < 0) return;
     proto::ServedModelInfo info;

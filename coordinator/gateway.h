@@ -46,7 +46,8 @@ namespace chorus::coordinator {
 struct GatewayOptions {
   std::string host = "127.0.0.1";
   int port = 8000;  // 0: any free port
-  std::string token;
+  std::string token;             // the gateway's own (admin) token, for the broker and control requests
+  const Credentials* credentials = nullptr;  // required: checks the clients' bearer tokens
   std::string broker_endpoint;  // the broker's client endpoint
   size_t max_body_bytes = 16 << 20;
   size_t threads = 128;  // connections served at once

@@ -1,6 +1,5 @@
 #include "coordinator/http_common.h"
 
-#include "coordinator/token.h"
 
 namespace chorus::coordinator {
 
@@ -9,6 +8,7 @@ int HttpStatusOf(const Status& status) {
     case StatusCode::kOk: return 200;
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kNotFound: return 404;
     case StatusCode::kFailedPrecondition: return 409;
     case StatusCode::kResourceExhausted: return 429;
@@ -22,10 +22,18 @@ int HttpStatusOf(const std::string& code_name) {
   return code_name == "OK" ? 200 : HttpStatusOf(Status(StatusCodeFromName(code_name), code_name));
 }
 
-std::string BearerRefusal(const std::string& token, const std::string& authorization) {
+Result<Principal> BearerPrincipal(const Credentials& credentials, const std::string& authorization) {
   const std::string prefix = "Bearer ";
-  if (authorization.rfind(prefix, 0) == 0 && TokensEqual(token, authorization.substr(prefix.size()))) return "";
-  return authorization.empty() ? "missing 'Authorization: Bearer TOKEN'" : "wrong token";
+  if (authorization.rfind(prefix, 0) != 0)
+    return Unauthenticated(authorization.empty() ? "missing 'Authorization: Bearer TOKEN'"
+                                                 : "the Authorization header is not 'Bearer TOKEN'");
+  return credentials.Authenticate(authorization.substr(prefix.size()));
+}
+
+Status BearerPermit(const Credentials& credentials, const std::string& authorization, Action action,
+                    const Target& target) {
+  ASSIGN_OR_RETURN(Principal who, BearerPrincipal(credentials, authorization));
+  return Permit(who, action, target);
 }
 
 }  // namespace chorus::coordinator

@@ -1,22 +1,27 @@
 // What the coordinator's HTTP faces (the v2 gateway, the dashboard) share:
-// the HTTP status for a Status, and the bearer-token check.
+// the HTTP status for a Status, and the bearer-token check (Credentials, Permit).
 #pragma once
 
 #include <string>
 
 #include "common/util/status.h"
+#include "coordinator/access.h"
+#include "coordinator/credentials.h"
 
 namespace chorus::coordinator {
 
-// 200 OK, 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 404 NOT_FOUND,
+// 200 OK, 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 NOT_FOUND,
 // 409 FAILED_PRECONDITION, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE,
 // 504 DEADLINE_EXCEEDED, else 500.
 int HttpStatusOf(const Status& status);
 // The same for a Status code name ("NOT_FOUND"), as replies carry it.
 int HttpStatusOf(const std::string& code_name);
 
-// "" when `authorization` (the Authorization header's value) is
-// "Bearer TOKEN" with the right token (compared in constant time); else why not.
-std::string BearerRefusal(const std::string& token, const std::string& authorization);
+// The principal whose token `authorization` (the Authorization header's
+// value, "Bearer TOKEN") carries; UNAUTHENTICATED (401) otherwise.
+Result<Principal> BearerPrincipal(const Credentials& credentials, const std::string& authorization);
+// The same, and its role may do `action` on `target`: else PERMISSION_DENIED (403).
+Status BearerPermit(const Credentials& credentials, const std::string& authorization, Action action,
+                    const Target& target = {});
 
 }  // namespace chorus::coordinator

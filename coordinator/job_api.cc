@@ -3,16 +3,78 @@
 #include <filesystem>
 
 #include "coordinator/client/submit_limits.h"
-#include "coordinator/token.h"
 
 namespace chorus::coordinator {
 
+namespace {
+
+// What the request does, for Permit and the audit log, and its target.
+struct Described {
+  Action action;
+  const char* name;
+  std::string target;
+  bool changes;  // written to the audit log even when it succeeds
+};
+
+Described Describe(const proto::Request& r) {
+  auto job = [](int64_t id) { return "job " + std::to_string(id); };
+  switch (r.kind_case()) {
+    case proto::Request::kSubmit: return {Action::kSubmit, "submit", r.submit().spec_path(), true};
+    case proto::Request::kList: return {Action::kListJobs, "list", "", false};
+    case proto::Request::kStatus: return {Action::kReadJob, "status", job(r.status().job_id()), false};
+    case proto::Request::kCancel: return {Action::kControlJob, "cancel", job(r.cancel().job_id()), true};
+    case proto::Request::kRetry: return {Action::kControlJob, "retry", job(r.retry().job_id()), true};
+    case proto::Request::kLogs: return {Action::kReadJob, "logs", job(r.logs().job_id()), false};
+    case proto::Request::kHistory: return {Action::kReadJob, "history", job(r.history().job_id()), false};
+    case proto::Request::kCluster: return {Action::kCluster, "cluster", "", false};
+    case proto::Request::kReport: return {Action::kReport, "report", job(r.report().job_id()), false};
+    case proto::Request::kDeploy:
+      return {Action::kManageServing, "deploy", "deployment " + r.deploy().deployment().name(), true};
+    case proto::Request::kScale: return {Action::kManageServing, "scale", "deployment " + r.scale().name(), true};
+    case proto::Request::kUndeploy: return {Action::kManageServing, "undeploy", "deployment " + r.undeploy(), true};
+    case proto::Request::kServing: return {Action::kServingStatus, "serving", "", false};
+    case proto::Request::kTokenCreate:
+      return {Action::kManageTokens, "token_create", "role " + r.token_create().role(), true};
+    case proto::Request::kTokenList: return {Action::kManageTokens, "token_list", "", false};
+    case proto::Request::kTokenRevoke: return {Action::kManageTokens, "token_revoke", "credential " + r.token_revoke(), true};
+    case proto::Request::kPing:
+    case proto::Request::KIND_NOT_SET: break;
+  }
+  return {Action::kPing, "ping", "", false};
+}
+
+}  // namespace
+
 proto::Reply JobApi::Handle(const proto::Request& request) {
   proto::Reply reply;
-  Status s = TokensEqual(token_, request.token())
-                 ? Dispatch(request, &reply)
-                 : Unauthenticated(request.token().empty() ? "the request carries no token"
-                                                           : "the request's token is wrong");
+  Described what = Describe(request);
+  Result<Principal> who = credentials_.Authenticate(request.token());
+  Status s = who.status();
+  if (s.ok()) {
+    switch (what.action) {
+      case Action::kReadJob:
+      case Action::kControlJob: {
+        const proto::Request& r = request;
+        const int64_t id = r.has_status()   ? r.status().job_id()
+                           : r.has_cancel() ? r.cancel().job_id()
+                           : r.has_retry()  ? r.retry().job_id()
+                           : r.has_logs()   ? r.logs().job_id()
+                                            : r.history().job_id();
+        s = PermitJob(*who, what.action, id);
+        break;
+      }
+      case Action::kReport:
+        s = Permit(*who, what.action, {"", request.report().job_id(), request.report().attempt(), ""});
+        break;
+      default:
+        s = Permit(*who, what.action);
+    }
+    if (s.ok()) s = Dispatch(*who, request, &reply);
+  }
+  if (reply.has_token_created())
+    what.target = "credential " + reply.token_created().credential().id() + " (" + what.target + ")";
+  if (audit_ && (what.changes || !s.ok()) && what.action != Action::kReport)
+    audit_->Write({who.ok() ? who->id : "-", who.ok() ? RoleName(who->role) : "", what.name, what.target, s});
   if (!s.ok()) {
     reply.Clear();
     reply.set_error(ValidUtf8(s.message()));  // it may quote what the client sent
@@ -21,18 +83,32 @@ proto::Reply JobApi::Handle(const proto::Request& request) {
   return reply;
 }
 
-Status JobApi::Dispatch(const proto::Request& request, proto::Reply* reply) {
+Status JobApi::PermitJob(const Principal& who, Action action, int64_t job_id) {
+  if (who.role == Role::kAdmin) return Status::Ok();
+  ASSIGN_OR_RETURN(proto::Job job, store_.LoadJob(job_id));
+  return Permit(who, action, {job.owner(), 0, 0, ""});
+}
+
+Status JobApi::Dispatch(const Principal& who, const proto::Request& request, proto::Reply* reply) {
   switch (request.kind_case()) {
     case proto::Request::kPing:
       return Status::Ok();
     case proto::Request::kSubmit: {
-      ASSIGN_OR_RETURN(*reply->mutable_job(), scheduler_.Submit(request.submit()));
+      ASSIGN_OR_RETURN(*reply->mutable_job(), scheduler_.Submit(request.submit(), who.id));
       return Status::Ok();
     }
     case proto::Request::kList: {
+      // A submit credential lists its own jobs: the limit counts those.
+      const bool own = who.role != Role::kAdmin;
       ASSIGN_OR_RETURN(std::vector<proto::Job> jobs,
-                       store_.ListJobs(request.list().active_only(), request.list().limit()));
-      for (auto& j : jobs) *reply->mutable_list()->add_jobs() = std::move(j);
+                       store_.ListJobs(request.list().active_only(), own ? 0 : request.list().limit()));
+      int listed = 0;
+      for (auto& j : jobs) {
+        if (own && j.owner() != who.id) continue;
+        if (own && request.list().limit() > 0 && listed == request.list().limit()) break;
+        *reply->mutable_list()->add_jobs() = std::move(j);
+        ++listed;
+      }
       return Status::Ok();
     }
     case proto::Request::kStatus: {
@@ -67,6 +143,10 @@ Status JobApi::Dispatch(const proto::Request& request, proto::Reply* reply) {
     case proto::Request::kServing:
     case proto::Request::kUndeploy:
       return Serving(request, reply);
+    case proto::Request::kTokenCreate:
+    case proto::Request::kTokenList:
+    case proto::Request::kTokenRevoke:
+      return Tokens(who, request, reply);
     case proto::Request::KIND_NOT_SET:
       break;
   }
@@ -103,6 +183,20 @@ Status JobApi::Serving(const proto::Request& request, proto::Reply* reply) {
       reply->mutable_serving()->set_http(http_);
       return Status::Ok();
     }
+  }
+}
+
+Status JobApi::Tokens(const Principal& who, const proto::Request& request, proto::Reply* reply) {
+  switch (request.kind_case()) {
+    case proto::Request::kTokenCreate: {
+      ASSIGN_OR_RETURN(*reply->mutable_token_created(), credentials_.Create(request.token_create(), who.id));
+      return Status::Ok();
+    }
+    case proto::Request::kTokenRevoke:
+      return credentials_.Revoke(request.token_revoke());
+    default:
+      for (auto& c : credentials_.List()) *reply->mutable_credentials()->add_credentials() = std::move(c);
+      return Status::Ok();
   }
 }
 

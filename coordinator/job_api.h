@@ -1,15 +1,22 @@
 // JobApi: the job-control API as a function from Request to Reply, with no
-// sockets: checks the token, then maps submit/list/status/cancel/retry/logs
-// and rank 0's reports onto the Scheduler, and deploy/scale/undeploy and the
-// serving status onto the Autoscaler. Errors become a Reply whose code is
-// the Status code name (NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED, ...).
+// sockets: authenticates the token (Credentials) and checks its role may do
+// the request (Permit), then maps submit/list/status/cancel/retry/logs and
+// rank 0's reports onto the Scheduler, deploy/scale/undeploy and the serving
+// status onto the Autoscaler, and token create/list/revoke onto Credentials.
+// A submit credential sees and controls only the jobs it submitted. Every
+// action that changes something, and every refusal, goes to the audit log.
+// Errors become a Reply whose code is the Status code name (NOT_FOUND,
+// INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, ...).
 // Single-threaded, like the Scheduler it drives.
 #pragma once
 
 #include <string>
 
 #include "common/proto/job.pb.h"
+#include "coordinator/access.h"
+#include "coordinator/audit_log.h"
 #include "coordinator/autoscaler.h"
+#include "coordinator/credentials.h"
 #include "coordinator/job_store.h"
 #include "coordinator/scheduler.h"
 
@@ -18,22 +25,27 @@ namespace chorus::coordinator {
 class JobApi {
  public:
   // `autoscaler` may be null (serving disabled): serving requests then fail.
-  JobApi(std::string token, Scheduler& scheduler, JobStore& store, Autoscaler* autoscaler = nullptr,
-         std::string http = "")
-      : token_(std::move(token)), scheduler_(scheduler), store_(store), autoscaler_(autoscaler),
-        http_(std::move(http)) {}
+  // `audit` may be null (nothing written).
+  JobApi(Credentials& credentials, Scheduler& scheduler, JobStore& store, Autoscaler* autoscaler = nullptr,
+         std::string http = "", AuditLog* audit = nullptr)
+      : credentials_(credentials), scheduler_(scheduler), store_(store), autoscaler_(autoscaler),
+        http_(std::move(http)), audit_(audit) {}
 
   proto::Reply Handle(const proto::Request& request);
 
  private:
-  Status Dispatch(const proto::Request& request, proto::Reply* reply);
+  Status Dispatch(const Principal& who, const proto::Request& request, proto::Reply* reply);
   Status Serving(const proto::Request& request, proto::Reply* reply);
+  Status Tokens(const Principal& who, const proto::Request& request, proto::Reply* reply);
+  // Permit for a job's owner (NOT_FOUND first for an unknown job).
+  Status PermitJob(const Principal& who, Action action, int64_t job_id);
 
-  std::string token_;
+  Credentials& credentials_;
   Scheduler& scheduler_;
   JobStore& store_;
   Autoscaler* autoscaler_;
   std::string http_;
+  AuditLog* audit_;
 };
 
 }  // namespace chorus::coordinator

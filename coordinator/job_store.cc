@@ -63,6 +63,11 @@ CREATE TABLE IF NOT EXISTS submit_ids(
 CREATE TABLE IF NOT EXISTS deployments(
   name TEXT PRIMARY KEY,
   deployment BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS credentials(
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  revoked INTEGER NOT NULL,
+  credential BLOB NOT NULL);
 )sql";
 
 }  // namespace
@@ -268,6 +273,20 @@ Status JobStore::DeleteDeployment(const std::string& name) {
 
 Result<std::vector<proto::Deployment>> JobStore::Deployments() {
   return SelectBlobs<proto::Deployment>(db_, "SELECT deployment FROM deployments ORDER BY name", -1, "deployment");
+}
+
+Status JobStore::SaveCredential(const proto::Credential& c) {
+  Statement upsert(db_, "INSERT OR REPLACE INTO credentials(id, role, revoked, credential) VALUES(?,?,?,?)");
+  RETURN_IF_ERROR(upsert.prepared());
+  upsert.Bind(1, c.id());
+  upsert.Bind(2, c.role());
+  upsert.Bind(3, static_cast<int64_t>(c.revoked()));
+  upsert.BindBlob(4, c.SerializeAsString());
+  return upsert.Run();
+}
+
+Result<std::vector<proto::Credential>> JobStore::Credentials() {
+  return SelectBlobs<proto::Credential>(db_, "SELECT credential FROM credentials ORDER BY rowid", -1, "credential");
 }
 
 }  // namespace chorus::coordinator

@@ -7,7 +7,8 @@
 // and for people with the sqlite3 shell; the whole proto::Job as a blob; the
 // job file's text), attempts (one row per launch), metrics (every progress
 // and evaluation report: the metrics history), deployments (served models
-// and their scaling policies).
+// and their scaling policies), credentials (issued tokens: role, and the
+// SHA-256 of the secret, never the secret).
 //
 // Not thread-safe: the coordinator owns it from one thread.
 #pragma once
@@ -57,6 +58,9 @@ class JobStore {
   Status SaveDeployment(const proto::Deployment& deployment);  // insert or replace, by name
   Status DeleteDeployment(const std::string& name);
   Result<std::vector<proto::Deployment>> Deployments();
+
+  Status SaveCredential(const proto::Credential& credential);  // insert or replace, by id
+  Result<std::vector<proto::Credential>> Credentials();
 
   // Runs `body` in one transaction: committed if it returns OK, rolled back otherwise.
   Status Atomically(const std::function<Status()>& body);

@@ -36,6 +36,8 @@
 #include "coordinator/scheduler.h"
 #include "coordinator/server.h"
 #include "coordinator/slurm_launcher.h"
+#include "coordinator/audit_log.h"
+#include "coordinator/credentials.h"
 #include "coordinator/token.h"
 
 namespace {
@@ -74,6 +76,20 @@ int Serve(CoordinatorConfig config) {
       return 1;
     }
   }
+  auto stored_credentials = (*store)->Credentials();
+  if (!stored_credentials.ok()) {
+    spdlog::error("{}", stored_credentials.status().ToString());
+    return 1;
+  }
+  JobStore* job_store = store->get();
+  const auto UnixNow = [] { return SystemClock().Now(); };
+  Credentials credentials({*token, std::move(*stored_credentials),
+                           [job_store](const proto::Credential& c) { return job_store->SaveCredential(c); }, UnixNow});
+  auto audit = AuditLog::Open(config.state_dir + "/audit.log", UnixNow);
+  if (!audit.ok()) {
+    spdlog::error("{}", audit.status().ToString());
+    return 1;
+  }
   const std::string endpoint = (*server)->endpoint();
   if (Status s = AtomicWriteFile(config.state_dir + "/endpoint", endpoint + "\n"); !s.ok()) {
     spdlog::error("{}", s.ToString());
@@ -87,7 +103,7 @@ int Serve(CoordinatorConfig config) {
   if (config.slurm_enabled) launchers["slurm"] = &slurm;
   config.scheduler.state_dir = config.state_dir;
   config.scheduler.endpoint = endpoint;
-  config.scheduler.token = *token;
+  config.scheduler.rank_token = [&credentials](int64_t job, int attempt) { return credentials.RankToken(job, attempt); };
   SystemClock clock;
   Scheduler scheduler(config.scheduler, **store, launchers, clock);
   if (Status s = scheduler.Recover(); !s.ok()) {
@@ -104,7 +120,7 @@ int Serve(CoordinatorConfig config) {
   std::string http_url;
   std::string dashboard_url;
   if (config.serving_enabled) {
-    config.broker.token = *token;
+    config.broker.credentials = &credentials;
     config.broker.advertise = config.advertise;
     auto bound = Broker::Bind(config.broker);
     if (!bound.ok()) {
@@ -113,11 +129,12 @@ int Serve(CoordinatorConfig config) {
     }
     broker = std::move(*bound);
     config.http.token = *token;
+    config.http.credentials = &credentials;
     config.http.broker_endpoint = broker->client_endpoint();
     config.http.speakers = speakers->get();
     config.http.control_endpoint = endpoint;
     if (config.dashboard.enabled) {
-      dashboard = std::make_unique<Dashboard>(config.dashboard, *token, ControlClient(endpoint, *token), broker.get());
+      dashboard = std::make_unique<Dashboard>(config.dashboard, credentials, ControlClient(endpoint, *token), broker.get());
       if (!dashboard->own_listener()) config.http.mount = [&](httplib::Server& s) { dashboard->Mount(s); };
     }
     auto started = Gateway::Start(config.http, *broker);
@@ -140,7 +157,7 @@ int Serve(CoordinatorConfig config) {
     AutoscalerOptions ao;
     ao.state_dir = config.state_dir;
     ao.worker_binary = config.scheduler.worker_binary;
-    ao.token = *token;
+    ao.token = credentials.WorkerToken();
     autoscaler = std::make_unique<Autoscaler>(ao, *broker, launchers, **store, clock);
     if (Status s = autoscaler->Recover(); !s.ok()) {
       spdlog::error("restoring deployments: {}", s.ToString());
@@ -155,7 +172,7 @@ int Serve(CoordinatorConfig config) {
   if (!config.dashboard.enabled && !config.serving_enabled)
     spdlog::info("no dashboard: serving is off, and dashboard.listen names no HOST:PORT of its own");
   if (config.dashboard.enabled && !dashboard)  // serving is off: the dashboard on its own listener
-    dashboard = std::make_unique<Dashboard>(config.dashboard, *token, ControlClient(endpoint, *token), nullptr);
+    dashboard = std::make_unique<Dashboard>(config.dashboard, credentials, ControlClient(endpoint, *token), nullptr);
   if (dashboard && dashboard->own_listener()) {
     Result<int> port = dashboard->Start();
     if (!port.ok()) {
@@ -177,7 +194,7 @@ int Serve(CoordinatorConfig config) {
                  config.state_dir);
   }
 
-  JobApi api(*token, scheduler, **store, autoscaler.get(), http_url);
+  JobApi api(credentials, scheduler, **store, autoscaler.get(), http_url, audit->get());
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

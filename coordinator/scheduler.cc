@@ -48,7 +48,7 @@ LaunchSpec Scheduler::MakeLaunchSpec(const proto::Job& job, int attempt, int ran
   spec.command.insert(spec.command.end(), job.worker_args().begin(), job.worker_args().end());
   spec.env = {
       {"CHORUS_COORDINATOR", options_.endpoint},
-      {"CHORUS_TOKEN", options_.token},
+      {"CHORUS_TOKEN", options_.rank_token ? options_.rank_token(job.id(), attempt) : ""},
       {"CHORUS_JOB_ID", std::to_string(job.id())},
       {"CHORUS_ATTEMPT", std::to_string(attempt)},
       {"CHORUS_HEARTBEAT_MS", std::to_string(options_.heartbeat_interval_ms)},
@@ -63,10 +63,12 @@ LaunchSpec Scheduler::MakeLaunchSpec(const proto::Job& job, int attempt, int ran
   return spec;
 }
 
-Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
+Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r, const std::string& owner) {
   RETURN_IF_ERROR(CheckSubmitRequest(r));  // before parsing: a 50 MB job file is refused by its size
-  if (!r.request_id().empty()) {  // a retried submit: the job the first one queued
-    ASSIGN_OR_RETURN(int64_t existing, store_.JobForRequest(r.request_id()));
+  // Request ids are the client's: one owner's id never names another's job.
+  const std::string request_key = r.request_id().empty() || owner.empty() ? r.request_id() : owner + ":" + r.request_id();
+  if (!request_key.empty()) {  // a retried submit: the job the first one queued
+    ASSIGN_OR_RETURN(int64_t existing, store_.JobForRequest(request_key));
     if (existing != 0) {
       spdlog::info("job {}: submit {} retried; not queued again", existing, r.request_id());
       return store_.LoadJob(existing);
@@ -109,6 +111,7 @@ Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
   job.set_ranks(ranks);
   job.set_min_ranks(min_ranks);
   job.set_nodes(r.nodes());
+  job.set_owner(owner);
   job.set_launcher(launcher_name);
   job.set_priority(r.priority());
   job.set_max_restarts(r.max_restarts() < 0 ? options_.default_max_restarts : r.max_restarts());
@@ -118,7 +121,7 @@ Result<proto::Job> Scheduler::Submit(const proto::SubmitRequest& r) {
   for (const auto& a : r.worker_args()) job.add_worker_args(a);
   if (spec.training.device != "cpu") job.set_gpus_per_rank(1);
   RETURN_IF_ERROR(store_.Atomically([&]() -> Status {
-    ASSIGN_OR_RETURN(int64_t id, store_.CreateJob(&job, r.spec_yaml(), r.request_id()));
+    ASSIGN_OR_RETURN(int64_t id, store_.CreateJob(&job, r.spec_yaml(), request_key));
     job.set_run_dir(options_.state_dir + "/jobs/" + std::to_string(id));
     return store_.SaveJob(job);
   }));

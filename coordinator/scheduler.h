@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -26,7 +27,9 @@ namespace chorus::coordinator {
 struct SchedulerOptions {
   std::string state_dir;       // absolute; jobs/<id>/ live here
   std::string endpoint;        // where ranks reach the coordinator (CHORUS_COORDINATOR)
-  std::string token;           // handed to rank 0 (CHORUS_TOKEN)
+  // The token handed to an attempt's ranks (CHORUS_TOKEN): good for that
+  // job's attempt only (Credentials::RankToken).
+  std::function<std::string(int64_t job_id, int attempt)> rank_token;
   std::string worker_binary;   // absolute path of chorus-worker
   std::string default_launcher = "local";
   int default_max_restarts = 2;
@@ -43,7 +46,9 @@ class Scheduler {
   // Call once before serving: re-attach or retry what was running.
   Status Recover();
 
-  Result<proto::Job> Submit(const proto::SubmitRequest& request);
+  // `owner`: the submitting credential's id, kept with the job (and scoping
+  // its request id).
+  Result<proto::Job> Submit(const proto::SubmitRequest& request, const std::string& owner = "");
   Result<proto::Job> Cancel(int64_t job_id);
   Result<proto::Job> Retry(int64_t job_id, int ranks);
   Result<proto::Job> Get(int64_t job_id);

@@ -17,12 +17,13 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
     case StatusCode::kInternal: return "INTERNAL";
     case StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
+    case StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
   }
   return "UNKNOWN";
 }
 
 StatusCode StatusCodeFromName(const std::string& name) {
-  for (int c = 0; c <= static_cast<int>(StatusCode::kUnauthenticated); ++c)
+  for (int c = 0; c <= static_cast<int>(StatusCode::kPermissionDenied); ++c)
     if (name == StatusCodeName(static_cast<StatusCode>(c))) return static_cast<StatusCode>(c);
   return StatusCode::kInternal;
 }

@@ -30,6 +30,7 @@ enum class StatusCode {
   kFailedPrecondition,
   kInternal,          // a library we call failed in a way we did not expect
   kUnauthenticated,   // the request lacked the right token
+  kPermissionDenied,  // the token is right, but its role may not do this
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -70,6 +71,7 @@ inline Status ResourceExhausted(std::string m) { return Status(StatusCode::kReso
 inline Status FailedPrecondition(std::string m) { return Status(StatusCode::kFailedPrecondition, std::move(m)); }
 inline Status Internal(std::string m) { return Status(StatusCode::kInternal, std::move(m)); }
 inline Status Unauthenticated(std::string m) { return Status(StatusCode::kUnauthenticated, std::move(m)); }
+inline Status PermissionDenied(std::string m) { return Status(StatusCode::kPermissionDenied, std::move(m)); }
 
 template <typename T>
 class [[nodiscard]] Result {

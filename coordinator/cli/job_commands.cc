@@ -212,7 +212,8 @@ int FailWith(const Status& s) {
     case StatusCode::kInvalidArgument: return 2;
     case StatusCode::kUnavailable:
     case StatusCode::kDeadlineExceeded: return 3;
-    case StatusCode::kUnauthenticated: return 4;
+    case StatusCode::kUnauthenticated:
+    case StatusCode::kPermissionDenied: return 4;
     case StatusCode::kNotFound: return 5;
     case StatusCode::kFailedPrecondition: return 6;
     default: return 7;

@@ -7,6 +7,7 @@
 //   chorus deploy|undeploy|models|workers|scale|infer|bench   serving (serve_commands.h)
 //   chorus speaker enrol|verify|identify|list|delete   speaker registry (speaker_commands.h)
 //   chorus eval MODEL_DIR|JOB_ID [--data SPEC]   evaluate a model (eval_commands.h)
+//   chorus token create|list|revoke         credentials with roles (token_commands.h)
 // Exit codes: 0 success, 1 the command (or watched job) failed, 2 bad usage;
 // job commands add 3-7 (see job_commands.h).
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "coordinator/cli/job_commands.h"
 #include "coordinator/cli/serve_commands.h"
 #include "coordinator/cli/speaker_commands.h"
+#include "coordinator/cli/token_commands.h"
 #include "common/util/logging.h"
 
 namespace {
@@ -202,6 +204,8 @@ int main(int argc, char** argv) {
   speakers.Register(app);
   chorus::cli::EvalCommands evaluation(jobs.connect());
   evaluation.Register(app);
+  chorus::cli::TokenCommands tokens(jobs.connect());
+  tokens.Register(app);
 
   try {
     app.parse(argc, argv);
@@ -237,6 +241,7 @@ int main(int argc, char** argv) {
   if (std::optional<int> rc = serving.Run()) return *rc;
   if (std::optional<int> rc = speakers.Run()) return *rc;
   if (std::optional<int> rc = evaluation.Run()) return *rc;
+  if (std::optional<int> rc = tokens.Run()) return *rc;
   if (demo->parsed()) return RunDemo(demo_job, demo_data, demo_voices, demo_takes, demo_fresh);
   return 2;
 }

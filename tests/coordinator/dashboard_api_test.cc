@@ -218,12 +218,17 @@ TEST_F(DashboardApiTest, BadQueriesAndUnknownPathsNameWhatWasWrong) {
   }
 }
 
-TEST(HttpCommon, BearerRefusalSaysWhatIsMissingOrWrong) {
-  EXPECT_EQ(BearerRefusal("s3cret", "Bearer s3cret"), "");
-  EXPECT_THAT(BearerRefusal("s3cret", ""), HasSubstr("missing"));
-  EXPECT_EQ(BearerRefusal("s3cret", "Bearer s3cre"), "wrong token");
-  EXPECT_EQ(BearerRefusal("s3cret", "s3cret"), "wrong token");
+TEST(HttpCommon, BearerChecksSayWhatIsMissingWrongOrForbidden) {
+  Credentials credentials({"s3cret", {}, [](const proto::Credential&) { return Status::Ok(); }, [] { return 0.0; }});
+  EXPECT_EQ(BearerPrincipal(credentials, "Bearer s3cret")->id, "root");
+  EXPECT_THAT(BearerPrincipal(credentials, "").status().message(), HasSubstr("missing"));
+  EXPECT_EQ(BearerPrincipal(credentials, "Bearer s3cre").status().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(BearerPrincipal(credentials, "s3cret").status().message(), HasSubstr("not 'Bearer TOKEN'"));
+  EXPECT_EQ(HttpStatusOf(BearerPermit(credentials, "Bearer s3cre", Action::kDashboard)), 401);
+  EXPECT_EQ(HttpStatusOf(BearerPermit(credentials, "Bearer " + credentials.WorkerToken(), Action::kDashboard)), 403);
+  EXPECT_TRUE(BearerPermit(credentials, "Bearer s3cret", Action::kDashboard).ok());
   EXPECT_EQ(HttpStatusOf(std::string("FAILED_PRECONDITION")), 409);
+  EXPECT_EQ(HttpStatusOf(std::string("PERMISSION_DENIED")), 403);
   EXPECT_EQ(HttpStatusOf(std::string("OK")), 200);
 }
 

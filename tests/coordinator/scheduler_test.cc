@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/client/submit_limits.h"
+#include "coordinator/audit_log.h"
 #include "coordinator/job_api.h"
 #include "tests/coordinator/coordinator_test_util.h"
 
@@ -26,7 +27,7 @@ class SchedulerTest : public ::testing::Test {
     store_ = std::move(*store);
     options_.state_dir = dir.path();
     options_.endpoint = "tcp://127.0.0.1:1";
-    options_.token = "secret";
+    options_.rank_token = [this](int64_t job, int attempt) { return credentials_.RankToken(job, attempt); };
     options_.worker_binary = "/bin/chorus-worker";
     options_.heartbeat_timeout_s = 30;
     options_.startup_timeout_s = 100;
@@ -69,6 +70,9 @@ class SchedulerTest : public ::testing::Test {
   SchedulerOptions options_;
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
+  // "secret" is the bootstrap admin token; issued credentials go to store_.
+  Credentials credentials_{{"secret", {}, [this](const proto::Credential& c) { return store_->SaveCredential(c); },
+                            [this] { return clock_.Now(); }}};
 };
 
 TEST_F(SchedulerTest, InvalidJobFileIsRefusedWithFileLineAndKeyAndNothingIsQueued) {
@@ -108,7 +112,8 @@ TEST_F(SchedulerTest, StartsAtOnceWhenThereIsRoomElseByPriority) {
   const auto& run = local_.runs[local_.last];
   EXPECT_EQ(run.spec.ranks, 2);
   EXPECT_EQ(run.spec.env.at("CHORUS_JOB_ID"), std::to_string(high));
-  EXPECT_EQ(run.spec.env.at("CHORUS_TOKEN"), "secret");
+  // The ranks' token is good for this job's attempt only.
+  EXPECT_EQ(run.spec.env.at("CHORUS_TOKEN"), credentials_.RankToken(high, 1));
   EXPECT_EQ(run.spec.command[0], "/bin/chorus-worker");
   // The job file the ranks read is the submitted text.
   std::ifstream spec(Job(high).run_dir() + "/job.yaml");
@@ -372,7 +377,7 @@ TEST_F(SchedulerTest, LogsAreReadInPiecesAndEndWithTheJob) {
 }
 
 TEST_F(SchedulerTest, JobApiRequiresTheToken) {
-  JobApi api("secret", *scheduler_, *store_);
+  JobApi api(credentials_, *scheduler_, *store_);
   proto::Request request;
   request.set_ping(true);
   EXPECT_EQ(api.Handle(request).code(), "UNAUTHENTICATED");
@@ -393,6 +398,76 @@ TEST_F(SchedulerTest, JobApiRequiresTheToken) {
   report.mutable_report()->mutable_step()->set_step(5);
   EXPECT_EQ(api.Handle(report).code(), "UNAUTHENTICATED");
   EXPECT_EQ(Job(id).progress().step(), 0);
+}
+
+TEST_F(SchedulerTest, EachRoleDoesOnlyItsOwnPartAndEveryControlActionIsAudited) {
+  auto audit = AuditLog::Open(dir.path() + "/audit.log", [] { return 5.0; }).value();
+  JobApi api(credentials_, *scheduler_, *store_, nullptr, "", audit.get());
+  auto call = [&](const std::string& token, proto::Request r) {
+    r.set_token(token);
+    return api.Handle(r);
+  };
+  auto issue = [&](const std::string& role) {
+    proto::Request r;
+    r.mutable_token_create()->set_role(role);
+    proto::Reply reply = call("secret", r);
+    EXPECT_EQ(reply.code(), "OK") << reply.error();
+    return reply.token_created().token();
+  };
+  const std::string alice = issue("submit"), bob = issue("submit"), reader = issue("infer");
+  proto::Request submit;
+  *submit.mutable_submit() = Request();
+  proto::Reply submitted = call(alice, submit);
+  ASSERT_EQ(submitted.code(), "OK") << submitted.error();
+  const int64_t id = submitted.job().id();
+  EXPECT_EQ(submitted.job().owner(), alice.substr(7, 12));
+
+  proto::Request status, cancel, list, deploy, create;
+  status.mutable_status()->set_job_id(id);
+  cancel.mutable_cancel()->set_job_id(id);
+  list.mutable_list();
+  deploy.mutable_deploy()->mutable_deployment()->set_name("kws");
+  create.mutable_token_create()->set_role("admin");
+  // Bob sees neither Alice's job nor may he touch it; an infer token may not submit.
+  EXPECT_EQ(call(bob, status).code(), "PERMISSION_DENIED");
+  EXPECT_EQ(call(bob, cancel).code(), "PERMISSION_DENIED");
+  EXPECT_EQ(call(bob, list).list().jobs_size(), 0);
+  EXPECT_EQ(call(alice, list).list().jobs_size(), 1);
+  EXPECT_EQ(call(reader, submit).code(), "PERMISSION_DENIED");
+  // Only admin deploys or makes credentials: a submit token cannot raise itself.
+  EXPECT_EQ(call(alice, deploy).code(), "PERMISSION_DENIED");
+  EXPECT_EQ(call(alice, create).code(), "PERMISSION_DENIED");
+
+  // The rank token reports for its own job's attempt, for nothing else.
+  scheduler_->Tick();
+  proto::Request report;
+  report.mutable_report()->set_job_id(id);
+  report.mutable_report()->set_attempt(1);
+  report.mutable_report()->mutable_step()->set_step(5);
+  EXPECT_EQ(call(credentials_.RankToken(id, 2), report).code(), "PERMISSION_DENIED");
+  EXPECT_EQ(call(credentials_.RankToken(id, 1), status).code(), "PERMISSION_DENIED");
+  EXPECT_EQ(Job(id).progress().step(), 0);
+  EXPECT_EQ(call(credentials_.RankToken(id, 1), report).code(), "OK");
+  EXPECT_EQ(Job(id).progress().step(), 5);
+  EXPECT_EQ(call(alice, cancel).code(), "OK");
+
+  // Credentials persist: a restarted coordinator reads them from the store.
+  Credentials reopened({"secret", store_->Credentials().value(), [](const proto::Credential&) { return Status::Ok(); },
+                        [] { return 0.0; }});
+  EXPECT_EQ(reopened.Authenticate(alice)->role, Role::kSubmit);
+  EXPECT_EQ(store_->Credentials()->front().secret_sha256().size(), 64u);
+  const std::vector<proto::Credential> stored = store_->Credentials().value();
+  for (const auto& c : stored) EXPECT_EQ(c.SerializeAsString().find(alice.substr(20)), std::string::npos);
+
+  std::ifstream in(dir.path() + "/audit.log");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(text, ::testing::HasSubstr("\"who\":\"root\""));
+  EXPECT_THAT(text, ::testing::HasSubstr("\"action\":\"token_create\""));
+  EXPECT_THAT(text, ::testing::HasSubstr("\"action\":\"cancel\",\"error\""));  // Bob's refusal, with why
+  EXPECT_THAT(text, ::testing::HasSubstr("\"result\":\"PERMISSION_DENIED\""));
+  EXPECT_THAT(text, ::testing::HasSubstr("\"action\":\"submit\""));
+  EXPECT_EQ(std::filesystem::status(dir.path() + "/audit.log").permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
 }
 
 TEST_F(SchedulerTest, OversizedOrMalformedSubmitsAreRefusedBeforeAnythingIsStored) {
@@ -419,7 +494,7 @@ TEST_F(SchedulerTest, OversizedOrMalformedSubmitsAreRefusedBeforeAnythingIsStore
 }
 
 TEST_F(SchedulerTest, AnErrorQuotingBytesThatAreNotUtf8StillMakesAValidReply) {
-  JobApi api("secret", *scheduler_, *store_);
+  JobApi api(credentials_, *scheduler_, *store_);
   proto::Request request;
   request.set_token("secret");
   *request.mutable_submit() = Request();

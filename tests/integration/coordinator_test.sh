@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of chorus-coordinator and the chorus CLI with real ranks.
 #   coordinator_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: local | cancel | rank_kill | coordinator_kill | bad_input | slurm
+# MODE: local | cancel | rank_kill | coordinator_kill | bad_input | roles | slurm
 # Every process the test starts (coordinators, their jobs' ranks, Slurm jobs)
 # is killed by pid (or scancelled by id) when it exits. Loopback only.
 set -u
@@ -220,6 +220,47 @@ bad_input)
   for _ in $(seq 50); do kill -0 $second 2>/dev/null || break; sleep 0.1; done
   kill -0 $second 2>/dev/null && fail "a second coordinator started on the same state directory"
   grep -q "another coordinator" "$work/out" || fail "unclear: $(cat "$work/out")"
+  ;;
+roles)
+  # Credentials with roles, from the CLI: each token does its own part only.
+  write_config; start_coordinator
+  alice=$(chorus token create --role submit --name alice 2> "$work/out") || fail "token create failed: $(cat "$work/out")"
+  grep -q "shown only now" "$work/out" || fail "unclear: $(cat "$work/out")"
+  bob=$(chorus token create --role submit --name bob) || fail "token create failed"
+  reader=$(chorus token create --role infer --models kws --expires 1d --name app) || fail "token create failed"
+  chorus token create --role wizard > "$work/out" 2>&1
+  [ $? -eq 2 ] || fail "an unknown role should exit 2: $(cat "$work/out")"
+  grep -q "unknown role 'wizard'" "$work/out" || fail "unclear: $(cat "$work/out")"
+  id=$(CHORUS_TOKEN=$alice chorus submit "$work/job.yaml" --max-steps 1000000 | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+  [ -n "$id" ] || fail "alice could not submit"
+  CHORUS_TOKEN=$bob chorus cancel "$id" > "$work/out" 2>&1
+  [ $? -eq 4 ] || fail "bob cancelled alice's job: $(cat "$work/out")"
+  grep -q "may not cancel or retry this job" "$work/out" || fail "unclear: $(cat "$work/out")"
+  [ "$(CHORUS_TOKEN=$bob chorus list --output json | grep -c '"id"')" = 0 ] || fail "bob sees alice's job"
+  [ "$(CHORUS_TOKEN=$alice chorus list --output json | grep -c '"id"')" = 1 ] || fail "alice does not see her job"
+  CHORUS_TOKEN=$reader chorus submit "$work/job.yaml" > "$work/out" 2>&1
+  [ $? -eq 4 ] || fail "an infer token submitted: $(cat "$work/out")"
+  CHORUS_TOKEN=$alice chorus token create --role admin > "$work/out" 2>&1
+  [ $? -eq 4 ] || fail "a submit token made an admin token: $(cat "$work/out")"
+  # The ranks report with a token for this attempt alone, and are heard.
+  wait_step "$id" 50 120
+  CHORUS_TOKEN=$alice chorus cancel "$id" > /dev/null || fail "alice could not cancel her own job"
+  wait_state "$id" CANCELLED 60
+  chorus token list > "$work/tokens"
+  grep -q "submit .*alice" "$work/tokens" && grep -q "infer .* kws .*app" "$work/tokens" || fail "token list: $(cat "$work/tokens")"
+  alice_id=$(echo "$alice" | cut -d_ -f2)
+  chorus token revoke "$alice_id" > /dev/null || fail "revoke failed"
+  CHORUS_TOKEN=$alice chorus list > "$work/out" 2>&1
+  [ $? -eq 4 ] || fail "a revoked token was accepted"
+  grep -q "revoked .*alice" <(chorus token list) || fail "not shown as revoked: $(chorus token list)"
+  # Only hashes are stored; every control action and refusal is audited.
+  grep -qa "$(echo "$alice" | cut -d_ -f3)" "$state"/jobs.db* && fail "a secret is in the job store"
+  grep -qa "$(/usr/bin/python3 -c "import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())" "$(echo "$alice" | cut -d_ -f3)")" \
+    "$state"/jobs.db* || fail "the job store does not hold the secret's SHA-256"
+  [ "$(stat -c %a "$state/audit.log")" = 600 ] || fail "audit.log mode is $(stat -c %a "$state/audit.log")"
+  grep -q "\"action\":\"cancel\".*\"result\":\"PERMISSION_DENIED\".*\"who\":\"$(echo "$bob" | cut -d_ -f2)\"" "$state/audit.log" ||
+    fail "bob's refused cancel is not in the audit log: $(cat "$state/audit.log")"
+  grep -q "\"action\":\"token_revoke\".*\"result\":\"OK\".*\"who\":\"root\"" "$state/audit.log" || fail "the revoke is not audited"
   ;;
 slurm)
   conf=${CHORUS_SLURM_DIR:-/var/tmp/chorus-slurm}/slurm.conf

@@ -43,8 +43,15 @@ cleanup() {
   [ -n "$load" ] && kill -9 "$load" 2>/dev/null
   [ -n "$coord" ] && kill -9 "$coord" 2>/dev/null
   for id in $(slurm_jobs); do scancel --signal=KILL --full "$id" 2>/dev/null; done
-  # Ranks and workers (in the nodes' namespaces) know the coordinator by its token.
-  [ -f "$state/token" ] && for pid in $(grep -lsx --null-data "CHORUS_TOKEN=$(cat "$state/token")" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+  # Ranks (in the nodes' namespaces) know the coordinator by its endpoint,
+  # workers the broker by theirs: both name this test's coordinator alone.
+  local ep worker_ep
+  ep=$(head -1 "$state/endpoint" 2>/dev/null)
+  worker_ep=$(/usr/bin/python3 -c "import json; print(json.load(open('$state/serving.json'))['worker'])" 2>/dev/null)
+  for pid in $( {
+      [ -n "$ep" ] && grep -lsx --null-data "CHORUS_COORDINATOR=$ep" /proc/[0-9]*/environ
+      [ -n "$worker_ep" ] && grep -lsx --null-data -- "$worker_ep" /proc/[0-9]*/cmdline
+    } 2>/dev/null | cut -d/ -f3 | sort -u); do
     kill -9 "$pid" 2>/dev/null
   done
   if [ -n "$lost" ]; then

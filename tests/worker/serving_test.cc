@@ -26,6 +26,7 @@
 #include "common/net/zmq_channel.h"
 #include "common/tasks/outputs.h"
 #include "coordinator/broker.h"
+#include "coordinator/credentials.h"
 #include "coordinator/gateway.h"
 #include "worker/serve/serve_loop.h"
 #include "worker/serve/served_model.h"
@@ -114,7 +115,7 @@ class ServingTest : public ::testing::Test {
   }
 
   void StartBroker(coordinator::BrokerOptions o = {}) {
-    o.token = kToken;
+    o.credentials = &credentials_;
     o.worker_liveness = 1000ms;
     o.heartbeat_interval = 100ms;
     broker_ = std::move(coordinator::Broker::Bind(o).value());
@@ -150,6 +151,9 @@ class ServingTest : public ::testing::Test {
   fs::path repo_;
   std::string dir_;
   std::atomic<bool> stop_{false};
+  // kToken is the bootstrap (admin) secret; issued credentials live in memory.
+  coordinator::Credentials credentials_{{kToken, {}, [](const proto::Credential&) { return Status::Ok(); },
+                                         [] { return 1.0e9; }}};
   std::unique_ptr<coordinator::Broker> broker_;
   std::vector<std::thread> threads_;
 };
@@ -195,6 +199,7 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
   coordinator::GatewayOptions go;
   go.port = 0;
   go.token = kToken;
+  go.credentials = &credentials_;
   go.broker_endpoint = broker_->client_endpoint();
   go.max_body_bytes = 1 << 20;
   auto gateway = coordinator::Gateway::Start(go, *broker_).value();
@@ -335,6 +340,7 @@ TEST_F(ServingTest, SlowConnectionsDoNotShutOthersOut) {
   coordinator::GatewayOptions go;
   go.port = 0;
   go.token = kToken;
+  go.credentials = &credentials_;
   go.broker_endpoint = broker_->client_endpoint();
   auto gateway = coordinator::Gateway::Start(go, *broker_).value();
   // Sixteen clients that start a request and then say nothing (each holds a
@@ -424,6 +430,73 @@ TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
     EXPECT_EQ(r.worker(), "real");
     EXPECT_EQ(r.attempts(), 2);
   }
+}
+
+TEST_F(ServingTest, ATokenDoesOnlyWhatItsRoleAllows) {
+  StartBroker();
+  StartWorker("w1");
+  WaitForWorkers(1);
+  auto issue = [&](const std::string& role, std::vector<std::string> models) {
+    proto::TokenCreateRequest r;
+    r.set_role(role);
+    for (auto& m : models) r.add_models(m);
+    auto made = credentials_.Create(r, "root");
+    EXPECT_TRUE(made.ok()) << made.status().ToString();
+    return made.ok() ? made->token() : std::string();
+  };
+  const std::string kws_only = issue("infer", {"kws"}), other_only = issue("infer", {"other"});
+  const std::string submitter = issue("submit", {});
+  proto::InferRequest r = Tone(1);
+  r.set_token(kws_only);
+  EXPECT_EQ(Call(r).code(), "OK");
+  r.set_token(other_only);
+  proto::InferReply refused = Call(r);
+  EXPECT_EQ(refused.code(), "PERMISSION_DENIED");
+  EXPECT_THAT(refused.error(), HasSubstr("may not infer on model 'kws'"));
+  r.set_token(submitter);
+  EXPECT_EQ(Call(r).code(), "PERMISSION_DENIED");
+  r.set_token(kws_only + "0");
+  EXPECT_EQ(Call(r).code(), "UNAUTHENTICATED");
+
+  // An inference token cannot pose as a worker: its hello (with a large
+  // capacity) is dropped, and no client's audio ever reaches it.
+  zmq::socket_t rogue(net::SharedContext(), zmq::socket_type::dealer);
+  rogue.set(zmq::sockopt::routing_id, "rogue");
+  rogue.set(zmq::sockopt::linger, 0);
+  rogue.connect(broker_->worker_endpoint());
+  proto::WorkerMessage hello;
+  hello.set_token(kws_only);
+  hello.mutable_hello()->set_worker_id("rogue");
+  hello.mutable_hello()->set_capacity(1000);
+  *hello.mutable_hello()->add_models() = ServedModel::Load(dir_).value()->info();
+  ASSERT_TRUE(net::SendProto(rogue, hello, true).ok());
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(Call(Tone(i)).worker(), "w1");
+  EXPECT_EQ(broker_->Snapshot().workers.size(), 1u);
+  zmq::message_t stolen;
+  EXPECT_FALSE(rogue.recv(stolen, zmq::recv_flags::dontwait).has_value()) << "the rogue received a message";
+  // The worker role may register.
+  hello.set_token(credentials_.WorkerToken());
+  hello.mutable_hello()->set_worker_id("rogue");
+  ASSERT_TRUE(net::SendProto(rogue, hello, true).ok());
+  WaitForWorkers(2);
+
+  // Over HTTP the same: 403 for a model not on the list, 401 once revoked.
+  coordinator::GatewayOptions go;
+  go.port = 0;
+  go.token = kToken;
+  go.credentials = &credentials_;
+  go.broker_endpoint = broker_->client_endpoint();
+  auto gateway = coordinator::Gateway::Start(go, *broker_).value();
+  httplib::Client http("127.0.0.1", gateway->port());
+  auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
+  EXPECT_EQ(http.Get("/v2/models/kws", as(kws_only))->status, 200);
+  EXPECT_EQ(http.Get("/v2/models/kws", as(other_only))->status, 403);
+  EXPECT_EQ(http.Post("/v2/repository/models/kws/unload", as(kws_only), "", "application/json")->status, 403);
+  const std::string id = kws_only.substr(7, 12);  // "chorus_<id>_<secret>"
+  ASSERT_TRUE(credentials_.Revoke(id).ok());
+  EXPECT_EQ(http.Get("/v2/models/kws", as(kws_only))->status, 401);
+  r.set_token(kws_only);
+  EXPECT_EQ(Call(r).code(), "UNAUTHENTICATED");
 }
 
 TEST_F(ServingTest, AMessageOverTheSizeLimitIsDroppedUnreadAndOthersAreServed) {

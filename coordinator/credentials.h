@@ -1,0 +1,72 @@
+// Credentials: the coordinator's tokens and what they map to (a Principal).
+//
+// Three kinds of token are accepted:
+//   - the bootstrap secret (STATE_DIR/token or the config's `token`): admin,
+//     principal id "root". It is what the coordinator's own host uses.
+//   - issued credentials, "chorus_<id>_<secret>": made by an admin with a role
+//     (admin, submit, infer, worker), an optional model allow-list and expiry.
+//     The store keeps the SHA-256 of the secret, never the secret; a token is
+//     checked by recomputing it and comparing in constant time. Revoked or
+//     expired credentials are refused.
+//   - derived tokens, "chorus-rank_<job>_<attempt>_<mac>" and
+//     "chorus-worker_<mac>": HMAC-SHA256 of the bootstrap secret over what they
+//     name, so they need no storage, survive a coordinator restart, and a rank
+//     token is worth nothing for another job or attempt.
+//
+// Authenticate is thread-safe (the broker, gateway and job API call it from
+// their threads); Create and Revoke write through `save` first and are meant
+// for one thread, the coordinator's loop.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "common/proto/job.pb.h"
+#include "common/util/status.h"
+#include "coordinator/access.h"
+
+namespace chorus::coordinator {
+
+struct CredentialsOptions {
+  std::string root_secret;                                   // the bootstrap admin token
+  std::vector<proto::Credential> stored;                     // what the store holds now
+  std::function<Status(const proto::Credential&)> save;      // insert or replace, durable on return
+  std::function<double()> now;                               // seconds since the epoch
+};
+
+class Credentials {
+ public:
+  explicit Credentials(CredentialsOptions options);
+
+  // The principal a token stands for; UNAUTHENTICATED (no token, unknown,
+  // wrong secret, revoked, expired) otherwise. Never says which secret part
+  // was wrong.
+  Result<Principal> Authenticate(const std::string& token) const;
+
+  // A new credential; the reply carries its token, which is never shown again.
+  Result<proto::TokenCreated> Create(const proto::TokenCreateRequest& request, const std::string& created_by);
+  Status Revoke(const std::string& id);
+  // Every issued credential, without secret hashes, oldest first.
+  std::vector<proto::Credential> List() const;
+
+  std::string RankToken(int64_t job_id, int32_t attempt) const;
+  std::string WorkerToken() const;
+
+ private:
+  std::string Mac(const std::string& message) const;
+
+  CredentialsOptions options_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, proto::Credential> by_id_;
+};
+
+// Hex SHA-256 and HMAC-SHA256 (OpenSSL), and `bytes` random bytes as hex.
+std::string Sha256Hex(const std::string& data);
+std::string HmacSha256Hex(const std::string& key, const std::string& message);
+Result<std::string> RandomHex(int bytes);
+
+}  // namespace chorus::coordinator
