@@ -221,7 +221,8 @@ class Coordinator {
     std::string worker = transport == "ipc" ? "ipc://" + dir + "/workers.sock" : "tcp://127.0.0.1:0";
     std::ofstream(config) << "listen: tcp://127.0.0.1:0\nstate_dir: " << state_ << "\nworker: " << bin
                           << "/chorus-worker\ntick_ms: 50\nserving: {client_listen: \"" << client
-                          << "\", worker_listen: \"" << worker << "\", http: \"127.0.0.1:0\", max_queue: 4096}\n";
+                          << "\", worker_listen: \"" << worker << "\", http: \"127.0.0.1:0\", max_queue: 4096, model_repository: \""
+                          << dir << "/models\"}\n";
     pid_ = bench::SpawnSession({bin + "/chorus-coordinator", "--config", config, "--log-level", "warn"},
                                dir + "/coordinator.log");
     for (int i = 0; i < 100 && !fs::exists(state_ + "/serving.json"); ++i)

@@ -96,6 +96,21 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
       c.http.port = std::atoi(http.c_str() + colon + 1);
       serving.Check(c.http.port >= 0 && c.http.port < 65536, "http", "port must be in [0, 65535]");
     }
+    config::ConfigNode tls = serving.Child("tls");
+    tls.Get("cert", &c.http.tls.cert);
+    tls.Get("key", &c.http.tls.key);
+    tls.Check(c.http.tls.cert.empty() == c.http.tls.key.empty(), "cert", "give both cert and key (PEM files), or neither");
+    for (std::string* f : {&c.http.tls.cert, &c.http.tls.key})
+      if (!f->empty()) {
+        *f = Absolute(*f);
+        tls.Check(std::filesystem::is_regular_file(*f), f == &c.http.tls.cert ? "cert" : "key", "no such file: " + *f);
+      }
+    bool allow_plain_http = false;
+    serving.Get("allow_plain_http", &allow_plain_http);
+    // Tokens and audio in clear text may cross the network only when asked for.
+    serving.Check(!c.serving_enabled || c.http.tls.enabled() || allow_plain_http || IsLoopbackHost(c.http.host), "http",
+                  c.http.host + " is not a loopback address: give serving.tls {cert, key} for HTTPS, or set "
+                  "serving.allow_plain_http: true");
     serving.Get("max_queue", &c.broker.max_queue);
     serving.Check(c.broker.max_queue >= 1, "max_queue", "must be at least 1");
     int64_t timeout_ms = c.broker.default_timeout.count(), liveness_ms = c.broker.worker_liveness.count(),
@@ -117,6 +132,7 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     serving.Check(max_body >= 1024, "max_body_bytes", "must be at least 1024");
     c.http.max_body_bytes = static_cast<size_t>(max_body);
     serving.Get("model_repository", &c.http.model_repository);
+    serving.Get("model_roots", &c.model_roots);
     int64_t http_threads = static_cast<int64_t>(c.http.threads);
     serving.Get("http_threads", &http_threads);
     serving.Check(http_threads >= 2 && http_threads <= 4096, "http_threads", "must be in [2, 4096]");
@@ -137,6 +153,13 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
                         !dashboard.Has("listen"),
                     "listen", "is gateway but serving is disabled: give the dashboard a HOST:PORT of its own");
     if (c.dashboard.listen == "gateway" && !c.serving_enabled) c.dashboard.enabled = false;
+    c.dashboard.tls = c.http.tls;
+    if (c.dashboard.listen != "gateway" && c.dashboard.enabled) {
+      const std::string host = c.dashboard.listen.substr(0, c.dashboard.listen.rfind(':'));
+      dashboard.Check(c.http.tls.enabled() || allow_plain_http || IsLoopbackHost(host), "listen",
+                      host + " is not a loopback address: give serving.tls {cert, key} for HTTPS, or set "
+                      "serving.allow_plain_http: true");
+    }
     dashboard.Get("static_dir", &c.dashboard.static_dir);
     int64_t sample_ms = c.dashboard.sample_interval.count();
     dashboard.Get("sample_ms", &sample_ms);
@@ -154,6 +177,8 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     c.slurm.command_env["SLURM_CONF"] = conf;
   c.state_dir = Absolute(c.state_dir);
   if (!c.http.model_repository.empty()) c.http.model_repository = Absolute(c.http.model_repository);
+  if (c.model_roots.empty() && !c.http.model_repository.empty()) c.model_roots = {c.http.model_repository};
+  for (auto& root : c.model_roots) root = Absolute(root);
   if (!c.dashboard.static_dir.empty()) c.dashboard.static_dir = Absolute(c.dashboard.static_dir);
   c.slurm.template_path = Absolute(c.slurm.template_path);
   c.slurm.pool_template_path = Absolute(c.slurm.pool_template_path);

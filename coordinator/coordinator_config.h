@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/util/status.h"
 #include "coordinator/broker.h"
@@ -32,6 +33,9 @@ struct CoordinatorConfig {
   bool serving_enabled = true;
   BrokerOptions broker;     // token filled at start
   GatewayOptions http;      // token and broker endpoint filled at start
+  // Folders a model may be deployed from (serving.model_roots; default: the
+  // model repository). A job's own export may always be deployed by job id.
+  std::vector<std::string> model_roots;
   DashboardOptions dashboard;  // static_dir "": BUILD/dashboard beside the binary's bin/
 };
 

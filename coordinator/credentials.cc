@@ -85,7 +85,7 @@ std::string Credentials::WorkerToken() const { return "chorus-worker_" + Mac("wo
 
 Result<Principal> Credentials::Authenticate(const std::string& token) const {
   if (token.empty()) return Unauthenticated("the request carries no token");
-  const Status wrong = Unauthenticated("the request's token is wrong, revoked or expired");
+  const Status wrong = Unauthenticated("wrong token (or one revoked or expired)");
   if (token.size() > kMaxToken) return wrong;
   if (TokensEqual(options_.root_secret, token)) return Principal{"root", Role::kAdmin, {}, 0, 0};
   const std::vector<std::string> parts = SplitUnderscore(token);

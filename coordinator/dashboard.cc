@@ -80,7 +80,7 @@ Result<int> Dashboard::Start() {
   if (colon == std::string::npos) return InvalidArgument("dashboard.listen must be gateway or HOST:PORT");
   const std::string host = options_.listen.substr(0, colon);
   const int port = std::atoi(options_.listen.c_str() + colon + 1);
-  server_ = std::make_unique<httplib::Server>();
+  ASSIGN_OR_RETURN(server_, MakeHttpServer(options_.tls));
   server_->set_tcp_nodelay(true);
   server_->set_read_timeout(5, 0);
   server_->new_task_queue = [] { return new httplib::ThreadPool(16); };

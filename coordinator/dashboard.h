@@ -1,8 +1,8 @@
 // Dashboard: the coordinator's web dashboard over HTTP. It serves the built
 // front end (dashboard/, bundled by setup into BUILD/dashboard) as static
 // files under /dashboard/ (GET / redirects there), and the JSON API of
-// dashboard_api.h under /api/v1/ behind the bearer token (the front end's
-// login page keeps the token in the browser's session storage). With a
+// dashboard_api.h under /api/v1/ behind an admin bearer token (the front
+// end's login page keeps it in the browser's session storage). With a
 // broker it samples the broker's counters every `sample_interval` into a
 // ServingHistory for the latency and throughput charts.
 //
@@ -21,6 +21,7 @@
 #include "coordinator/broker.h"
 #include "coordinator/control_client.h"
 #include "coordinator/dashboard_api.h"
+#include "coordinator/http_common.h"
 #include "coordinator/serving_history.h"
 
 namespace httplib {
@@ -35,6 +36,7 @@ struct DashboardOptions {
   std::string static_dir;          // the built front end; "" or missing: a page that says how to build it
   std::chrono::milliseconds sample_interval{1000};
   size_t history_samples = 900;    // per model: 15 minutes at one a second
+  TlsFiles tls;                    // its own listener over HTTPS when set (serving.tls)
 };
 
 class Dashboard {

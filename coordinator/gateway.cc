@@ -41,7 +41,7 @@ void Error(httplib::Response& res, int status, const std::string& message) {
 struct Gateway::Impl {
   GatewayOptions options;
   Broker* broker = nullptr;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   std::unique_ptr<SpeakerApi> speaker_api;
   std::unique_ptr<RepositoryApi> repository_api;
   std::thread thread;
@@ -229,7 +229,7 @@ struct Gateway::Impl {
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Gateway::~Gateway() {
-  impl_->server.stop();
+  impl_->server->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
@@ -241,7 +241,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   impl->options = std::move(options);
   impl->broker = &broker;
   Impl* g = impl.get();
-  httplib::Server& s = g->server;
+  ASSIGN_OR_RETURN(g->server, MakeHttpServer(g->options.tls));
+  httplib::Server& s = *g->server;
   s.set_payload_max_length(g->options.max_body_bytes);
   // A reply's header and body are two small writes: without TCP_NODELAY the
   // second waits for the client's delayed ACK (~40 ms per keep-alive request).
@@ -377,7 +378,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
                                  : (s.bind_to_port(g->options.host, g->options.port) ? g->options.port : -1);
   if (g->port <= 0)
     return Unavailable("cannot listen for HTTP on " + g->options.host + ":" + std::to_string(g->options.port));
-  g->thread = std::thread([g] { g->server.listen_after_bind(); });
+  g->thread = std::thread([g] { g->server->listen_after_bind(); });
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

@@ -22,8 +22,11 @@
 //   DELETE /v2/models/{name}/speakers/{speaker}
 //   POST   /v2/models/{name}/speakers/{speaker}/verify
 //   POST   /v2/models/{name}/identify[?top_k=K]
-// The token travels as "Authorization: Bearer TOKEN". Errors are JSON
-// {"error": "..."} with 400/401/404/409/411/413/429 (+Retry-After)/503/504.
+// The token travels as "Authorization: Bearer TOKEN" and is checked by
+// Credentials: model routes (metadata, ready, infer, speakers) need one that
+// may infer on that model, repository index the serving view, load/unload
+// admin. Errors are JSON {"error": "..."} with
+// 400/401/403/404/409/411/413/429 (+Retry-After)/503/504.
 // Requests go to the broker over its client socket, one REQ socket per HTTP
 // thread (GatewayOptions::threads of them). Start() listens on its own threads; the destructor stops them.
 #pragma once
@@ -35,6 +38,7 @@
 
 #include "common/util/status.h"
 #include "coordinator/broker.h"
+#include "coordinator/http_common.h"
 #include "coordinator/speaker_registry.h"
 
 namespace httplib {
@@ -56,6 +60,7 @@ struct GatewayOptions {
   std::string control_endpoint;              // the coordinator's control requests (repository extension)
   std::string model_repository;              // absolute folder of NAME/VERSION models; "": load is refused
   std::function<void(httplib::Server&)> mount;  // more routes on the same listener (the dashboard)
+  TlsFiles tls;                                 // HTTPS when set
 };
 
 class Gateway {

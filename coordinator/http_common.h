@@ -2,13 +2,36 @@
 // the HTTP status for a Status, and the bearer-token check (Credentials, Permit).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "common/util/status.h"
 #include "coordinator/access.h"
 #include "coordinator/credentials.h"
 
+namespace httplib {
+class Server;
+}
+
 namespace chorus::coordinator {
+
+// TLS for an HTTP listener: PEM certificate (chain) and private key files.
+// Both empty: plain HTTP.
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  bool enabled() const { return !cert.empty(); }
+};
+
+// An HTTP server, over TLS when `tls` names files; Unavailable naming the
+// files when OpenSSL cannot load them.
+Result<std::unique_ptr<httplib::Server>> MakeHttpServer(const TlsFiles& tls);
+
+// 127.0.0.0/8, ::1 or localhost: a listener there is reachable from this
+// host only. (Inline: the config reader, in the CLI's library, uses it too.)
+inline bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
 
 // 200 OK, 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 NOT_FOUND,
 // 409 FAILED_PRECONDITION, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE,

@@ -45,6 +45,23 @@ Described Describe(const proto::Request& r) {
 
 }  // namespace
 
+Status CheckInsideModelRoots(const std::string& dir, const std::vector<std::string>& roots) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(fs::path(dir), ec);
+  std::string listed;
+  for (const auto& root : roots) {
+    const fs::path base = fs::weakly_canonical(fs::path(root), ec);
+    listed += (listed.empty() ? "" : ", ") + root;
+    if (ec) continue;
+    const fs::path rel = real.lexically_relative(base);
+    if (!rel.empty() && *rel.begin() != ".." && rel.is_relative()) return Status::Ok();
+  }
+  return PermissionDenied("the model folder " + dir + " is outside the model roots this coordinator deploys from (" +
+                          (listed.empty() ? "none: set serving.model_roots" : "serving.model_roots: " + listed) +
+                          "); deploy by job id, or copy it into a root");
+}
+
 proto::Reply JobApi::Handle(const proto::Request& request) {
   proto::Reply reply;
   Described what = Describe(request);
@@ -73,8 +90,8 @@ proto::Reply JobApi::Handle(const proto::Request& request) {
   }
   if (reply.has_token_created())
     what.target = "credential " + reply.token_created().credential().id() + " (" + what.target + ")";
-  if (audit_ && (what.changes || !s.ok()) && what.action != Action::kReport)
-    audit_->Write({who.ok() ? who->id : "-", who.ok() ? RoleName(who->role) : "", what.name, what.target, s});
+  if (options_.audit && (what.changes || !s.ok()) && what.action != Action::kReport)
+    options_.audit->Write({who.ok() ? who->id : "-", who.ok() ? RoleName(who->role) : "", what.name, what.target, s});
   if (!s.ok()) {
     reply.Clear();
     reply.set_error(ValidUtf8(s.message()));  // it may quote what the client sent
@@ -167,6 +184,8 @@ Status JobApi::Serving(const proto::Request& request, proto::Reply* reply) {
         d.set_model_dir((dir.is_absolute() ? dir : std::filesystem::path(job.workdir()) / dir)
                             .lexically_normal()
                             .string());
+      } else {
+        RETURN_IF_ERROR(CheckInsideModelRoots(d.model_dir(), options_.model_roots));
       }
       ASSIGN_OR_RETURN(*reply->mutable_deployment(), autoscaler_->Deploy(d));
       return Status::Ok();
@@ -180,7 +199,7 @@ Status JobApi::Serving(const proto::Request& request, proto::Reply* reply) {
       return autoscaler_->Undeploy(request.undeploy());
     default: {
       *reply->mutable_serving() = autoscaler_->ServingStatus();
-      reply->mutable_serving()->set_http(http_);
+      reply->mutable_serving()->set_http(options_.http);
       return Status::Ok();
     }
   }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/proto/job.pb.h"
 #include "coordinator/access.h"
@@ -22,14 +23,23 @@
 
 namespace chorus::coordinator {
 
+struct JobApiOptions {
+  std::string http;                      // the gateway's URL, for the serving status
+  std::vector<std::string> model_roots;  // folders deploys may name (absolute); empty: none may
+  AuditLog* audit = nullptr;             // null: nothing written
+};
+
+// Checks that `dir` (resolved: "..", symbolic links) lies inside one of
+// `roots`; PERMISSION_DENIED naming them otherwise.
+Status CheckInsideModelRoots(const std::string& dir, const std::vector<std::string>& roots);
+
 class JobApi {
  public:
   // `autoscaler` may be null (serving disabled): serving requests then fail.
-  // `audit` may be null (nothing written).
   JobApi(Credentials& credentials, Scheduler& scheduler, JobStore& store, Autoscaler* autoscaler = nullptr,
-         std::string http = "", AuditLog* audit = nullptr)
+         JobApiOptions options = {})
       : credentials_(credentials), scheduler_(scheduler), store_(store), autoscaler_(autoscaler),
-        http_(std::move(http)), audit_(audit) {}
+        options_(std::move(options)) {}
 
   proto::Reply Handle(const proto::Request& request);
 
@@ -44,8 +54,7 @@ class JobApi {
   Scheduler& scheduler_;
   JobStore& store_;
   Autoscaler* autoscaler_;
-  std::string http_;
-  AuditLog* audit_;
+  JobApiOptions options_;
 };
 
 }  // namespace chorus::coordinator

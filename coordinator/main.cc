@@ -144,7 +144,7 @@ int Serve(CoordinatorConfig config) {
     }
     gateway = std::move(*started);
     const std::string http =
-        "http://" + net::AdvertisedHost(config.http.host, config.advertise) + ":" + std::to_string(gateway->port());
+        (config.http.tls.enabled() ? "https://" : "http://") + net::AdvertisedHost(config.http.host, config.advertise) + ":" + std::to_string(gateway->port());
     nlohmann::json serving = {{"client", broker->client_endpoint()}, {"worker", broker->worker_endpoint()},
                               {"http", http}};
     if (dashboard && !dashboard->own_listener()) dashboard_url = http + "/dashboard/";
@@ -181,7 +181,7 @@ int Serve(CoordinatorConfig config) {
       if (broker_thread.joinable()) broker_thread.join();
       return 1;
     }
-    dashboard_url = "http://" +
+    dashboard_url = (config.dashboard.tls.enabled() ? "https://" : "http://") +
                     net::AdvertisedHost(config.dashboard.listen.substr(0, config.dashboard.listen.rfind(':')),
                                         config.advertise) +
                     ":" +
@@ -194,7 +194,7 @@ int Serve(CoordinatorConfig config) {
                  config.state_dir);
   }
 
-  JobApi api(credentials, scheduler, **store, autoscaler.get(), http_url, audit->get());
+  JobApi api(credentials, scheduler, **store, autoscaler.get(), {http_url, config.model_roots, audit->get()});
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

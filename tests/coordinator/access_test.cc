@@ -3,7 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "coordinator/credentials.h"
+#include "coordinator/job_api.h"
 
 namespace chorus::coordinator {
 namespace {
@@ -134,6 +139,24 @@ TEST_F(CredentialsTest, CreateChecksWhatItIsAskedAndSavesFirst) {
   fail_saves_ = true;
   EXPECT_EQ(c.Create(Request("infer"), "root").status().code(), StatusCode::kIoError);
   EXPECT_TRUE(c.List().empty()) << "a credential that was not saved must not work";
+}
+
+TEST(ModelRoots, AFolderIsDeployedOnlyFromInsideARootAfterResolvingDotsAndLinks) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("chorus_roots_" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "models/kws/1");
+  fs::create_directories(base / "secret");
+  fs::create_directory_symlink(base / "secret", base / "models/escape");
+  const std::vector<std::string> roots = {(base / "models").string()};
+  EXPECT_TRUE(CheckInsideModelRoots((base / "models/kws/1").string(), roots).ok());
+  for (const fs::path& outside : {base / "models/../secret", base / "models/escape", fs::path("/etc"), base / "modelsx"}) {
+    Status s = CheckInsideModelRoots(outside.string(), roots);
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << outside;
+    EXPECT_THAT(s.message(), HasSubstr("serving.model_roots: " + roots[0])) << outside;
+  }
+  EXPECT_THAT(CheckInsideModelRoots((base / "models/kws/1").string(), {}).message(), HasSubstr("none: set"));
+  fs::remove_all(base);
 }
 
 }  // namespace

@@ -73,5 +73,26 @@ TEST(CoordinatorConfigNetwork, AdvertiseIsAHostAndBindsOnAWildcardAreAdvertisedB
   EXPECT_THAT(endpoint, ::testing::StartsWith("tcp://127.0.0.1:"));
 }
 
+TEST(CoordinatorConfigTls, PlainHttpLeavesLoopbackOnlyWhenAskedAndTlsFilesMustExist) {
+  auto refused = Load("serving: {http: \"0.0.0.0:8000\"}\n");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("0.0.0.0 is not a loopback address: give serving.tls"));
+  EXPECT_TRUE(Load("serving: {http: \"0.0.0.0:8000\", allow_plain_http: true}\n").ok());
+  EXPECT_TRUE(Load("serving: {http: \"127.0.0.1:0\"}\n").ok());
+  auto own_dashboard = Load("serving: {enabled: false}\ndashboard: {listen: \"0.0.0.0:0\"}\n");
+  ASSERT_FALSE(own_dashboard.ok());
+  EXPECT_THAT(own_dashboard.status().message(), HasSubstr("dashboard.listen"));
+  auto missing = Load("serving: {http: \"0.0.0.0:8000\", tls: {cert: /nonexistent/c.pem, key: /nonexistent/k.pem}}\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("no such file: /nonexistent/c.pem"));
+  auto half = Load("serving: {tls: {cert: /etc/hostname}}\n");
+  ASSERT_FALSE(half.ok());
+  EXPECT_THAT(half.status().message(), HasSubstr("give both cert and key"));
+  auto both = Load("serving: {http: \"0.0.0.0:8000\", tls: {cert: /etc/hostname, key: /etc/hostname}}\n");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_TRUE(both->http.tls.enabled());
+  EXPECT_EQ(both->dashboard.tls.cert, "/etc/hostname");
+}
+
 }  // namespace
 }  // namespace chorus::coordinator

@@ -402,7 +402,7 @@ TEST_F(SchedulerTest, JobApiRequiresTheToken) {
 
 TEST_F(SchedulerTest, EachRoleDoesOnlyItsOwnPartAndEveryControlActionIsAudited) {
   auto audit = AuditLog::Open(dir.path() + "/audit.log", [] { return 5.0; }).value();
-  JobApi api(credentials_, *scheduler_, *store_, nullptr, "", audit.get());
+  JobApi api(credentials_, *scheduler_, *store_, nullptr, {"", {}, audit.get()});
   auto call = [&](const std::string& token, proto::Request r) {
     r.set_token(token);
     return api.Handle(r);

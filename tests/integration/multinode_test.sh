@@ -79,7 +79,7 @@ default_launcher: slurm
 launchers:
   local: {slots: 2, env: {OMPI_MCA_btl: "self,vader"}}
   slurm: {slots: 4, partition: debug, template: $src/slurm/train.sbatch.in, pool_template: $src/slurm/serve-pool.sbatch.in, slurm_conf: $SLURM_CONF}
-serving: {client_listen: "tcp://$head_addr:0", worker_listen: "tcp://$head_addr:0", http: "$head_addr:0", timeout_ms: 60000, heartbeat_ms: 200, worker_liveness_ms: 1500, max_attempts: 3}
+serving: {client_listen: "tcp://$head_addr:0", worker_listen: "tcp://$head_addr:0", http: "$head_addr:0", allow_plain_http: true, timeout_ms: 60000, heartbeat_ms: 200, worker_liveness_ms: 1500, max_attempts: 3}
 YAML
 "$bin/chorus-coordinator" --config "$work/coordinator.yaml" >> "$work/coordinator.log" 2>&1 &
 coord=$!

@@ -499,6 +499,43 @@ TEST_F(ServingTest, ATokenDoesOnlyWhatItsRoleAllows) {
   EXPECT_EQ(Call(r).code(), "UNAUTHENTICATED");
 }
 
+TEST_F(ServingTest, TheGatewaySpeaksHttpsWithTheConfiguredCertificate) {
+  StartBroker();
+  StartWorker("w1");
+  WaitForWorkers(1);
+  const std::string cert = (repo_ / "cert.pem").string(), key = (repo_ / "key.pem").string();
+  const std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                           "subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null";
+  ASSERT_EQ(std::system(make.c_str()), 0) << make;
+  coordinator::GatewayOptions go;
+  go.port = 0;
+  go.token = kToken;
+  go.credentials = &credentials_;
+  go.broker_endpoint = broker_->client_endpoint();
+  go.tls = {cert, key};
+  auto gateway = coordinator::Gateway::Start(go, *broker_).value();
+  httplib::SSLClient https("127.0.0.1", gateway->port());
+  https.set_ca_cert_path(cert.c_str());
+  https.enable_server_certificate_verification(true);
+  const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+  auto meta = https.Get("/v2/models/kws", auth);
+  ASSERT_TRUE(meta) << "no TLS answer: " << httplib::to_string(meta.error());
+  EXPECT_EQ(meta->status, 200);
+  auto infer = https.Post("/v2/models/kws/infer", auth, audio::testing::WavBytes(16000, 1, 16, 32000, audio::testing::Pcm16Data(16000)), "audio/wav");
+  ASSERT_TRUE(infer);
+  EXPECT_EQ(infer->status, 200) << infer->body;
+  // Plain HTTP to the TLS port gets no answer it could read as one.
+  httplib::Client plain("127.0.0.1", gateway->port());
+  plain.set_read_timeout(2, 0);
+  auto clear = plain.Get("/v2/health/live");
+  EXPECT_TRUE(!clear || clear->status != 200);
+  // A key that does not load is an error naming the files.
+  go.tls = {cert, cert};
+  auto bad = coordinator::Gateway::Start(go, *broker_);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("cannot load the TLS certificate " + cert));
+}
+
 TEST_F(ServingTest, AMessageOverTheSizeLimitIsDroppedUnreadAndOthersAreServed) {
   StartBroker();
   StartWorker("w1");
