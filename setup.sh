@@ -13,7 +13,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libgtest-dev libgmock-dev googletest
-  libsndfile1-dev libsoxr-dev libsqlite3-dev libssl-dev
+  libsndfile1-dev libsoxr-dev libsqlite3-dev libssl-dev openssl curl
   libespeak-ng-dev espeak-ng-data
   libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev
   python3-torch python3-torchaudio python3-numpy

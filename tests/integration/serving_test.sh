@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling
+# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling | tls
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -41,6 +41,12 @@ s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(('127.0.0.1', 0))
 print(*[x.getsockname()[1] for x in s])")
 fi
+http_listen=127.0.0.1:0 tls_yaml=""
+if [ "$mode" = tls ]; then  # HTTPS on every interface, with a certificate made here
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2> "$work/openssl.out" || fail "openssl: $(cat "$work/openssl.out")"
+  http_listen=0.0.0.0:0 tls_yaml=", tls: {cert: $work/cert.pem, key: $work/key.pem}"
+fi
 cat > "$work/coordinator.yaml" <<YAML
 listen: tcp://127.0.0.1:0
 state_dir: $state
@@ -49,7 +55,7 @@ tick_ms: 100
 launchers:
   local: {slots: 2, env: {OMPI_MCA_btl: "self,vader"}}
 $slurm_yaml
-serving: {client_listen: "tcp://127.0.0.1:$client_port", worker_listen: "tcp://127.0.0.1:$worker_port", http: "127.0.0.1:0", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000, model_repository: $work/models}
+serving: {client_listen: "tcp://127.0.0.1:$client_port", worker_listen: "tcp://127.0.0.1:$worker_port", http: "$http_listen", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000, model_repository: $work/models$tls_yaml}
 YAML
 start_coordinator() {
   rm -f "$state/serving.json"
@@ -97,6 +103,29 @@ finish_load() {
 }
 
 case "$mode" in
+tls)
+  case "$http" in https://127.0.0.1:*) ;; *) fail "serving.json's http is $http, not HTTPS" ;; esac
+  [ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$work/cert.pem" "$http/v2/health/live")" = 200 ] ||
+    fail "no HTTPS answer at $http"
+  [ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 3 "${http/https:/http:}/v2/health/live")" = 200 ] &&
+    fail "plain HTTP was answered on the TLS port"
+  curl -s -o /dev/null --max-time 3 "$http/v2/health/live" && fail "a client that does not trust the certificate was answered"
+  chorus deploy "$job" --name kws --min 1 --max 1 > /dev/null || fail "deploy failed"
+  wait_workers 1 30
+  app=$(chorus token create --role infer --models kws) && other=$(chorus token create --role infer --models vad) ||
+    fail "token create failed"
+  infer() { curl -s -o "$work/tls.json" -w "%{http_code}" --cacert "$work/cert.pem" -H "Authorization: Bearer $1" \
+    -H "Content-Type: audio/wav" --data-binary @"$wav" "$http/v2/models/kws/infer"; }
+  [ "$(infer "$app")" = 200 ] || fail "inference over HTTPS failed: $(cat "$work/tls.json")"
+  [ "$(infer "$other")" = 403 ] || fail "a token for another model was not refused: $(cat "$work/tls.json")"
+  grep -q "may not infer on model 'kws'" "$work/tls.json" || fail "unclear: $(cat "$work/tls.json")"
+  # Plain HTTP that would leave loopback: the coordinator does not start, and says why.
+  printf 'listen: tcp://127.0.0.1:0\nstate_dir: %s\nserving: {http: "0.0.0.0:0"}\n' "$work/plain-state" > "$work/plain.yaml"
+  timeout 10 "$bin/chorus-coordinator" --config "$work/plain.yaml" > "$work/plain.out" 2>&1
+  rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "a coordinator with plain HTTP on 0.0.0.0 started (exit $rc)"
+  grep -q "0.0.0.0 is not a loopback address: give serving.tls" "$work/plain.out" || fail "unclear: $(cat "$work/plain.out")"
+  ;;
 deploy)
   # Names that would escape the state directory or a URL segment are refused, naming the rule.
   for bad in .. a=b "x y" .hidden; do
