@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling | tls
+# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling | tls | soak
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -41,7 +41,8 @@ s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(('127.0.0.1', 0))
 print(*[x.getsockname()[1] for x in s])")
 fi
-http_listen=127.0.0.1:0 tls_yaml=""
+http_listen=127.0.0.1:0 tls_yaml="" queue_yaml=""
+[ "$mode" = soak ] && queue_yaml=", max_queue: 16"  # a small queue: overload is refused, not queued
 if [ "$mode" = tls ]; then  # HTTPS on every interface, with a certificate made here
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2> "$work/openssl.out" || fail "openssl: $(cat "$work/openssl.out")"
@@ -55,7 +56,7 @@ tick_ms: 100
 launchers:
   local: {slots: 2, env: {OMPI_MCA_btl: "self,vader"}}
 $slurm_yaml
-serving: {client_listen: "tcp://127.0.0.1:$client_port", worker_listen: "tcp://127.0.0.1:$worker_port", http: "$http_listen", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000, model_repository: $work/models$tls_yaml}
+serving: {client_listen: "tcp://127.0.0.1:$client_port", worker_listen: "tcp://127.0.0.1:$worker_port", http: "$http_listen", timeout_ms: 5000, heartbeat_ms: 100, worker_liveness_ms: 1000, model_repository: $work/models$tls_yaml$queue_yaml}
 YAML
 start_coordinator() {
   rm -f "$state/serving.json"
@@ -103,6 +104,50 @@ finish_load() {
 }
 
 case "$mode" in
+soak)
+  # The HTTP path offered twice what it can serve, for CHORUS_SOAK_SECONDS
+  # (default 60): every request is answered (200) or refused (429) within its
+  # deadline (timeout_ms 5000), nothing else, and memory stays bounded.
+  seconds=${CHORUS_SOAK_SECONDS:-60}
+  chorus deploy "$job" --name kws --min 1 --max 1 > /dev/null || fail "deploy failed"
+  wait_workers 1 30
+  wpid=$(worker_pids | head -1)
+  load_args=(-m POST -T audio/wav -D "$wav" -H "Authorization: Bearer $token" "$http/v2/models/kws/infer")
+  hey -z 5s -c 64 "${load_args[@]}" > "$work/saturation.out" 2>&1 || fail "hey failed: $(cat "$work/saturation.out")"
+  saturation=$(py "import re; t=open('$work/saturation.out').read(); print(float(re.search(r'Requests/sec:\s+([0-9.]+)', t).group(1)))")
+  clients=96
+  per_client=$(py "import math; print(max(1, math.ceil(2 * $saturation / $clients)))")
+  echo "saturation $saturation req/s; offering $(( per_client * clients )) req/s for $seconds s"
+  ( while :; do echo "$(date +%s) $(ps -o rss= -p "$coord" | tr -d ' ') $(ps -o rss= -p "$wpid" | tr -d ' ')"; sleep 1; done ) \
+    > "$work/rss.txt" &
+  sampler=$!
+  hey -z "${seconds}s" -c $clients -q "$per_client" -t 30 "${load_args[@]}" > "$work/soak.out" 2>&1
+  rc=$?
+  kill "$sampler" 2>/dev/null
+  cat "$work/soak.out" | sed -n '/Summary/,/Latency distribution/p;/Status code distribution/,$p'
+  [ $rc -eq 0 ] || fail "hey failed (exit $rc)"
+  py "
+import re, sys
+t = open('$work/soak.out').read()
+codes = {int(c): int(n) for c, n in re.findall(r'\[(\d+)\]\s+(\d+) responses', t)}
+slowest = float(re.search(r'Slowest:\s+([0-9.]+)', t).group(1))
+errors = t.split('Error distribution:')[1].strip() if 'Error distribution:' in t else ''
+rss = [tuple(map(int, l.split()[1:])) for l in open('$work/rss.txt') if len(l.split()) == 3]
+half = len(rss) // 2
+first = [max(r[i] for r in rss[:half]) for i in (0, 1)]
+second = [max(r[i] for r in rss[half:]) for i in (0, 1)]
+rate = float(re.search(r'Requests/sec:\s+([0-9.]+)', t).group(1))
+print(f'answers {codes} ({rate:.0f}/s, {rate / $saturation:.2f}x saturation), slowest {slowest:.3f} s; peak RSS coordinator {first[0]//1024}->{second[0]//1024} MiB, worker {first[1]//1024}->{second[1]//1024} MiB (first half -> second half)')
+bad = []
+if set(codes) - {200, 429}: bad.append(f'codes other than 200 and 429: {codes}')
+if codes.get(200, 0) == 0 or codes.get(429, 0) == 0: bad.append(f'not both answered and refused (not overloaded?): {codes}')
+if errors: bad.append('requests failed: ' + errors[:400])
+if slowest > 5.5: bad.append(f'a request took {slowest} s, past its 5 s deadline')
+for name, a, b in (('coordinator', first[0], second[0]), ('worker', first[1], second[1])):
+    if b > a * 1.15 + 16384: bad.append(f'{name} memory grew from {a} to {b} KiB')
+if bad: print('FAIL: ' + '; '.join(bad)); sys.exit(1)
+" || fail "the soak did not hold"
+  ;;
 tls)
   case "$http" in https://127.0.0.1:*) ;; *) fail "serving.json's http is $http, not HTTPS" ;; esac
   [ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$work/cert.pem" "$http/v2/health/live")" = 200 ] ||
