@@ -141,6 +141,21 @@ class ServingTest : public ::testing::Test {
     }
     FAIL() << "workers did not register";
   }
+  // A DEALER on the broker's worker socket that has said hello for the
+  // test's model with `token` and `capacity`, and answers nothing.
+  zmq::socket_t HandMadeWorker(const std::string& id, const std::string& token, int capacity) {
+    zmq::socket_t socket(net::SharedContext(), zmq::socket_type::dealer);
+    socket.set(zmq::sockopt::routing_id, id);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.connect(broker_->worker_endpoint());
+    proto::WorkerMessage hello;
+    hello.set_token(token);
+    hello.mutable_hello()->set_worker_id(id);
+    hello.mutable_hello()->set_capacity(capacity);
+    *hello.mutable_hello()->add_models() = ServedModel::Load(dir_).value()->info();
+    EXPECT_TRUE(net::SendProto(socket, hello, true).ok());
+    return socket;
+  }
   proto::InferReply Call(const proto::InferRequest& r) {
     net::RpcClient client({broker_->client_endpoint(), 10000ms});
     proto::InferReply reply;
@@ -407,16 +422,7 @@ TEST_F(ServingTest, FullQueueRefusesAtOnceAndQueuedRequestsEndByTheirDeadline) {
 TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
   StartBroker();
   // A worker that registers, takes requests and then goes silent (as if killed).
-  zmq::socket_t ghost(net::SharedContext(), zmq::socket_type::dealer);
-  ghost.set(zmq::sockopt::routing_id, "ghost");
-  ghost.set(zmq::sockopt::linger, 0);
-  ghost.connect(broker_->worker_endpoint());
-  proto::WorkerMessage hello;
-  hello.set_token(kToken);
-  hello.mutable_hello()->set_worker_id("ghost");
-  hello.mutable_hello()->set_capacity(100);
-  *hello.mutable_hello()->add_models() = ServedModel::Load(dir_).value()->info();
-  ASSERT_TRUE(net::SendProto(ghost, hello, true).ok());
+  zmq::socket_t ghost = HandMadeWorker("ghost", kToken, 100);
   WaitForWorkers(1);
 
   std::vector<proto::InferReply> replies(6);
@@ -460,24 +466,13 @@ TEST_F(ServingTest, ATokenDoesOnlyWhatItsRoleAllows) {
 
   // An inference token cannot pose as a worker: its hello (with a large
   // capacity) is dropped, and no client's audio ever reaches it.
-  zmq::socket_t rogue(net::SharedContext(), zmq::socket_type::dealer);
-  rogue.set(zmq::sockopt::routing_id, "rogue");
-  rogue.set(zmq::sockopt::linger, 0);
-  rogue.connect(broker_->worker_endpoint());
-  proto::WorkerMessage hello;
-  hello.set_token(kws_only);
-  hello.mutable_hello()->set_worker_id("rogue");
-  hello.mutable_hello()->set_capacity(1000);
-  *hello.mutable_hello()->add_models() = ServedModel::Load(dir_).value()->info();
-  ASSERT_TRUE(net::SendProto(rogue, hello, true).ok());
+  zmq::socket_t rogue = HandMadeWorker("rogue", kws_only, 1000);
   for (int i = 0; i < 8; ++i) EXPECT_EQ(Call(Tone(i)).worker(), "w1");
   EXPECT_EQ(broker_->Snapshot().workers.size(), 1u);
   zmq::message_t stolen;
   EXPECT_FALSE(rogue.recv(stolen, zmq::recv_flags::dontwait).has_value()) << "the rogue received a message";
   // The worker role may register.
-  hello.set_token(credentials_.WorkerToken());
-  hello.mutable_hello()->set_worker_id("rogue");
-  ASSERT_TRUE(net::SendProto(rogue, hello, true).ok());
+  zmq::socket_t registered = HandMadeWorker("registered", credentials_.WorkerToken(), 1000);
   WaitForWorkers(2);
 
   // Over HTTP the same: 403 for a model not on the list, 401 once revoked.
