@@ -90,8 +90,17 @@ proto::Reply JobApi::Handle(const proto::Request& request) {
   }
   if (reply.has_token_created())
     what.target = "credential " + reply.token_created().credential().id() + " (" + what.target + ")";
-  if (options_.audit && (what.changes || !s.ok()) && what.action != Action::kReport)
-    options_.audit->Write({who.ok() ? who->id : "-", who.ok() ? RoleName(who->role) : "", what.name, what.target, s});
+  if (options_.audit && (what.changes || !s.ok()) && what.action != Action::kReport) {
+    if (who.ok()) {
+      options_.audit->Write({who->id, RoleName(who->role), what.name, what.target, s});
+    } else if (unauthenticated_limit_.Allow(std::chrono::steady_clock::now())) {
+      // Requests without a valid token cost the sender nothing: at most a
+      // few lines a second, the rest counted in the next line.
+      const int64_t dropped = unauthenticated_limit_.TakeDropped();
+      options_.audit->Write({"-", "", what.name,
+                             what.target + (dropped ? " (" + std::to_string(dropped) + " more not logged)" : ""), s});
+    }
+  }
   if (!s.ok()) {
     reply.Clear();
     reply.set_error(ValidUtf8(s.message()));  // it may quote what the client sent
@@ -102,6 +111,8 @@ proto::Reply JobApi::Handle(const proto::Request& request) {
 
 Status JobApi::PermitJob(const Principal& who, Action action, int64_t job_id) {
   if (who.role == Role::kAdmin) return Status::Ok();
+  // A role that may not touch even its own jobs learns nothing of which exist.
+  RETURN_IF_ERROR(Permit(who, action, {who.id, 0, 0, ""}));
   ASSIGN_OR_RETURN(proto::Job job, store_.LoadJob(job_id));
   return Permit(who, action, {job.owner(), 0, 0, ""});
 }

@@ -4,13 +4,16 @@
 // rank 0's reports onto the Scheduler, deploy/scale/undeploy and the serving
 // status onto the Autoscaler, and token create/list/revoke onto Credentials.
 // A submit credential sees and controls only the jobs it submitted. Every
-// action that changes something, and every refusal, goes to the audit log.
+// action that changes something, and every refusal, goes to the audit log
+// (refusals of requests without a valid token at most 10 a second).
 // Errors become a Reply whose code is the Status code name (NOT_FOUND,
 // INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, ...).
 // Single-threaded, like the Scheduler it drives.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/proto/job.pb.h"
@@ -55,6 +58,26 @@ class JobApi {
   JobStore& store_;
   Autoscaler* autoscaler_;
   JobApiOptions options_;
+  // Audit lines for requests with no valid token: at most 10 a second.
+  struct RateLimit {
+    int per_second = 10;
+    std::chrono::steady_clock::time_point window;
+    int used = 0;
+    int64_t dropped = 0;
+    bool Allow(std::chrono::steady_clock::time_point now) {
+      if (now - window >= std::chrono::seconds(1)) {
+        window = now;
+        used = 0;
+      }
+      if (used < per_second) {
+        ++used;
+        return true;
+      }
+      ++dropped;
+      return false;
+    }
+    int64_t TakeDropped() { return std::exchange(dropped, 0); }
+  } unauthenticated_limit_;
 };
 
 }  // namespace chorus::coordinator

@@ -470,6 +470,32 @@ TEST_F(SchedulerTest, EachRoleDoesOnlyItsOwnPartAndEveryControlActionIsAudited) 
             std::filesystem::perms::none);
 }
 
+TEST_F(SchedulerTest, RequestsWithoutAValidTokenCannotFloodTheAuditLogNorProbeJobs) {
+  auto audit = AuditLog::Open(dir.path() + "/audit.log", [] { return 5.0; }).value();
+  JobApi api(credentials_, *scheduler_, *store_, nullptr, {"", {}, audit.get()});
+  proto::Request cancel;
+  cancel.mutable_cancel()->set_job_id(1);
+  cancel.set_token("wrong");
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(api.Handle(cancel).code(), "UNAUTHENTICATED");
+  std::ifstream in(dir.path() + "/audit.log");
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_GE(lines, 10);
+  EXPECT_LT(lines, 100) << "every unauthenticated request was written";
+  // An infer token is refused a job's status whether or not the job exists.
+  proto::Request create;
+  create.set_token("secret");
+  create.mutable_token_create()->set_role("infer");
+  const std::string reader = api.Handle(create).token_created().token();
+  const int64_t id = Submit();
+  proto::Request status;
+  status.set_token(reader);
+  for (int64_t job : {id, id + 1000}) {
+    status.mutable_status()->set_job_id(job);
+    EXPECT_EQ(api.Handle(status).code(), "PERMISSION_DENIED") << job;
+  }
+}
+
 TEST_F(SchedulerTest, OversizedOrMalformedSubmitsAreRefusedBeforeAnythingIsStored) {
   proto::SubmitRequest big = Request();
   big.set_spec_yaml(ValidJobYaml() + "# " + std::string(kMaxJobFileBytes, 'x') + "\n");
