@@ -69,7 +69,8 @@ Result<std::string> RandomHex(int bytes) {
   return Hex(buffer.data(), buffer.size());
 }
 
-Credentials::Credentials(CredentialsOptions options) : options_(std::move(options)) {
+Credentials::Credentials(CredentialsOptions options)
+    : options_(std::move(options)), worker_token_("chorus-worker_" + Mac("worker")) {
   for (auto& c : options_.stored) by_id_[c.id()] = c;
   options_.stored.clear();
 }
@@ -81,7 +82,7 @@ std::string Credentials::RankToken(int64_t job_id, int32_t attempt) const {
   return "chorus-rank_" + what + "_" + Mac("rank:" + what);
 }
 
-std::string Credentials::WorkerToken() const { return "chorus-worker_" + Mac("worker"); }
+const std::string& Credentials::WorkerToken() const { return worker_token_; }
 
 Result<Principal> Credentials::Authenticate(const std::string& token) const {
   if (token.empty()) return Unauthenticated("the request carries no token");
@@ -90,7 +91,7 @@ Result<Principal> Credentials::Authenticate(const std::string& token) const {
   if (TokensEqual(options_.root_secret, token)) return Principal{"root", Role::kAdmin, {}, 0, 0};
   const std::vector<std::string> parts = SplitUnderscore(token);
   if (parts[0] == "chorus-worker" && parts.size() == 2) {
-    if (!TokensEqual(WorkerToken(), token)) return wrong;
+    if (!TokensEqual(worker_token_, token)) return wrong;  // on every worker message: computed once
     return Principal{"worker", Role::kWorker, {}, 0, 0};
   }
   if (parts[0] == "chorus-rank" && parts.size() == 4 && AllDigits(parts[1], 18) && AllDigits(parts[2], 9)) {

@@ -54,12 +54,13 @@ class Credentials {
   std::vector<proto::Credential> List() const;
 
   std::string RankToken(int64_t job_id, int32_t attempt) const;
-  std::string WorkerToken() const;
+  const std::string& WorkerToken() const;
 
  private:
   std::string Mac(const std::string& message) const;
 
   CredentialsOptions options_;
+  const std::string worker_token_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, proto::Credential> by_id_;
 };

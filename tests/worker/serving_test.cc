@@ -141,6 +141,15 @@ class ServingTest : public ::testing::Test {
     }
     FAIL() << "workers did not register";
   }
+  // Options for a gateway on a free loopback port in front of the broker.
+  coordinator::GatewayOptions Gateway() {
+    coordinator::GatewayOptions go;
+    go.port = 0;
+    go.token = kToken;
+    go.credentials = &credentials_;
+    go.broker_endpoint = broker_->client_endpoint();
+    return go;
+  }
   // A DEALER on the broker's worker socket that has said hello for the
   // test's model with `token` and `capacity`, and answers nothing.
   zmq::socket_t HandMadeWorker(const std::string& id, const std::string& token, int capacity) {
@@ -211,11 +220,7 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
   EXPECT_EQ(workers.size(), 2u) << "all requests went to one worker";
 
   // The same through HTTP (Open Inference Protocol v2).
-  coordinator::GatewayOptions go;
-  go.port = 0;
-  go.token = kToken;
-  go.credentials = &credentials_;
-  go.broker_endpoint = broker_->client_endpoint();
+  coordinator::GatewayOptions go = Gateway();
   go.max_body_bytes = 1 << 20;
   auto gateway = coordinator::Gateway::Start(go, *broker_).value();
   httplib::Client http("127.0.0.1", gateway->port());
@@ -352,11 +357,7 @@ TEST_F(ServingTest, ARequestPinnedToAVersionGoesOnlyToWorkersOfThatVersion) {
 
 TEST_F(ServingTest, SlowConnectionsDoNotShutOthersOut) {
   StartBroker();
-  coordinator::GatewayOptions go;
-  go.port = 0;
-  go.token = kToken;
-  go.credentials = &credentials_;
-  go.broker_endpoint = broker_->client_endpoint();
+  coordinator::GatewayOptions go = Gateway();
   auto gateway = coordinator::Gateway::Start(go, *broker_).value();
   // Sixteen clients that start a request and then say nothing (each holds a
   // thread until the 5 s read timeout; cpp-httplib's default 8 threads
@@ -476,11 +477,7 @@ TEST_F(ServingTest, ATokenDoesOnlyWhatItsRoleAllows) {
   WaitForWorkers(2);
 
   // Over HTTP the same: 403 for a model not on the list, 401 once revoked.
-  coordinator::GatewayOptions go;
-  go.port = 0;
-  go.token = kToken;
-  go.credentials = &credentials_;
-  go.broker_endpoint = broker_->client_endpoint();
+  coordinator::GatewayOptions go = Gateway();
   auto gateway = coordinator::Gateway::Start(go, *broker_).value();
   httplib::Client http("127.0.0.1", gateway->port());
   auto as = [](const std::string& token) { return httplib::Headers{{"Authorization", "Bearer " + token}}; };
@@ -502,11 +499,7 @@ TEST_F(ServingTest, TheGatewaySpeaksHttpsWithTheConfiguredCertificate) {
   const std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
                            "subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert + " 2>/dev/null";
   ASSERT_EQ(std::system(make.c_str()), 0) << make;
-  coordinator::GatewayOptions go;
-  go.port = 0;
-  go.token = kToken;
-  go.credentials = &credentials_;
-  go.broker_endpoint = broker_->client_endpoint();
+  coordinator::GatewayOptions go = Gateway();
   go.tls = {cert, key};
   auto gateway = coordinator::Gateway::Start(go, *broker_).value();
   httplib::SSLClient https("127.0.0.1", gateway->port());
