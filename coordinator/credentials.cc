@@ -1,9 +1,5 @@
 #include "coordinator/credentials.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <mutex>
 
@@ -13,17 +9,6 @@
 namespace chorus::coordinator {
 
 namespace {
-
-std::string Hex(const unsigned char* data, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
-  }
-  return out;
-}
 
 // "a_b_c" -> {"a", "b", "c"}
 std::vector<std::string> SplitUnderscore(const std::string& s) {
@@ -47,27 +32,6 @@ constexpr size_t kMaxName = 128;
 constexpr size_t kMaxToken = 256;
 
 }  // namespace
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
-  return Hex(digest, n);
-}
-
-std::string HmacSha256Hex(const std::string& key, const std::string& message) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), digest, &n);
-  return Hex(digest, n);
-}
-
-Result<std::string> RandomHex(int bytes) {
-  std::vector<unsigned char> buffer(bytes);
-  if (RAND_bytes(buffer.data(), bytes) != 1) return Internal("cannot generate random bytes");
-  return Hex(buffer.data(), buffer.size());
-}
 
 Credentials::Credentials(CredentialsOptions options)
     : options_(std::move(options)), worker_token_("chorus-worker_" + Mac("worker")) {

@@ -65,9 +65,4 @@ class Credentials {
   std::map<std::string, proto::Credential> by_id_;
 };
 
-// Hex SHA-256 and HMAC-SHA256 (OpenSSL), and `bytes` random bytes as hex.
-std::string Sha256Hex(const std::string& data);
-std::string HmacSha256Hex(const std::string& key, const std::string& message);
-Result<std::string> RandomHex(int bytes);
-
 }  // namespace chorus::coordinator

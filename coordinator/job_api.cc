@@ -13,21 +13,24 @@ struct Described {
   Action action;
   const char* name;
   std::string target;
-  bool changes;  // written to the audit log even when it succeeds
+  bool changes;        // written to the audit log even when it succeeds
+  int64_t job_id = 0;  // the job it reads, controls or reports for
 };
 
 Described Describe(const proto::Request& r) {
-  auto job = [](int64_t id) { return "job " + std::to_string(id); };
+  auto on_job = [](Action action, const char* name, int64_t id, bool changes) {
+    return Described{action, name, "job " + std::to_string(id), changes, id};
+  };
   switch (r.kind_case()) {
     case proto::Request::kSubmit: return {Action::kSubmit, "submit", r.submit().spec_path(), true};
     case proto::Request::kList: return {Action::kListJobs, "list", "", false};
-    case proto::Request::kStatus: return {Action::kReadJob, "status", job(r.status().job_id()), false};
-    case proto::Request::kCancel: return {Action::kControlJob, "cancel", job(r.cancel().job_id()), true};
-    case proto::Request::kRetry: return {Action::kControlJob, "retry", job(r.retry().job_id()), true};
-    case proto::Request::kLogs: return {Action::kReadJob, "logs", job(r.logs().job_id()), false};
-    case proto::Request::kHistory: return {Action::kReadJob, "history", job(r.history().job_id()), false};
+    case proto::Request::kStatus: return on_job(Action::kReadJob, "status", r.status().job_id(), false);
+    case proto::Request::kCancel: return on_job(Action::kControlJob, "cancel", r.cancel().job_id(), true);
+    case proto::Request::kRetry: return on_job(Action::kControlJob, "retry", r.retry().job_id(), true);
+    case proto::Request::kLogs: return on_job(Action::kReadJob, "logs", r.logs().job_id(), false);
+    case proto::Request::kHistory: return on_job(Action::kReadJob, "history", r.history().job_id(), false);
     case proto::Request::kCluster: return {Action::kCluster, "cluster", "", false};
-    case proto::Request::kReport: return {Action::kReport, "report", job(r.report().job_id()), false};
+    case proto::Request::kReport: return on_job(Action::kReport, "report", r.report().job_id(), false);
     case proto::Request::kDeploy:
       return {Action::kManageServing, "deploy", "deployment " + r.deploy().deployment().name(), true};
     case proto::Request::kScale: return {Action::kManageServing, "scale", "deployment " + r.scale().name(), true};
@@ -70,18 +73,11 @@ proto::Reply JobApi::Handle(const proto::Request& request) {
   if (s.ok()) {
     switch (what.action) {
       case Action::kReadJob:
-      case Action::kControlJob: {
-        const proto::Request& r = request;
-        const int64_t id = r.has_status()   ? r.status().job_id()
-                           : r.has_cancel() ? r.cancel().job_id()
-                           : r.has_retry()  ? r.retry().job_id()
-                           : r.has_logs()   ? r.logs().job_id()
-                                            : r.history().job_id();
-        s = PermitJob(*who, what.action, id);
+      case Action::kControlJob:
+        s = PermitJob(*who, what.action, what.job_id);
         break;
-      }
       case Action::kReport:
-        s = Permit(*who, what.action, {"", request.report().job_id(), request.report().attempt(), ""});
+        s = Permit(*who, what.action, {"", what.job_id, request.report().attempt(), ""});
         break;
       default:
         s = Permit(*who, what.action);

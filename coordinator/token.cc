@@ -9,11 +9,51 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include <vector>
 
 #include "common/util/fs.h"
 
 namespace chorus::coordinator {
+
+namespace {
+
+std::string Hex(const unsigned char* data, size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> RandomHex(int bytes) {
+  std::vector<unsigned char> buffer(bytes);
+  if (RAND_bytes(buffer.data(), bytes) != 1) return Internal("cannot generate random bytes");
+  return Hex(buffer.data(), buffer.size());
+}
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), digest, &n, EVP_sha256(), nullptr);
+  return Hex(digest, n);
+}
+
+std::string HmacSha256Hex(const std::string& key, const std::string& message) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), digest, &n);
+  return Hex(digest, n);
+}
 
 Result<std::string> LoadOrCreateToken(const std::string& configured, const std::string& state_dir) {
   if (!configured.empty()) return configured;
@@ -32,14 +72,7 @@ Result<std::string> LoadOrCreateToken(const std::string& configured, const std::
     }
     return token;
   }
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return Internal("cannot generate a random token");
-  static const char* hex = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += hex[b >> 4];
-    token += hex[b & 15];
-  }
+  ASSIGN_OR_RETURN(std::string token, RandomHex(32));
   RETURN_IF_ERROR(MakeDirs(state_dir));
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

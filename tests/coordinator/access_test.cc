@@ -9,6 +9,7 @@
 
 #include "coordinator/credentials.h"
 #include "coordinator/job_api.h"
+#include "coordinator/token.h"
 
 namespace chorus::coordinator {
 namespace {
