@@ -38,6 +38,12 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     root.Check(c.advertise.find_first_of(" \t/:[]") == std::string::npos, "advertise",
                "must be a host name or IPv4 address (no scheme, port or spaces), e.g. 198.18.0.1");
     root.Get("state_dir", &c.state_dir);
+    root.Get("run_as", &c.run_as);
+    if (!c.run_as.empty()) {
+      Result<RunAs> account = ResolveRunAs(c.run_as);
+      root.Check(account.ok(), "run_as", account.ok() ? "" : account.status().message());
+      if (account.ok()) c.local.run_as = c.slurm.run_as = *account;
+    }
     root.Get("token", &c.token);
     root.Get("tick_ms", &c.tick_ms);
     root.Check(c.tick_ms >= 10 && c.tick_ms <= 10000, "tick_ms", "must be between 10 and 10000");

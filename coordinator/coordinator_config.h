@@ -23,6 +23,10 @@ struct CoordinatorConfig {
   // the workers' --broker. "": 127.0.0.1 (one host).
   std::string advertise;
   std::string state_dir = "runs/coordinator";
+  // The unprivileged user jobs' ranks and serving workers run as when the
+  // coordinator runs as root ("" : as the coordinator). Resolved into
+  // local.run_as and slurm.run_as.
+  std::string run_as;
   std::string token;                             // "" : CHORUS_TOKEN, else STATE_DIR/token
   double tick_ms = 200;
   SchedulerOptions scheduler;                    // state_dir/endpoint/token/worker filled at start

@@ -8,7 +8,8 @@
 // mpirun puts each rank in a process group of its own but they stay in the
 // monitor's session, so Terminate works on the session: SIGTERM to the ranks
 // (they checkpoint and exit), or with `force` SIGKILL to everything in it but
-// the monitor (which then records the exit status).
+// the monitor (which then records the exit status). With options.run_as, the
+// monitor stays the coordinator's user and what it starts runs as the account.
 // Used from one thread.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "coordinator/launcher.h"
+#include "coordinator/run_as.h"
 
 namespace chorus::coordinator {
 
@@ -25,6 +27,7 @@ struct LocalLauncherOptions {
   std::string mpirun = "mpirun";                         // found on PATH when not absolute
   std::vector<std::string> mpirun_args = {"--oversubscribe"};
   std::map<std::string, std::string> env;                // added for every attempt
+  RunAs run_as;                                          // enabled: the processes run as this account
 };
 
 class LocalLauncher : public Launcher {

@@ -38,6 +38,7 @@
 #include "coordinator/slurm_launcher.h"
 #include "coordinator/audit_log.h"
 #include "coordinator/credentials.h"
+#include "coordinator/run_as.h"
 #include "coordinator/token.h"
 
 namespace {
@@ -47,6 +48,27 @@ void OnSignal(int) { g_stop.store(true); }
 
 using namespace chorus;
 using namespace chorus::coordinator;
+
+// Jobs and workers as the run_as account: only a root coordinator can switch
+// users, and the account must reach its own directories under the state
+// directory (enter, not list: 0711) while everything else there stays 0600.
+Status PrepareRunAs(const CoordinatorConfig& config) {
+  const RunAs& account = config.local.run_as;
+  if (!account.enabled()) {
+    if (::geteuid() == 0)
+      spdlog::warn("jobs and serving workers run as root: set run_as to an unprivileged user in the config");
+    return Status::Ok();
+  }
+  if (::geteuid() != 0 && ::geteuid() != account.uid)
+    return PermissionDenied("run_as: " + account.user + ": only a coordinator running as root can start processes as "
+                            "another user");
+  for (const std::string& dir : {config.state_dir, config.state_dir + "/jobs", config.state_dir + "/deployments"}) {
+    RETURN_IF_ERROR(MakeDirs(dir));
+    RETURN_IF_ERROR(OpenForTraversal(dir));
+  }
+  spdlog::info("jobs and serving workers run as {} (uid {})", account.user, account.uid);
+  return Status::Ok();
+}
 
 int Serve(CoordinatorConfig config) {
   // The job store, job files, logs and checkpoints are the users' business:
@@ -59,6 +81,10 @@ int Serve(CoordinatorConfig config) {
   }
   if (::chmod(config.state_dir.c_str(), 0700) != 0)
     spdlog::warn("cannot make {} private (mode 0700): {}", config.state_dir, std::strerror(errno));
+  if (Status s = PrepareRunAs(config); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
   // One coordinator per state directory.
   const std::string lock_path = config.state_dir + "/coordinator.lock";
   int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -54,6 +54,7 @@ Result<std::string> SlurmLauncher::RenderScript(const LaunchSpec& spec) const {
   std::string environment, extra;
   std::map<std::string, std::string> env = options_.env;
   for (const auto& [k, v] : spec.env) env[k] = v;
+  for (const auto& [k, v] : options_.run_as.Environment()) env[k] = v;
   for (const auto& [k, v] : env) environment += "export " + k + "=" + ShellQuote(v) + "\n";
   for (const auto& line : options_.extra_sbatch) extra += line + "\n";
   std::map<std::string, std::string> values = {
@@ -103,7 +104,12 @@ Result<std::string> SlurmLauncher::Launch(const LaunchSpec& requested) {
   ASSIGN_OR_RETURN(std::string script, RenderScript(spec));
   const std::string script_path = spec.run_dir + "/attempt-" + std::to_string(spec.attempt) + ".sbatch";
   RETURN_IF_ERROR(AtomicWriteFile(script_path, script));
-  ASSIGN_OR_RETURN(std::string out, Slurm({"sbatch", "--parsable", script_path}));
+  RETURN_IF_ERROR(GiveTree(options_.run_as, spec.run_dir));  // Slurm writes the log and the script the exit file
+  std::vector<std::string> sbatch = {"sbatch", "--parsable"};
+  if (options_.run_as.enabled())
+    sbatch.insert(sbatch.end(), {"--uid=" + options_.run_as.user, "--gid=" + std::to_string(options_.run_as.gid)});
+  sbatch.push_back(script_path);
+  ASSIGN_OR_RETURN(std::string out, Slurm(sbatch));
   std::string id = Trim(out.substr(0, out.find(';')));
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
     return Internal("sbatch answered '" + Trim(out) + "' instead of a job id");

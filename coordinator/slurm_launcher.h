@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "coordinator/launcher.h"
+#include "coordinator/run_as.h"
 
 namespace chorus::coordinator {
 
@@ -26,6 +27,7 @@ struct SlurmLauncherOptions {
   std::map<std::string, std::string> command_env;  // for sbatch/squeue/...: e.g. SLURM_CONF
   std::map<std::string, std::string> env;          // exported to the ranks
   std::chrono::milliseconds command_timeout{20000};
+  RunAs run_as;  // enabled: sbatch --uid/--gid (the coordinator runs as root)
 };
 
 class SlurmLauncher : public Launcher {

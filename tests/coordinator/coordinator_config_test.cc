@@ -94,5 +94,23 @@ TEST(CoordinatorConfigTls, PlainHttpLeavesLoopbackOnlyWhenAskedAndTlsFilesMustEx
   EXPECT_EQ(both->dashboard.tls.cert, "/etc/hostname");
 }
 
+TEST(CoordinatorConfigRunAs, TheAccountGoesToBothLaunchersAndRootOrStrangersAreRefused) {
+  auto plain = Load("listen: tcp://127.0.0.1:0\n");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_FALSE(plain->local.run_as.enabled());
+  auto nobody = Load("run_as: nobody\n");
+  ASSERT_TRUE(nobody.ok()) << nobody.status().ToString();
+  EXPECT_EQ(nobody->local.run_as.user, "nobody");
+  EXPECT_EQ(nobody->slurm.run_as.uid, nobody->local.run_as.uid);
+  EXPECT_NE(nobody->local.run_as.uid, 0u);
+  auto root = Load("run_as: root\n");
+  ASSERT_FALSE(root.ok());
+  EXPECT_THAT(root.status().message(), HasSubstr("run_as"));
+  EXPECT_THAT(root.status().message(), HasSubstr("uid 0"));
+  auto stranger = Load("run_as: no-such-chorus-user\n");
+  ASSERT_FALSE(stranger.ok());
+  EXPECT_THAT(stranger.status().message(), HasSubstr("no user named 'no-such-chorus-user'"));
+}
+
 }  // namespace
 }  // namespace chorus::coordinator

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of chorus-coordinator and the chorus CLI with real ranks.
 #   coordinator_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: local | cancel | rank_kill | coordinator_kill | bad_input | roles | slurm
+# MODE: local | cancel | rank_kill | coordinator_kill | bad_input | roles | run_as | slurm
 # Every process the test starts (coordinators, their jobs' ranks, Slurm jobs)
 # is killed by pid (or scancelled by id) when it exits. Loopback only.
 set -u
@@ -38,6 +38,10 @@ cleanup() {
   for pid in "${coords[@]}"; do kill -9 "$pid" 2>/dev/null; done
   for id in "${slurm_jobs[@]}"; do scancel --signal=KILL --full "$id" 2>/dev/null; done
   for pid in $(job_pids); do kill -9 "$pid" 2>/dev/null; done
+  if [ -n "${public:-}" ]; then
+    for pid in $(pgrep -f -- "$public/chorus-worker"); do kill -9 "$pid" 2>/dev/null; done
+    rm -rf "$public"
+  fi
 }
 trap cleanup EXIT
 
@@ -48,12 +52,13 @@ write_config() {
   cat > "$work/coordinator.yaml" <<YAML
 listen: ${LISTEN:-tcp://127.0.0.1:0}
 state_dir: $state
-worker: $bin/chorus-worker
+worker: ${WORKER:-$bin/chorus-worker}
+${RUN_AS_YAML:-}
 max_restarts: 2
 cancel_grace_s: 5
 tick_ms: 100
 heartbeat: {interval_ms: 500, timeout_s: 20, startup_timeout_s: 120}
-serving: {enabled: false}
+serving: ${SERVING_YAML:-"{enabled: false}"}
 launchers:
   local: {slots: 2, mpirun_args: [--oversubscribe], env: {OMPI_MCA_btl: "self,vader"}}
 ${SLURM_YAML:-}
@@ -261,6 +266,56 @@ roles)
   grep -q "\"action\":\"cancel\".*\"result\":\"PERMISSION_DENIED\".*\"who\":\"$(echo "$bob" | cut -d_ -f2)\"" "$state/audit.log" ||
     fail "bob's refused cancel is not in the audit log: $(cat "$state/audit.log")"
   grep -q "\"action\":\"token_revoke\".*\"result\":\"OK\".*\"who\":\"root\"" "$state/audit.log" || fail "the revoke is not audited"
+  ;;
+run_as)
+  # A root coordinator with run_as: nobody. What nobody must reach (the worker
+  # binary, the data, the state directory) lives in a 0755 directory of its
+  # own, since the build may sit under a private home.
+  public=$(mktemp -d /tmp/chorus-run-as.XXXXXX) && chmod 755 "$public" || fail "no temporary directory"
+  cp "$bin/chorus-worker" "$public/" && cp -r "$data" "$public/data" && chmod -R a+rX "$public" || fail "copy failed"
+  state=$public/state
+  sed -i -e "s#root: $data#root: $public/data#" \
+    -e "s#^output: .*#output: {dir: $public/unused, model_repository: $public/models, model_name: run-as}#" "$work/job.yaml"
+  mkdir -p "$public/models" && chown nobody "$public/models"  # the account exports its model here
+  nobody_uid=$(id -u nobody)
+  WORKER=$public/chorus-worker RUN_AS_YAML="run_as: nobody" \
+    SERVING_YAML='{client_listen: "tcp://127.0.0.1:0", worker_listen: "tcp://127.0.0.1:0", http: "127.0.0.1:0"}' \
+    write_config
+  start_coordinator
+  grep -q "run as nobody" "$work/coordinator.log" || fail "the coordinator does not say who jobs run as"
+  id=$(cd "$public" && submit --ranks 2 --max-steps 400)
+  wait_step "$id" 5 120
+  ranks=0
+  for pid in $(run_pids "$id" 1); do
+    uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
+    [ -z "$uid" ] && continue
+    [ "$uid" = "$nobody_uid" ] || fail "process $pid ($(cat /proc/$pid/comm)) of job $id runs as uid $uid, not nobody"
+    [ "$(cat /proc/$pid/comm 2>/dev/null)" = chorus-worker ] && ranks=$((ranks + 1))
+  done
+  [ "$ranks" = 2 ] || fail "found $ranks ranks of job $id, expected 2"
+  wait_state "$id" SUCCEEDED 240
+  chorus status "$id" | grep -q "test .*accuracy" || fail "no test evaluation reported"
+  for f in "$state/jobs/$id" "$state/jobs/$id/output/checkpoints"; do
+    [ "$(stat -c %U "$f")" = nobody ] || fail "$f belongs to $(stat -c %U "$f"), not the job's user"
+  done
+  [ "$(stat -c %U:%a "$state/jobs.db")" = root:600 ] || fail "jobs.db is $(stat -c %U:%a "$state/jobs.db")"
+  [ "$(stat -c %a "$state")" = 711 ] || fail "the state directory has mode $(stat -c %a "$state"), not 711"
+  runuser -u nobody -- cat "$state/jobs.db" >/dev/null 2>&1 && fail "nobody can read jobs.db"
+  runuser -u nobody -- ls "$state" >/dev/null 2>&1 && fail "nobody can list the state directory"
+  runuser -u nobody -- cat "$state/token" >/dev/null 2>&1 && fail "nobody can read the coordinator's token"
+  # Its model served by a worker that runs as nobody too.
+  chorus deploy "$id" --name kws --min 1 --max 1 > "$work/deploy.out" 2>&1 || fail "deploy failed: $(cat "$work/deploy.out")"
+  wav=$(ls "$public"/data/yes/*.wav | head -1)
+  for _ in $(seq 150); do chorus infer kws "$wav" > "$work/infer.out" 2>&1 && break; sleep 0.2; done
+  chorus infer kws "$wav" > "$work/infer.out" 2>&1 || fail "inference failed: $(cat "$work/infer.out")"
+  workers=$(pgrep -f -- "$public/chorus-worker serve")
+  [ -n "$workers" ] || fail "no serving worker found"
+  for pid in $workers; do
+    uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+    [ "$uid" = "$nobody_uid" ] || fail "serving worker $pid runs as uid $uid, not nobody"
+  done
+  echo "job $id: 2 ranks as nobody (uid $nobody_uid), SUCCEEDED; its model served by worker(s) $workers as nobody;" \
+       "jobs.db, token and the state listing out of its reach"
   ;;
 slurm)
   conf=${CHORUS_SLURM_DIR:-/var/tmp/chorus-slurm}/slurm.conf
