@@ -82,4 +82,15 @@ Status Permit(const Principal& who, Action action, const Target& target) {
   return PermissionDenied("credential " + who.id + " (role " + RoleName(who.role) + ") may not " + what);
 }
 
+bool AllowCurvePeer(const std::string& domain, const std::string& public_key, const std::string& worker_key) {
+  if (domain == kWorkerDomain) return public_key == worker_key;
+  return domain == kJobDomain || domain == kClientDomain;
+}
+
+Status CheckPeerKey(const Principal& who, const std::string& peer_key) {
+  if (peer_key.empty() || who.curve_key.empty() || who.curve_key == peer_key) return Status::Ok();
+  return Unauthenticated("this " + std::string(RoleName(who.role)) +
+                         " token is good only from the CURVE key it was issued with");
+}
+
 }  // namespace chorus::coordinator

@@ -33,7 +33,20 @@ struct Principal {
   std::vector<std::string> models;  // infer: allow-list; empty = all
   int64_t job_id = 0;               // rank: the job and attempt it reports for
   int32_t attempt = 0;
+  std::string curve_key;            // rank, worker: the CURVE public key issued with the token
 };
+
+// The ZAP domains of the coordinator's CURVE sockets, and who may connect:
+// on the workers' socket only the worker key; on the job and client sockets
+// any key (the token in each request decides).
+inline constexpr const char* kJobDomain = "chorus-jobs";
+inline constexpr const char* kClientDomain = "chorus-clients";
+inline constexpr const char* kWorkerDomain = "chorus-workers";
+bool AllowCurvePeer(const std::string& domain, const std::string& public_key, const std::string& worker_key);
+
+// Over CURVE (`peer_key` not empty), a rank or worker token is good only from
+// the key it was issued with: UNAUTHENTICATED otherwise, whatever the token.
+Status CheckPeerKey(const Principal& who, const std::string& peer_key);
 
 enum class Action {
   kPing,

@@ -211,7 +211,7 @@ void Autoscaler::StartWorker(Pool& pool) {
                   "--device", d.device().empty() ? "cpu" : d.device(),
                   // Orphaned by a stopped or killed coordinator, a worker leaves by itself.
                   "--give-up-after", std::to_string(static_cast<int>(options_.orphan_timeout_s))};
-  spec.env = {{"CHORUS_TOKEN", options_.token}};
+  spec.env = options_.env;
   spec.gpus_per_task = !d.device().empty() && d.device() != "cpu" ? 1 : 0;
   spec.log_path = spec.run_dir + "/workers.log";
   spec.exit_file = spec.run_dir + "/" + w.id + ".exit";
@@ -418,6 +418,7 @@ proto::ServingStatus Autoscaler::ServingStatus() const {
     w->set_pid(ws.pid);
   }
   out.set_client_endpoint(broker_.client_endpoint());
+  out.set_curve_server_key(broker_.curve_server_key());
   return out;
 }
 

@@ -56,7 +56,9 @@ double StartBackoffSeconds(int failures);
 struct AutoscalerOptions {
   std::string state_dir;      // deployments/<name>/ (worker logs) live here
   std::string worker_binary;  // chorus-worker
-  std::string token;
+  // Added to every worker's environment: its token (CHORUS_TOKEN) and, with
+  // CURVE, its keys and the coordinator's.
+  std::map<std::string, std::string> env;
   double drain_timeout_s = 60;  // a draining worker still running after this is killed
   double orphan_timeout_s = 60;  // workers exit after the broker is silent this long
   double lost_after_s = 2;       // a ready worker unknown to the broker this long is killed and replaced

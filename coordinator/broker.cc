@@ -128,6 +128,13 @@ struct Broker::Impl {
     return Permit(who, action, {"", 0, 0, model});
   }
 
+  // A worker: its token's role, and over CURVE the key it was issued with.
+  Status AuthorizeWorker(const std::string& token, const std::string& peer_key) const {
+    ASSIGN_OR_RETURN(Principal who, options.credentials->Authenticate(token));
+    RETURN_IF_ERROR(CheckPeerKey(who, peer_key));
+    return Permit(who, Action::kWorkerHello, {"", 0, 0, ""});
+  }
+
   // Refusal before the request was queued.
   void Refuse(std::vector<std::string> route, const proto::InferRequest& in, const Status& s) {
     Request r;
@@ -203,7 +210,7 @@ struct Broker::Impl {
       const std::string id = (*message)->route.front().to_string();
       proto::WorkerMessage m;
       if (!net::ParseProto((*message)->payload, &m).ok()) continue;
-      if (Status s = Authorize(m.token(), Action::kWorkerHello, ""); !s.ok()) {
+      if (Status s = AuthorizeWorker(m.token(), (*message)->peer_key); !s.ok()) {
         spdlog::warn("broker: dropped a message from worker {}: {}", id, s.message());
         continue;
       }
@@ -390,13 +397,16 @@ Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   auto impl = std::make_unique<Impl>();
   std::string client_endpoint, worker_endpoint;
   ASSIGN_OR_RETURN(impl->clients,
-                   net::BindRouter(options.client_listen, &client_endpoint, kHighWaterMark, options.advertise));
+                   net::BindRouter(options.client_listen, &client_endpoint,
+                                   {kHighWaterMark, options.advertise, options.curve, kClientDomain}));
   ASSIGN_OR_RETURN(impl->workers,
-                   net::BindRouter(options.worker_listen, &worker_endpoint, kHighWaterMark, options.advertise));
+                   net::BindRouter(options.worker_listen, &worker_endpoint,
+                                   {kHighWaterMark, options.advertise, options.curve, kWorkerDomain}));
   impl->options = std::move(options);
   std::unique_ptr<Broker> broker(new Broker(std::move(impl)));
   broker->client_endpoint_ = client_endpoint;
   broker->worker_endpoint_ = worker_endpoint;
+  broker->curve_server_key_ = broker->impl_->options.curve.public_key;
   return broker;
 }
 

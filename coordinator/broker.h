@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "common/net/curve.h"
 #include "common/proto/serve.pb.h"
 #include "common/util/status.h"
 
@@ -41,6 +42,10 @@ struct BrokerOptions {
   std::string worker_listen = "tcp://127.0.0.1:0";
   std::string advertise;  // the host in the endpoints when a listen address is a wildcard ("": 127.0.0.1)
   const Credentials* credentials = nullptr;  // required; outlives the broker
+  // Not empty: both sockets are CURVE servers with these keys (ZAP domains
+  // kClientDomain and kWorkerDomain; a ZapHandler must run in the process),
+  // and a worker token counts only from the worker key.
+  net::CurveKeys curve;
   int max_queue = 256;  // per model
   std::chrono::milliseconds default_timeout{10000};
   std::chrono::milliseconds heartbeat_interval{500};
@@ -96,6 +101,8 @@ class Broker {
 
   const std::string& client_endpoint() const { return client_endpoint_; }
   const std::string& worker_endpoint() const { return worker_endpoint_; }
+  // The public key of its CURVE sockets ("" : no CURVE).
+  const std::string& curve_server_key() const { return curve_server_key_; }
 
   void Run(const std::atomic<bool>& stop);
 
@@ -110,7 +117,7 @@ class Broker {
   struct Impl;
   explicit Broker(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  std::string client_endpoint_, worker_endpoint_;
+  std::string client_endpoint_, worker_endpoint_, curve_server_key_;
 };
 
 }  // namespace chorus::coordinator

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 
+#include "common/net/curve.h"
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
 
@@ -17,15 +18,17 @@ namespace chorus::coordinator {
 
 class ControlClient {
  public:
-  ControlClient(std::string endpoint, std::string token,
+  // `curve` enabled: the coordinator's socket speaks CURVE with that key.
+  ControlClient(std::string endpoint, std::string token, net::CurveClient curve = {},
                 std::chrono::milliseconds timeout = std::chrono::milliseconds(30000))
-      : endpoint_(std::move(endpoint)), token_(std::move(token)), timeout_(timeout) {}
+      : endpoint_(std::move(endpoint)), token_(std::move(token)), curve_(std::move(curve)), timeout_(timeout) {}
 
   Result<proto::Reply> Call(proto::Request request) const;
 
  private:
   std::string endpoint_;
   std::string token_;
+  net::CurveClient curve_;
   std::chrono::milliseconds timeout_;
 };
 

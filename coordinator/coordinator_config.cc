@@ -38,6 +38,11 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     root.Check(c.advertise.find_first_of(" \t/:[]") == std::string::npos, "advertise",
                "must be a host name or IPv4 address (no scheme, port or spaces), e.g. 198.18.0.1");
     root.Get("state_dir", &c.state_dir);
+    root.Get("curve", &c.curve);
+    if (c.curve == "true") c.curve = "on";
+    if (c.curve == "false") c.curve = "off";
+    root.Check(c.curve == "auto" || c.curve == "on" || c.curve == "off", "curve",
+               "must be auto (on when a ZeroMQ socket listens beyond loopback), on or off");
     root.Get("run_as", &c.run_as);
     if (!c.run_as.empty()) {
       Result<RunAs> account = ResolveRunAs(c.run_as);

@@ -27,6 +27,9 @@ struct CoordinatorConfig {
   // coordinator runs as root ("" : as the coordinator). Resolved into
   // local.run_as and slurm.run_as.
   std::string run_as;
+  // CURVE on the ZeroMQ sockets: "on", "off", or "auto" (on when any of them
+  // listens beyond loopback).
+  std::string curve = "auto";
   std::string token;                             // "" : CHORUS_TOKEN, else STATE_DIR/token
   double tick_ms = 200;
   SchedulerOptions scheduler;                    // state_dir/endpoint/token/worker filled at start

@@ -34,7 +34,10 @@ constexpr size_t kMaxToken = 256;
 }  // namespace
 
 Credentials::Credentials(CredentialsOptions options)
-    : options_(std::move(options)), worker_token_("chorus-worker_" + Mac("worker")) {
+    : options_(std::move(options)),
+      worker_token_("chorus-worker_" + Mac("worker")),
+      server_keys_(DerivedKeys("curve:server")),
+      worker_keys_(DerivedKeys("curve:worker")) {
   for (auto& c : options_.stored) by_id_[c.id()] = c;
   options_.stored.clear();
 }
@@ -48,6 +51,18 @@ std::string Credentials::RankToken(int64_t job_id, int32_t attempt) const {
 
 const std::string& Credentials::WorkerToken() const { return worker_token_; }
 
+net::CurveKeys Credentials::DerivedKeys(const std::string& what) const {
+  const std::string hex = Mac(what);
+  std::string seed;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) seed.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  Result<net::CurveKeys> keys = net::CurveKeysFromSeed(seed);
+  return keys.ok() ? *keys : net::CurveKeys{};
+}
+
+net::CurveKeys Credentials::RankKeys(int64_t job_id, int32_t attempt) const {
+  return DerivedKeys("curve:rank:" + std::to_string(job_id) + "_" + std::to_string(attempt));
+}
+
 Result<Principal> Credentials::Authenticate(const std::string& token) const {
   if (token.empty()) return Unauthenticated("the request carries no token");
   const Status wrong = Unauthenticated("wrong token (or one revoked or expired)");
@@ -56,13 +71,13 @@ Result<Principal> Credentials::Authenticate(const std::string& token) const {
   const std::vector<std::string> parts = SplitUnderscore(token);
   if (parts[0] == "chorus-worker" && parts.size() == 2) {
     if (!TokensEqual(worker_token_, token)) return wrong;  // on every worker message: computed once
-    return Principal{"worker", Role::kWorker, {}, 0, 0};
+    return Principal{"worker", Role::kWorker, {}, 0, 0, worker_keys_.public_key};
   }
   if (parts[0] == "chorus-rank" && parts.size() == 4 && AllDigits(parts[1], 18) && AllDigits(parts[2], 9)) {
     const int64_t job = std::stoll(parts[1]);
     const int32_t attempt = std::stoi(parts[2]);
     if (!TokensEqual(RankToken(job, attempt), token)) return wrong;
-    return Principal{"rank-" + parts[1] + "." + parts[2], Role::kRank, {}, job, attempt};
+    return Principal{"rank-" + parts[1] + "." + parts[2], Role::kRank, {}, job, attempt, RankKeys(job, attempt).public_key};
   }
   if (parts[0] != "chorus" || parts.size() != 3) return wrong;
   proto::Credential c;

@@ -12,6 +12,7 @@
 //     "chorus-worker_<mac>": HMAC-SHA256 of the bootstrap secret over what they
 //     name, so they need no storage, survive a coordinator restart, and a rank
 //     token is worth nothing for another job or attempt.
+// CURVE keys are derived the same way (ServerKeys, WorkerKeys, RankKeys).
 //
 // Authenticate is thread-safe (the broker, gateway and job API call it from
 // their threads); Create and Revoke write through `save` first and are meant
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "common/net/curve.h"
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
 #include "coordinator/access.h"
@@ -56,11 +58,21 @@ class Credentials {
   std::string RankToken(int64_t job_id, int32_t attempt) const;
   const std::string& WorkerToken() const;
 
+  // CURVE key pairs derived from the bootstrap secret like the tokens
+  // (recomputed, never stored): the coordinator's own (its sockets), the
+  // workers', and each rank attempt's. A rank or worker principal names its
+  // public key (Principal::curve_key). Empty if libzmq has no CURVE.
+  const net::CurveKeys& ServerKeys() const { return server_keys_; }
+  const net::CurveKeys& WorkerKeys() const { return worker_keys_; }
+  net::CurveKeys RankKeys(int64_t job_id, int32_t attempt) const;
+
  private:
   std::string Mac(const std::string& message) const;
+  net::CurveKeys DerivedKeys(const std::string& what) const;
 
   CredentialsOptions options_;
   const std::string worker_token_;
+  const net::CurveKeys server_keys_, worker_keys_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, proto::Credential> by_id_;
 };

@@ -124,14 +124,14 @@ struct Gateway::Impl {
     const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
     r.set_timeout_ms(timeout);
     thread_local std::unique_ptr<net::RpcClient> client;
-    return ThreadClient(client, options.broker_endpoint, std::chrono::milliseconds(timeout + 2000)).Call(r, reply);
+    return ThreadClient(client, {options.broker_endpoint, std::chrono::milliseconds(timeout + 2000), options.broker_curve})
+        .Call(r, reply);
   }
 
   // The calling thread's client of `endpoint`, kept in `slot` (a thread_local
   // of the caller's), made on first use: REQ sockets belong to one thread.
-  static net::RpcClient& ThreadClient(std::unique_ptr<net::RpcClient>& slot, const std::string& endpoint,
-                                      std::chrono::milliseconds timeout) {
-    if (!slot || slot->endpoint() != endpoint) slot = std::make_unique<net::RpcClient>(net::RpcClientOptions{endpoint, timeout});
+  static net::RpcClient& ThreadClient(std::unique_ptr<net::RpcClient>& slot, const net::RpcClientOptions& options) {
+    if (!slot || slot->endpoint() != options.endpoint) slot = std::make_unique<net::RpcClient>(options);
     return *slot;
   }
 
@@ -140,7 +140,7 @@ struct Gateway::Impl {
   // One control request to the coordinator (what `chorus deploy` sends), on
   // this thread's client socket.
   Result<proto::Reply> Control(const proto::Request& request) {
-    return ControlClient(options.control_endpoint, options.token).Call(request);
+    return ControlClient(options.control_endpoint, options.token, options.broker_curve).Call(request);
   }
 
   void Repository(const httplib::Request& req, httplib::Response& res, const std::string& action) {

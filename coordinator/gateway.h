@@ -53,6 +53,7 @@ struct GatewayOptions {
   std::string token;             // the gateway's own (admin) token, for the broker and control requests
   const Credentials* credentials = nullptr;  // required: checks the clients' bearer tokens
   std::string broker_endpoint;  // the broker's client endpoint
+  net::CurveClient broker_curve;  // enabled: the broker's sockets speak CURVE (also the control endpoint's)
   size_t max_body_bytes = 16 << 20;
   size_t threads = 128;  // connections served at once
   std::chrono::milliseconds timeout{10000};  // per request, unless it asks for less

@@ -65,11 +65,12 @@ Status CheckInsideModelRoots(const std::string& dir, const std::vector<std::stri
                           "); deploy by job id, or copy it into a root");
 }
 
-proto::Reply JobApi::Handle(const proto::Request& request) {
+proto::Reply JobApi::Handle(const proto::Request& request, const std::string& peer_key) {
   proto::Reply reply;
   Described what = Describe(request);
   Result<Principal> who = credentials_.Authenticate(request.token());
   Status s = who.status();
+  if (s.ok()) s = CheckPeerKey(*who, peer_key);
   if (s.ok()) {
     switch (what.action) {
       case Action::kReadJob:

@@ -44,7 +44,9 @@ class JobApi {
       : credentials_(credentials), scheduler_(scheduler), store_(store), autoscaler_(autoscaler),
         options_(std::move(options)) {}
 
-  proto::Reply Handle(const proto::Request& request);
+  // `peer_key`: the sender's CURVE public key ("" : not over CURVE); a rank
+  // token counts only from its attempt's key.
+  proto::Reply Handle(const proto::Request& request, const std::string& peer_key = "");
 
  private:
   Status Dispatch(const Principal& who, const proto::Request& request, proto::Reply* reply);

@@ -38,6 +38,7 @@
 #include "coordinator/slurm_launcher.h"
 #include "coordinator/audit_log.h"
 #include "coordinator/credentials.h"
+#include "common/net/curve.h"
 #include "coordinator/run_as.h"
 #include "coordinator/token.h"
 
@@ -70,6 +71,30 @@ Status PrepareRunAs(const CoordinatorConfig& config) {
   return Status::Ok();
 }
 
+// Whether the ZeroMQ sockets speak CURVE: `curve: on|off`, or `auto` (the
+// default): on when any of them listens beyond loopback.
+Result<bool> UseCurve(const CoordinatorConfig& config) {
+  if (config.curve == "on") return true;
+  if (config.curve == "off") {
+    if (!net::IsLoopbackEndpoint(config.listen))
+      spdlog::warn("curve: off while listening on {}: tokens and audio cross the network in clear", config.listen);
+    return false;
+  }
+  bool beyond = !net::IsLoopbackEndpoint(config.listen);
+  if (config.serving_enabled)
+    beyond = beyond || !net::IsLoopbackEndpoint(config.broker.client_listen) ||
+             !net::IsLoopbackEndpoint(config.broker.worker_listen);
+  return beyond;
+}
+
+// What a process the coordinator starts needs to reach it over CURVE.
+void AddCurveEnvironment(const std::string& server_key, const net::CurveKeys& own,
+                         std::map<std::string, std::string>* env) {
+  (*env)["CHORUS_CURVE_SERVER_KEY"] = server_key;
+  (*env)["CHORUS_CURVE_PUBLIC_KEY"] = own.public_key;
+  (*env)["CHORUS_CURVE_SECRET_KEY"] = own.secret_key;
+}
+
 int Serve(CoordinatorConfig config) {
   // The job store, job files, logs and checkpoints are the users' business:
   // everything the coordinator and the processes it starts write is theirs
@@ -95,8 +120,7 @@ int Serve(CoordinatorConfig config) {
   auto token = LoadOrCreateToken(config.token, config.state_dir);
   auto store = JobStore::Open(config.state_dir + "/jobs.db");
   auto speakers = SpeakerRegistry::Open(config.state_dir + "/jobs.db");  // the same file, its own connection
-  auto server = CoordinatorServer::Bind(config.listen, config.advertise);
-  for (const Status& s : {token.status(), store.status(), speakers.status(), server.status()}) {
+  for (const Status& s : {token.status(), store.status(), speakers.status()}) {
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;
@@ -116,6 +140,36 @@ int Serve(CoordinatorConfig config) {
     spdlog::error("{}", audit.status().ToString());
     return 1;
   }
+  // CURVE on the ZeroMQ sockets: the coordinator's keys, and a ZAP handler
+  // that lets only the worker key onto the workers' socket.
+  std::unique_ptr<net::ZapHandler> zap;
+  net::CurveKeys curve;
+  if (Result<bool> on = UseCurve(config); !on.ok() || *on) {
+    Status s = on.status();
+    if (s.ok() && credentials.ServerKeys().empty()) s = Unavailable("curve: this libzmq was built without CURVE");
+    if (s.ok()) {
+      curve = credentials.ServerKeys();
+      const std::string worker_key = credentials.WorkerKeys().public_key;
+      auto started = net::ZapHandler::Start([worker_key](const std::string& domain, const std::string& key) {
+        return AllowCurvePeer(domain, key, worker_key);
+      });
+      s = started.status();
+      if (s.ok()) zap = std::move(*started);
+    }
+    if (s.ok()) s = AtomicWriteFile(config.state_dir + "/curve.pub", curve.public_key + "\n");
+    if (!s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+    spdlog::info("CURVE: ZeroMQ traffic is encrypted; the coordinator's public key is {} (in {}/curve.pub)",
+                 curve.public_key, config.state_dir);
+  }
+  if (std::error_code ignored; curve.empty()) std::filesystem::remove(config.state_dir + "/curve.pub", ignored);
+  auto server = CoordinatorServer::Bind(config.listen, config.advertise, curve);
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().ToString());
+    return 1;
+  }
   const std::string endpoint = (*server)->endpoint();
   if (Status s = AtomicWriteFile(config.state_dir + "/endpoint", endpoint + "\n"); !s.ok()) {
     spdlog::error("{}", s.ToString());
@@ -129,7 +183,11 @@ int Serve(CoordinatorConfig config) {
   if (config.slurm_enabled) launchers["slurm"] = &slurm;
   config.scheduler.state_dir = config.state_dir;
   config.scheduler.endpoint = endpoint;
-  config.scheduler.rank_token = [&credentials](int64_t job, int attempt) { return credentials.RankToken(job, attempt); };
+  config.scheduler.rank_env = [&credentials, curve](int64_t job, int attempt) {
+    std::map<std::string, std::string> env = {{"CHORUS_TOKEN", credentials.RankToken(job, attempt)}};
+    if (!curve.empty()) AddCurveEnvironment(curve.public_key, credentials.RankKeys(job, attempt), &env);
+    return env;
+  };
   SystemClock clock;
   Scheduler scheduler(config.scheduler, **store, launchers, clock);
   if (Status s = scheduler.Recover(); !s.ok()) {
@@ -148,6 +206,7 @@ int Serve(CoordinatorConfig config) {
   if (config.serving_enabled) {
     config.broker.credentials = &credentials;
     config.broker.advertise = config.advertise;
+    config.broker.curve = curve;
     auto bound = Broker::Bind(config.broker);
     if (!bound.ok()) {
       spdlog::error("{}", bound.status().ToString());
@@ -157,10 +216,11 @@ int Serve(CoordinatorConfig config) {
     config.http.token = *token;
     config.http.credentials = &credentials;
     config.http.broker_endpoint = broker->client_endpoint();
+    config.http.broker_curve = {curve.public_key, {}};
     config.http.speakers = speakers->get();
     config.http.control_endpoint = endpoint;
     if (config.dashboard.enabled) {
-      dashboard = std::make_unique<Dashboard>(config.dashboard, credentials, ControlClient(endpoint, *token), broker.get());
+      dashboard = std::make_unique<Dashboard>(config.dashboard, credentials, ControlClient(endpoint, *token, {curve.public_key, {}}), broker.get());
       if (!dashboard->own_listener()) config.http.mount = [&](httplib::Server& s) { dashboard->Mount(s); };
     }
     auto started = Gateway::Start(config.http, *broker);
@@ -172,7 +232,7 @@ int Serve(CoordinatorConfig config) {
     const std::string http =
         (config.http.tls.enabled() ? "https://" : "http://") + net::AdvertisedHost(config.http.host, config.advertise) + ":" + std::to_string(gateway->port());
     nlohmann::json serving = {{"client", broker->client_endpoint()}, {"worker", broker->worker_endpoint()},
-                              {"http", http}};
+                              {"http", http}, {"curve_server_key", curve.public_key}};
     if (dashboard && !dashboard->own_listener()) dashboard_url = http + "/dashboard/";
     if (Status s = AtomicWriteFile(config.state_dir + "/serving.json", serving.dump(2) + "\n"); !s.ok()) {
       spdlog::error("{}", s.ToString());
@@ -183,7 +243,8 @@ int Serve(CoordinatorConfig config) {
     AutoscalerOptions ao;
     ao.state_dir = config.state_dir;
     ao.worker_binary = config.scheduler.worker_binary;
-    ao.token = credentials.WorkerToken();
+    ao.env = {{"CHORUS_TOKEN", credentials.WorkerToken()}};
+    if (!curve.empty()) AddCurveEnvironment(curve.public_key, credentials.WorkerKeys(), &ao.env);
     autoscaler = std::make_unique<Autoscaler>(ao, *broker, launchers, **store, clock);
     if (Status s = autoscaler->Recover(); !s.ok()) {
       spdlog::error("restoring deployments: {}", s.ToString());
@@ -198,7 +259,7 @@ int Serve(CoordinatorConfig config) {
   if (!config.dashboard.enabled && !config.serving_enabled)
     spdlog::info("no dashboard: serving is off, and dashboard.listen names no HOST:PORT of its own");
   if (config.dashboard.enabled && !dashboard)  // serving is off: the dashboard on its own listener
-    dashboard = std::make_unique<Dashboard>(config.dashboard, credentials, ControlClient(endpoint, *token), nullptr);
+    dashboard = std::make_unique<Dashboard>(config.dashboard, credentials, ControlClient(endpoint, *token, {curve.public_key, {}}), nullptr);
   if (dashboard && dashboard->own_listener()) {
     Result<int> port = dashboard->Start();
     if (!port.ok()) {
@@ -228,7 +289,7 @@ int Serve(CoordinatorConfig config) {
   std::string names;
   for (const auto& [name, l] : launchers) names += " " + name + "(" + std::to_string(l->slots()) + " slots)";
   spdlog::info("coordinator listening on {}; state in {}; launchers:{}", endpoint, config.state_dir, names);
-  (*server)->Run([&](const proto::Request& r) { return api.Handle(r); }, [&] {
+  (*server)->Run([&](const proto::Request& r, const std::string& peer_key) { return api.Handle(r, peer_key); }, [&] {
                    scheduler.Tick();
                    if (autoscaler) autoscaler->Tick();
                  },

@@ -48,12 +48,13 @@ LaunchSpec Scheduler::MakeLaunchSpec(const proto::Job& job, int attempt, int ran
   spec.command.insert(spec.command.end(), job.worker_args().begin(), job.worker_args().end());
   spec.env = {
       {"CHORUS_COORDINATOR", options_.endpoint},
-      {"CHORUS_TOKEN", options_.rank_token ? options_.rank_token(job.id(), attempt) : ""},
       {"CHORUS_JOB_ID", std::to_string(job.id())},
       {"CHORUS_ATTEMPT", std::to_string(attempt)},
       {"CHORUS_HEARTBEAT_MS", std::to_string(options_.heartbeat_interval_ms)},
       {"CHORUS_RUN_ID", std::to_string(job.id()) + "." + std::to_string(attempt)},
   };
+  if (options_.rank_env)
+    for (auto& [k, v] : options_.rank_env(job.id(), attempt)) spec.env[k] = std::move(v);
   spec.log_path = LogPath(job);
   spec.exit_file = ExitFile(job, attempt);
   spec.gpus_per_task = job.gpus_per_rank();

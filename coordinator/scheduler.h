@@ -27,9 +27,10 @@ namespace chorus::coordinator {
 struct SchedulerOptions {
   std::string state_dir;       // absolute; jobs/<id>/ live here
   std::string endpoint;        // where ranks reach the coordinator (CHORUS_COORDINATOR)
-  // The token handed to an attempt's ranks (CHORUS_TOKEN): good for that
-  // job's attempt only (Credentials::RankToken).
-  std::function<std::string(int64_t job_id, int attempt)> rank_token;
+  // What an attempt's ranks get in their environment to reach the
+  // coordinator: CHORUS_TOKEN, good for that job's attempt only
+  // (Credentials::RankToken), and its CURVE keys when CURVE is on.
+  std::function<std::map<std::string, std::string>(int64_t job_id, int attempt)> rank_env;
   std::string worker_binary;   // absolute path of chorus-worker
   std::string default_launcher = "local";
   int default_max_restarts = 2;

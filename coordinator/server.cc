@@ -3,17 +3,20 @@
 #include <spdlog/spdlog.h>
 
 #include "common/net/zmq_channel.h"
+#include "coordinator/access.h"
 
 namespace chorus::coordinator {
 
 Result<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Bind(const std::string& listen,
-                                                                   const std::string& advertise) {
+                                                                   const std::string& advertise,
+                                                                   const net::CurveKeys& curve) {
   std::string endpoint;
-  ASSIGN_OR_RETURN(std::unique_ptr<zmq::socket_t> socket, net::BindRouter(listen, &endpoint, 0, advertise));
+  ASSIGN_OR_RETURN(std::unique_ptr<zmq::socket_t> socket,
+                   net::BindRouter(listen, &endpoint, {0, advertise, curve, kJobDomain}));
   return std::unique_ptr<CoordinatorServer>(new CoordinatorServer(std::move(socket), endpoint));
 }
 
-void CoordinatorServer::Run(const std::function<proto::Reply(const proto::Request&)>& handle,
+void CoordinatorServer::Run(const std::function<proto::Reply(const proto::Request&, const std::string&)>& handle,
                             const std::function<void()>& tick, std::chrono::milliseconds tick_interval,
                             const std::atomic<bool>& stop) {
   auto next_tick = std::chrono::steady_clock::now();
@@ -47,7 +50,7 @@ void CoordinatorServer::Run(const std::function<proto::Reply(const proto::Reques
         reply.set_code(StatusCodeName(s.code()));
         reply.set_error(s.message());
       } else {
-        reply = handle(request);
+        reply = handle(request, (*message)->peer_key);
       }
       if (Status s = net::ReplyRouted(*socket_, **message, reply); !s.ok()) spdlog::warn("{}", s.ToString());
     }

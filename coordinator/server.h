@@ -12,6 +12,7 @@
 
 #include <zmq.hpp>
 
+#include "common/net/curve.h"
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
 
@@ -20,14 +21,17 @@ namespace chorus::coordinator {
 class CoordinatorServer {
  public:
   // Binds `listen` (a tcp port of 0 picks a free one).
-  // `advertise`: the host peers use when `listen` is a wildcard (see net::BindRouter).
-  static Result<std::unique_ptr<CoordinatorServer>> Bind(const std::string& listen, const std::string& advertise = "");
+  // `advertise`: the host peers use when `listen` is a wildcard (see net::BindRouter);
+  // `curve` not empty: a CURVE server (ZAP domain kJobDomain).
+  static Result<std::unique_ptr<CoordinatorServer>> Bind(const std::string& listen, const std::string& advertise = "",
+                                                         const net::CurveKeys& curve = {});
 
   // The endpoint clients connect to, with the real port.
   const std::string& endpoint() const { return endpoint_; }
 
-  // Serves until `stop` becomes true.
-  void Run(const std::function<proto::Reply(const proto::Request&)>& handle, const std::function<void()>& tick,
+  // Serves until `stop` becomes true. `handle` gets each request and its
+  // sender's CURVE public key ("" without CURVE).
+  void Run(const std::function<proto::Reply(const proto::Request&, const std::string& peer_key)>& handle, const std::function<void()>& tick,
            std::chrono::milliseconds tick_interval, const std::atomic<bool>& stop);
 
  private:

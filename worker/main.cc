@@ -248,6 +248,12 @@ int Eval(EvalArgs args) {
 int Serve(chorus::serve::ServeOptions options) {
   if (options.token.empty())
     if (const char* t = std::getenv("CHORUS_TOKEN")) options.token = t;
+  auto curve = chorus::net::CurveClientFromEnvironment();
+  if (!curve.ok()) {
+    std::cerr << "chorus-worker serve: " << curve.status().message() << std::endl;
+    return 2;
+  }
+  options.curve = *curve;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   auto loop = chorus::serve::ServeLoop::Create(std::move(options));

@@ -17,6 +17,10 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
     if (!socket_) {
       socket_ = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::req);
       socket_->set(zmq::sockopt::linger, 0);
+      if (Status s = MakeCurveClient(*socket_, options_.curve); !s.ok()) {
+        socket_.reset();
+        return s;
+      }
       socket_->connect(options_.endpoint);
     }
     if (!socket_->send(zmq::buffer(request), zmq::send_flags::none)) return Unavailable("send would block");

@@ -12,6 +12,7 @@
 #include <google/protobuf/message_lite.h>
 #include <zmq.hpp>
 
+#include "common/net/curve.h"
 #include "common/util/status.h"
 
 namespace chorus::net {
@@ -19,6 +20,7 @@ namespace chorus::net {
 struct RpcClientOptions {
   std::string endpoint;                     // e.g. tcp://127.0.0.1:7450
   std::chrono::milliseconds timeout{5000};  // per call
+  CurveClient curve;                        // enabled: the server is a CURVE server with this key
 };
 
 class RpcClient {
@@ -33,6 +35,7 @@ class RpcClient {
   Status CallSerialized(const std::string& request, google::protobuf::MessageLite* reply);
 
   const std::string& endpoint() const { return options_.endpoint; }
+  bool curve_enabled() const { return options_.curve.enabled(); }
 
  private:
   RpcClientOptions options_;

@@ -13,8 +13,18 @@ std::string AdvertisedHost(const std::string& host, const std::string& advertise
   return advertise.empty() ? "127.0.0.1" : advertise;
 }
 
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  if (endpoint.rfind("tcp://", 0) != 0) return false;
+  std::string host = endpoint.substr(6, endpoint.rfind(':') == std::string::npos || endpoint.rfind(':') < 6
+                                            ? std::string::npos
+                                            : endpoint.rfind(':') - 6);
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "lo" || host == "[::1]";
+}
+
 Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint,
-                                                  int high_water_mark, const std::string& advertise) {
+                                                  const RouterOptions& options) {
+  const int high_water_mark = options.high_water_mark;
   std::string address = listen;
   if (address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0)
     address = address.substr(0, address.size() - 1) + "*";  // ZeroMQ's "any free port"
@@ -26,6 +36,7 @@ Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std
       socket->set(zmq::sockopt::sndhwm, high_water_mark);
       socket->set(zmq::sockopt::rcvhwm, high_water_mark);
     }
+    if (!options.curve.empty()) RETURN_IF_ERROR(MakeCurveServer(*socket, options.curve, options.zap_domain));
     socket->bind(address);
   } catch (const zmq::error_t& e) {
     return Unavailable("cannot listen on " + listen + ": " + e.what() +
@@ -33,7 +44,7 @@ Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std
   }
   *endpoint = socket->get(zmq::sockopt::last_endpoint);
   if (endpoint->rfind("tcp://0.0.0.0:", 0) == 0)
-    *endpoint = "tcp://" + AdvertisedHost("0.0.0.0", advertise) + ":" + endpoint->substr(14);
+    *endpoint = "tcp://" + AdvertisedHost("0.0.0.0", options.advertise) + ":" + endpoint->substr(14);
   return socket;
 }
 
@@ -78,6 +89,7 @@ Result<std::optional<RoutedMessage>> ReceiveRouted(zmq::socket_t& router) {
   RoutedMessage out;
   for (size_t i = 0; i < delimiter; ++i) out.route.push_back(std::move(frames[i]));
   out.payload = std::move(frames.back());
+  out.peer_key = PeerKey(out.payload);
   return std::optional<RoutedMessage>(std::move(out));
 }
 

@@ -16,6 +16,7 @@
 #include <google/protobuf/message_lite.h>
 #include <zmq.hpp>
 
+#include "common/net/curve.h"
 #include "common/util/status.h"
 
 namespace chorus::net {
@@ -28,15 +29,25 @@ inline constexpr int64_t kMaxMessageBytes = int64_t{64} << 20;
 // One process-wide context (ZeroMQ contexts are thread-safe).
 zmq::context_t& SharedContext();
 
+struct RouterOptions {
+  int high_water_mark = 0;  // 0: ZeroMQ's default
+  std::string advertise;    // the host in *endpoint for a wildcard address ("": 127.0.0.1)
+  CurveKeys curve;          // not empty: a CURVE server with these keys ...
+  std::string zap_domain;   // ... whose clients the ZapHandler judges under this domain
+};
+
 // A ROUTER socket bound to `listen`: tcp://ADDRESS:PORT, or an interface's
 // name in place of the address (tcp://eth0:PORT; ZeroMQ binds its address).
 // A tcp port of 0 picks a free port; *endpoint receives the address peers
-// connect to (the real port and address; `advertise` for a wildcard host such
-// as 0.0.0.0, 127.0.0.1 when that is ""). `high_water_mark` 0 keeps ZeroMQ's
-// default. Messages over kMaxMessageBytes are refused (the sender is
-// disconnected).
+// connect to (the real port and address; options.advertise for a wildcard
+// host such as 0.0.0.0). Messages over kMaxMessageBytes are refused (the
+// sender is disconnected).
 Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std::string* endpoint,
-                                                  int high_water_mark = 0, const std::string& advertise = "");
+                                                  const RouterOptions& options = {});
+
+// Whether a ZeroMQ endpoint stays on this host (ipc://, inproc://, tcp:// on
+// 127.0.0.0/8, localhost or lo).
+bool IsLoopbackEndpoint(const std::string& endpoint);
 
 // The host peers should use for a server bound to `host`: `advertise` (else
 // 127.0.0.1) when `host` is a wildcard (0.0.0.0, *, ::, [::]), else `host`.
@@ -49,6 +60,7 @@ Status ParseProto(const zmq::message_t& frame, google::protobuf::MessageLite* me
 struct RoutedMessage {
   std::vector<zmq::message_t> route;  // routing frames, up to and excluding the delimiter
   zmq::message_t payload;
+  std::string peer_key;               // the sender's CURVE public key ("" : not a CURVE socket)
 };
 
 // Reads one message if one is waiting (std::nullopt otherwise). Malformed

@@ -52,7 +52,16 @@ Result<JobClient> JobClient::Connect(const ConnectOptions& options) {
   if (const char* env = std::getenv("CHORUS_TOKEN"); env && *env) token = env;
   if (token.empty())
     if (auto stored = ReadFile(state_dir + "/token"); stored.ok()) token = FirstLine(*stored);
-  return JobClient({endpoint, options.timeout}, token);
+  // The coordinator's CURVE key, if it speaks CURVE: CHORUS_CURVE_SERVER_KEY,
+  // else STATE_DIR/curve.pub on its own host.
+  net::CurveClient curve;
+  if (const char* env = std::getenv("CHORUS_CURVE_SERVER_KEY"); env && *env) curve.server_key = env;
+  if (curve.server_key.empty())
+    if (auto written = ReadFile(state_dir + "/curve.pub"); written.ok()) curve.server_key = FirstLine(*written);
+  if (!curve.server_key.empty() && !net::IsCurveKey(curve.server_key))
+    return InvalidArgument("the coordinator's CURVE key ('" + curve.server_key +
+                           "', from CHORUS_CURVE_SERVER_KEY or STATE_DIR/curve.pub) is not 40 characters of Z85");
+  return JobClient({endpoint, options.timeout, curve}, token);
 }
 
 Result<proto::Reply> JobClient::Call(proto::Request request) {
@@ -63,7 +72,11 @@ Result<proto::Reply> JobClient::Call(proto::Request request) {
     if (sent.code() == StatusCode::kUnavailable)
       return Unavailable("no coordinator answered at " + client_.endpoint() +
                          ". Start one with: build/bin/chorus-coordinator --config configs/coordinator.yaml "
-                         "(or point --coordinator / CHORUS_COORDINATOR at a running one)");
+                         "(or point --coordinator / CHORUS_COORDINATOR at a running one)" +
+                         std::string(client_.curve_enabled()
+                                         ? "; it must speak CURVE with the key in CHORUS_CURVE_SERVER_KEY or "
+                                           "STATE_DIR/curve.pub"
+                                         : ""));
     return sent;
   }
   if (reply.code() != "OK") {

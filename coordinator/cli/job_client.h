@@ -47,6 +47,10 @@ class JobClient {
 struct ServingConnection {
   JobClient client;
   proto::ServingStatus status;
+  // How to reach the broker's client socket (over CURVE when it speaks it).
+  net::RpcClientOptions Broker(std::chrono::milliseconds timeout) const {
+    return {status.client_endpoint(), timeout, {status.curve_server_key(), {}}};
+  }
 };
 Result<ServingConnection> ConnectServing(const ConnectOptions& connect);
 

@@ -276,7 +276,7 @@ std::string FormatOutputs(const proto::InferReply& reply) {
 int ServeCommands::Infer() {
   auto serving = ConnectServing(connect_);
   if (!serving.ok()) return FailWith(serving.status());
-  net::RpcClient broker({serving->status.client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
+  net::RpcClient broker(serving->Broker(std::chrono::milliseconds(timeout_ms_ + 2000)));
   int failures = 0;
   for (const auto& file : files_) {
     auto reply = Send(broker, serving->client.token(), file);
@@ -296,7 +296,7 @@ int ServeCommands::Infer() {
 int ServeCommands::Vad() {
   auto serving = ConnectServing(connect_);
   if (!serving.ok()) return FailWith(serving.status());
-  net::RpcClient broker({serving->status.client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
+  net::RpcClient broker(serving->Broker(std::chrono::milliseconds(timeout_ms_ + 2000)));
   nlohmann::json all = nlohmann::json::array();
   int failures = 0;
   for (const auto& file : files_) {
@@ -359,7 +359,7 @@ int ServeCommands::Bench() {
     const auto end = start + std::chrono::duration<double>(*seconds);
     for (int i = 0; i < c; ++i)
       threads.emplace_back([&, i] {
-        net::RpcClient rpc({s->client_endpoint(), std::chrono::milliseconds(timeout_ms_ + 2000)});
+        net::RpcClient rpc(serving->Broker(std::chrono::milliseconds(timeout_ms_ + 2000)));
         const std::string bytes = base.SerializeAsString();  // encoded once, like perf_analyzer
         proto::InferReply reply;
         while (std::chrono::steady_clock::now() < end) {

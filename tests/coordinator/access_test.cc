@@ -126,6 +126,40 @@ TEST_F(CredentialsTest, DerivedTokensNameOneJobAttemptOrTheWorkers) {
     EXPECT_EQ(c.Authenticate(junk).status().code(), StatusCode::kUnauthenticated) << junk.substr(0, 40);
 }
 
+TEST_F(CredentialsTest, CurveKeysAreDerivedPerRoleAndBoundToTheirTokens) {
+  Credentials c = Make();
+  const net::CurveKeys server = c.ServerKeys(), worker = c.WorkerKeys(), rank = c.RankKeys(7, 1);
+  for (const auto& k : {server, worker, rank}) {
+    EXPECT_TRUE(net::IsCurveKey(k.public_key)) << k.public_key;
+    EXPECT_TRUE(net::IsCurveKey(k.secret_key));
+  }
+  EXPECT_NE(server.public_key, worker.public_key);
+  EXPECT_NE(rank.public_key, c.RankKeys(7, 2).public_key);
+  EXPECT_NE(rank.public_key, c.RankKeys(8, 1).public_key);
+  // The same secret gives the same keys (a restarted coordinator); another does not.
+  EXPECT_EQ(Make().RankKeys(7, 1).public_key, rank.public_key);
+  Credentials other({"another-secret", {}, [](const proto::Credential&) { return Status::Ok(); }, [] { return 0.0; }});
+  EXPECT_NE(other.ServerKeys().public_key, server.public_key);
+  // A derived key pair is a real one: its public key is the secret's.
+  EXPECT_EQ(net::CurveKeysFromSeed(std::string(32, '\x07')).value().public_key,
+            net::CurveKeysFromSeed(std::string(32, '\x07')).value().public_key);
+
+  EXPECT_EQ(c.Authenticate(c.WorkerToken())->curve_key, worker.public_key);
+  EXPECT_EQ(c.Authenticate(c.RankToken(7, 1))->curve_key, rank.public_key);
+  EXPECT_TRUE(c.Authenticate("root-secret")->curve_key.empty());
+  const Principal w = *c.Authenticate(c.WorkerToken());
+  EXPECT_TRUE(CheckPeerKey(w, "").ok());  // not over CURVE
+  EXPECT_TRUE(CheckPeerKey(w, worker.public_key).ok());
+  EXPECT_EQ(CheckPeerKey(w, rank.public_key).code(), StatusCode::kUnauthenticated);
+  EXPECT_TRUE(CheckPeerKey(*c.Authenticate("root-secret"), rank.public_key).ok());
+
+  EXPECT_TRUE(AllowCurvePeer(kWorkerDomain, worker.public_key, worker.public_key));
+  EXPECT_FALSE(AllowCurvePeer(kWorkerDomain, rank.public_key, worker.public_key));
+  EXPECT_TRUE(AllowCurvePeer(kJobDomain, rank.public_key, worker.public_key));
+  EXPECT_TRUE(AllowCurvePeer(kClientDomain, server.public_key, worker.public_key));
+  EXPECT_FALSE(AllowCurvePeer("elsewhere", worker.public_key, worker.public_key));
+}
+
 TEST_F(CredentialsTest, CreateChecksWhatItIsAskedAndSavesFirst) {
   Credentials c = Make();
   EXPECT_THAT(c.Create(Request("rank"), "root").status().message(), HasSubstr("unknown role 'rank'"));

@@ -65,7 +65,7 @@ TEST(CoordinatorConfigNetwork, AdvertiseIsAHostAndBindsOnAWildcardAreAdvertisedB
   EXPECT_EQ(net::AdvertisedHost("0.0.0.0", ""), "127.0.0.1");
   EXPECT_EQ(net::AdvertisedHost("10.1.2.3", "198.18.0.1"), "10.1.2.3");  // a named address stays
   std::string endpoint;
-  auto socket = net::BindRouter("tcp://0.0.0.0:0", &endpoint, 0, "127.0.0.2");
+  auto socket = net::BindRouter("tcp://0.0.0.0:0", &endpoint, {0, "127.0.0.2"});
   ASSERT_TRUE(socket.ok()) << socket.status().ToString();
   EXPECT_THAT(endpoint, ::testing::StartsWith("tcp://127.0.0.2:"));
   auto named = net::BindRouter("tcp://lo:0", &endpoint);  // an interface's name

@@ -27,7 +27,9 @@ class SchedulerTest : public ::testing::Test {
     store_ = std::move(*store);
     options_.state_dir = dir.path();
     options_.endpoint = "tcp://127.0.0.1:1";
-    options_.rank_token = [this](int64_t job, int attempt) { return credentials_.RankToken(job, attempt); };
+    options_.rank_env = [this](int64_t job, int attempt) {
+      return std::map<std::string, std::string>{{"CHORUS_TOKEN", credentials_.RankToken(job, attempt)}};
+    };
     options_.worker_binary = "/bin/chorus-worker";
     options_.heartbeat_timeout_s = 30;
     options_.startup_timeout_s = 100;
@@ -447,8 +449,17 @@ TEST_F(SchedulerTest, EachRoleDoesOnlyItsOwnPartAndEveryControlActionIsAudited) 
   EXPECT_EQ(call(credentials_.RankToken(id, 2), report).code(), "PERMISSION_DENIED");
   EXPECT_EQ(call(credentials_.RankToken(id, 1), status).code(), "PERMISSION_DENIED");
   EXPECT_EQ(Job(id).progress().step(), 0);
-  EXPECT_EQ(call(credentials_.RankToken(id, 1), report).code(), "OK");
+  // Over CURVE the rank token counts only from its attempt's key.
+  report.set_token(credentials_.RankToken(id, 1));
+  const std::string own_key = credentials_.RankKeys(id, 1).public_key, other_key = credentials_.RankKeys(id, 2).public_key;
+  EXPECT_EQ(api.Handle(report, other_key).code(), "UNAUTHENTICATED");
+  EXPECT_EQ(api.Handle(report, credentials_.WorkerKeys().public_key).code(), "UNAUTHENTICATED");
+  EXPECT_EQ(Job(id).progress().step(), 0);
+  EXPECT_EQ(api.Handle(report, own_key).code(), "OK");
   EXPECT_EQ(Job(id).progress().step(), 5);
+  EXPECT_EQ(call(credentials_.RankToken(id, 1), report).code(), "OK");  // without CURVE: the token alone
+  status.set_token(alice);
+  EXPECT_EQ(api.Handle(status, own_key).code(), "OK");  // other roles: any key
   EXPECT_EQ(call(alice, cancel).code(), "OK");
 
   // Credentials persist: a restarted coordinator reads them from the store.

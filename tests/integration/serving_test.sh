@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling | tls | soak
+# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling | tls | curve | soak
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -20,6 +20,7 @@ cleanup() {
   [ -n "$coord" ] && kill -9 "$coord" 2>/dev/null
   [ -n "${worker_endpoint:-}" ] && for pid in $(worker_pids); do kill -9 "$pid" 2>/dev/null; done
   [ -n "${load:-}" ] && kill -9 "$load" 2>/dev/null
+  [ -n "${impostor:-}" ] && kill -9 "$impostor" 2>/dev/null
   [ -n "${handle:-}" ] && scancel --signal=KILL --full "$handle" 2>/dev/null
 }
 trap cleanup EXIT
@@ -48,8 +49,11 @@ if [ "$mode" = tls ]; then  # HTTPS on every interface, with a certificate made 
     -keyout "$work/key.pem" -out "$work/cert.pem" 2> "$work/openssl.out" || fail "openssl: $(cat "$work/openssl.out")"
   http_listen=0.0.0.0:0 tls_yaml=", tls: {cert: $work/cert.pem, key: $work/key.pem}"
 fi
+curve_yaml=""
+[ "$mode" = curve ] && curve_yaml="curve: on"  # as a coordinator listening beyond loopback would (auto)
 cat > "$work/coordinator.yaml" <<YAML
 listen: tcp://127.0.0.1:0
+$curve_yaml
 state_dir: $state
 worker: $bin/chorus-worker
 tick_ms: 100
@@ -147,6 +151,38 @@ for name, a, b in (('coordinator', first[0], second[0]), ('worker', first[1], se
     if b > a * 1.15 + 16384: bad.append(f'{name} memory grew from {a} to {b} KiB')
 if bad: print('FAIL: ' + '; '.join(bad)); sys.exit(1)
 " || fail "the soak did not hold"
+  ;;
+curve)
+  # Every ZeroMQ socket speaks CURVE: the job above trained and reported
+  # through it (ranks with their attempt's keys), the CLI reads curve.pub.
+  key=$(cat "$state/curve.pub") || fail "no curve.pub"
+  grep -qF "CURVE: ZeroMQ traffic is encrypted; the coordinator's public key is $key" "$work/coordinator.log" ||
+    fail "the coordinator does not say CURVE is on"
+  chorus deploy "$job" --name kws --min 1 --max 1 > /dev/null || fail "deploy failed"
+  wait_workers 1 30
+  wpid=$(worker_pids | head -1)
+  tr '\0' '\n' < "/proc/$wpid/environ" | grep -q "^CHORUS_CURVE_SECRET_KEY=" || fail "the worker was given no CURVE key"
+  chorus infer kws "$wav" > "$work/infer.out" 2>&1 || fail "inference over CURVE failed: $(cat "$work/infer.out")"
+  code=$(curl -s -o "$work/http.json" -w "%{http_code}" -H "Authorization: Bearer $token" -H "Content-Type: audio/wav" \
+    --data-binary @"$wav" "$http/v2/models/kws/infer")
+  [ "$code" = 200 ] || fail "HTTP inference through the CURVE broker gave $code: $(cat "$work/http.json")"
+  # A client that trusts another key (a man in the middle's) hears nothing.
+  other=$(tr '\0' '\n' < "/proc/$wpid/environ" | sed -n 's/^CHORUS_CURVE_PUBLIC_KEY=//p')  # a valid key, not the server's
+  [ -n "$other" ] && [ "$other" != "$key" ] || fail "no worker public key to pose with"
+  CHORUS_CURVE_SERVER_KEY=$other timeout 60 "$bin/chorus" --log-level warn --state-dir "$state" list > "$work/fooled.out" 2>&1
+  rc=$?
+  [ $rc = 3 ] || fail "a client trusting another key got exit $rc, not 3 (no coordinator answered): $(cat "$work/fooled.out")"
+  # The worker token without the worker's key: refused at the handshake, never registered.
+  worker_token=$(tr '\0' '\n' < "/proc/$wpid/environ" | sed -n 's/^CHORUS_TOKEN=//p')
+  model_dir=$(tr '\0' '\n' < "/proc/$wpid/cmdline" | sed -n 's/^kws=//p')
+  CHORUS_TOKEN=$worker_token CHORUS_CURVE_SERVER_KEY=$key "$bin/chorus-worker" serve --broker "$worker_endpoint" \
+    --model "kws=$model_dir" > "$work/impostor.log" 2>&1 &
+  impostor=$!
+  for _ in $(seq 50); do grep -q "CURVE: refused key" "$work/coordinator.log" && break; sleep 0.2; done
+  grep -q "CURVE: refused key .* on chorus-workers" "$work/coordinator.log" || fail "the impostor's key was not refused"
+  sleep 1
+  [ "$(count_workers)" = 1 ] || fail "an impostor registered: $(chorus workers)"
+  echo "CURVE: job trained and reported, worker served, CLI and HTTP answered; other key: exit 3; impostor refused"
   ;;
 tls)
   case "$http" in https://127.0.0.1:*) ;; *) fail "serving.json's http is $http, not HTTPS" ;; esac

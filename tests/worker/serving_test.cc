@@ -121,10 +121,11 @@ class ServingTest : public ::testing::Test {
     broker_ = std::move(coordinator::Broker::Bind(o).value());
     threads_.emplace_back([this] { broker_->Run(stop_); });
   }
-  void StartWorker(const std::string& id, int max_batch = 4, std::string dir = "") {
+  void StartWorker(const std::string& id, int max_batch = 4, std::string dir = "", net::CurveClient curve = {}) {
     ServeOptions o;
     o.broker = broker_->worker_endpoint();
     o.token = kToken;
+    o.curve = std::move(curve);
     o.worker_id = id;
     o.model_dirs = {dir.empty() ? dir_ : dir};
     o.batching.max_batch_size = max_batch;
@@ -152,17 +153,24 @@ class ServingTest : public ::testing::Test {
   }
   // A DEALER on the broker's worker socket that has said hello for the
   // test's model with `token` and `capacity`, and answers nothing.
-  zmq::socket_t HandMadeWorker(const std::string& id, const std::string& token, int capacity) {
+  // `sent` given: whether its hello left (a refused CURVE handshake leaves
+  // it nowhere to go); else the hello must leave.
+  zmq::socket_t HandMadeWorker(const std::string& id, const std::string& token, int capacity,
+                               const net::CurveClient& curve = {}, bool* sent = nullptr) {
     zmq::socket_t socket(net::SharedContext(), zmq::socket_type::dealer);
     socket.set(zmq::sockopt::routing_id, id);
     socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::sndtimeo, 1000);
+    EXPECT_TRUE(net::MakeCurveClient(socket, curve).ok());
     socket.connect(broker_->worker_endpoint());
     proto::WorkerMessage hello;
     hello.set_token(token);
     hello.mutable_hello()->set_worker_id(id);
     hello.mutable_hello()->set_capacity(capacity);
     *hello.mutable_hello()->add_models() = ServedModel::Load(dir_).value()->info();
-    EXPECT_TRUE(net::SendProto(socket, hello, true).ok());
+    const bool ok = net::SendProto(socket, hello, true).ok();
+    if (sent) *sent = ok;
+    else EXPECT_TRUE(ok);
     return socket;
   }
   proto::InferReply Call(const proto::InferRequest& r) {
@@ -489,6 +497,50 @@ TEST_F(ServingTest, ATokenDoesOnlyWhatItsRoleAllows) {
   EXPECT_EQ(http.Get("/v2/models/kws", as(kws_only))->status, 401);
   r.set_token(kws_only);
   EXPECT_EQ(Call(r).code(), "UNAUTHENTICATED");
+}
+
+TEST_F(ServingTest, OverCurveClientsNeedTheBrokersKeyAndOnlyTheWorkerKeyServes) {
+  const std::string worker_key = credentials_.WorkerKeys().public_key;
+  const net::CurveKeys server = credentials_.ServerKeys();
+  ASSERT_FALSE(server.empty());
+  auto zap = net::ZapHandler::Start([worker_key](const std::string& domain, const std::string& key) {
+    return coordinator::AllowCurvePeer(domain, key, worker_key);
+  });
+  ASSERT_TRUE(zap.ok()) << zap.status().ToString();
+  coordinator::BrokerOptions o;
+  o.curve = server;
+  StartBroker(o);
+  EXPECT_EQ(broker_->curve_server_key(), server.public_key);
+  StartWorker("w1", 4, "", {server.public_key, credentials_.WorkerKeys()});
+  WaitForWorkers(1);
+
+  // A client that knows the broker's key is served (with a key of its own).
+  net::RpcClient client({broker_->client_endpoint(), 10000ms, {server.public_key, {}}});
+  proto::InferReply reply;
+  ASSERT_TRUE(client.Call(Tone(1), &reply).ok());
+  EXPECT_EQ(reply.code(), "OK") << reply.error();
+  EXPECT_EQ(reply.worker(), "w1");
+  // One speaking in clear, or trusting another key, hears nothing.
+  net::RpcClient plain({broker_->client_endpoint(), 1000ms});
+  EXPECT_FALSE(plain.Call(Tone(1), &reply).ok());
+  net::RpcClient fooled({broker_->client_endpoint(), 1000ms, {net::NewCurveKeys().value().public_key, {}}});
+  EXPECT_FALSE(fooled.Call(Tone(1), &reply).ok());
+
+  // The worker token without the worker key is worth nothing: the handshake
+  // is refused, the impostor never registers and never sees a request.
+  bool sent = true;
+  zmq::socket_t impostor = HandMadeWorker("impostor", credentials_.WorkerToken(), 1000, {server.public_key, {}}, &sent);
+  EXPECT_FALSE(sent) << "the impostor's hello found a way in";
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(client.Call(Tone(i), &reply).ok());
+    EXPECT_EQ(reply.worker(), "w1");
+  }
+  EXPECT_EQ(broker_->Snapshot().workers.size(), 1u);
+  zmq::message_t stolen;
+  EXPECT_FALSE(impostor.recv(stolen, zmq::recv_flags::dontwait).has_value());
+  // With the key, a second worker joins.
+  zmq::socket_t second = HandMadeWorker("second", credentials_.WorkerToken(), 1, {server.public_key, credentials_.WorkerKeys()});
+  WaitForWorkers(2);
 }
 
 TEST_F(ServingTest, TheGatewaySpeaksHttpsWithTheConfiguredCertificate) {

@@ -135,6 +135,7 @@ class Loop : public ServeLoop {
     // keep beating, draining and noticing the silence instead.
     socket_->set(zmq::sockopt::sndtimeo, 200);
     socket_->set(zmq::sockopt::routing_id, options_.worker_id);
+    if (Status s = net::MakeCurveClient(*socket_, options_.curve); !s.ok()) spdlog::error("{}", s.ToString());
     socket_->connect(options_.broker);
     last_heard_ = Clock::now();
     SendHello();

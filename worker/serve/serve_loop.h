@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/net/curve.h"
 #include "common/util/status.h"
 #include "worker/serve/batch_policy.h"
 
@@ -21,6 +22,7 @@ namespace chorus::serve {
 struct ServeOptions {
   std::string broker;                   // the broker's worker endpoint
   std::string token;
+  net::CurveClient curve;               // enabled: the broker speaks CURVE (CHORUS_CURVE_* from the coordinator)
   std::string worker_id;                // "" : host:pid
   std::vector<std::string> model_dirs;  // version folders to load at start (NAME=DIR serves DIR as NAME)
   BatchPolicyOptions batching;

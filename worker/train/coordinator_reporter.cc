@@ -34,6 +34,11 @@ std::optional<CoordinatorLink> CoordinatorLinkFromEnvironment() {
   link.attempt = std::atoi(Env("CHORUS_ATTEMPT").c_str());
   if (int ms = std::atoi(Env("CHORUS_HEARTBEAT_MS").c_str()); ms > 0)
     link.heartbeat_interval = std::chrono::milliseconds(ms);
+  if (auto curve = net::CurveClientFromEnvironment(); curve.ok()) {
+    link.curve = *curve;
+  } else {
+    spdlog::error("cannot reach the coordinator: {}", curve.status().message());
+  }
   return link;
 }
 
@@ -43,6 +48,7 @@ CoordinatorReporter::CoordinatorReporter(CoordinatorLink link, ProgressReporter*
   socket_->set(zmq::sockopt::sndhwm, 1000);
   socket_->set(zmq::sockopt::linger, 1000);
   socket_->set(zmq::sockopt::immediate, 0);
+  if (Status s = net::MakeCurveClient(*socket_, link_.curve); !s.ok()) spdlog::error("{}", s.ToString());
   socket_->connect(link_.endpoint);
   heartbeat_ = std::thread([this] { HeartbeatLoop(); });
 }

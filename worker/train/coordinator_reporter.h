@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "common/net/curve.h"
 #include "worker/train/progress.h"
 
 namespace zmq {
@@ -35,6 +36,7 @@ struct CoordinatorLink {
   int64_t job_id = 0;    // CHORUS_JOB_ID
   int attempt = 0;       // CHORUS_ATTEMPT
   std::chrono::milliseconds heartbeat_interval{2000};  // CHORUS_HEARTBEAT_MS
+  net::CurveClient curve;  // CHORUS_CURVE_SERVER_KEY, _PUBLIC_KEY, _SECRET_KEY
 };
 
 // std::nullopt when this process was not started by a coordinator.
