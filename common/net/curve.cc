@@ -1,5 +1,6 @@
 #include "common/net/curve.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <vector>
 
@@ -106,6 +107,11 @@ ZapHandler::~ZapHandler() {
 }
 
 void ZapHandler::Run(Policy allow) {
+  // Refusals cost an attacker nothing: at most 10 log lines a second, the
+  // next line counts the rest.
+  auto window = std::chrono::steady_clock::now();
+  int logged = 0;
+  int64_t unlogged = 0;
   while (!stop_.load()) {
     zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
     try {
@@ -126,8 +132,15 @@ void ZapHandler::Run(Policy allow) {
         const std::string domain = frames[2].to_string();
         if (allow(domain, key)) {
           code = "200", text = "OK", user = key;
+        } else if (const auto now = std::chrono::steady_clock::now(); now - window >= std::chrono::seconds(1) ||
+                                                                       logged < 10) {
+          if (now - window >= std::chrono::seconds(1)) window = now, logged = 0;
+          ++logged;
+          spdlog::warn("CURVE: refused key {} on {} from {}{}", key, domain, frames[3].to_string(),
+                       unlogged ? " (" + std::to_string(unlogged) + " more refusals not logged)" : "");
+          unlogged = 0;
         } else {
-          spdlog::warn("CURVE: refused key {} on {} from {}", key, domain, frames[3].to_string());
+          ++unlogged;
         }
       }
       const std::string version = "1.0", request_id = frames.size() > 1 ? frames[1].to_string() : "";

@@ -170,6 +170,23 @@ serve)
          -H "Content-Type: audio/wav" --data-binary @"$wav" "$http/v2/models/kws/infer")
   [ "$code" = 200 ] || fail "HTTP infer from $client: $code $(cat "$work/http.json")"
   py "import json; d = json.load(open('$work/http.json')); assert d['outputs'], d" || fail "bad HTTP reply"
+  # Beyond loopback the ZeroMQ traffic above was CURVE (curve: auto): a
+  # client on another node that does not know the coordinator's key hears nothing.
+  grep -q "CURVE: ZeroMQ traffic is encrypted" "$work"/coordinator*.log || fail "CURVE is not on beyond loopback"
+  decoy=$(py "
+import os
+z85 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%\$#'
+raw, out = os.urandom(32), ''
+for i in range(0, 32, 4):
+    v, group = int.from_bytes(raw[i:i + 4], 'big'), ''
+    for _ in range(5):
+        group, v = z85[v % 85] + group, v // 85
+    out += group
+print(out)")  # a well-formed CURVE key that is not the coordinator's
+  on_node "$client" env CHORUS_CURVE_SERVER_KEY="$decoy" timeout 60 "$bin/chorus" --log-level warn --state-dir "$state" \
+    infer kws "$wav" > "$work/fooled.out" 2>&1
+  rc=$?
+  [ $rc = 3 ] || fail "a client trusting another key got exit $rc, not 3 (no answer): $(cat "$work/fooled.out")"
   chorus undeploy kws || fail "undeploy failed"
   ;;
 node_loss)
