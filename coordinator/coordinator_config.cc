@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/config/yaml_reader.h"
+#include "common/net/zmq_channel.h"
 
 namespace chorus::coordinator {
 
@@ -23,6 +24,16 @@ std::string DefaultWorker() {
 }
 
 }  // namespace
+
+bool ListensOnLoopbackOnly(const CoordinatorConfig& config) {
+  return net::IsLoopbackEndpoint(config.listen) &&
+         (!config.serving_enabled ||
+          (net::IsLoopbackEndpoint(config.broker.client_listen) && net::IsLoopbackEndpoint(config.broker.worker_listen)));
+}
+
+bool UseCurve(const CoordinatorConfig& config) {
+  return config.curve == "on" || (config.curve == "auto" && !ListensOnLoopbackOnly(config));
+}
 
 Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
   CoordinatorConfig c;

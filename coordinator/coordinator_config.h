@@ -46,6 +46,12 @@ struct CoordinatorConfig {
   DashboardOptions dashboard;  // static_dir "": BUILD/dashboard beside the binary's bin/
 };
 
+// Whether every ZeroMQ socket of the coordinator (the job socket, and the
+// broker's two when serving) listens on loopback only.
+bool ListensOnLoopbackOnly(const CoordinatorConfig& config);
+// Whether they speak CURVE: `curve: on`, or `auto` beyond loopback.
+bool UseCurve(const CoordinatorConfig& config);
+
 // `path` "" : the defaults. Paths in the result are absolute.
 Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path);
 

@@ -71,20 +71,28 @@ Status PrepareRunAs(const CoordinatorConfig& config) {
   return Status::Ok();
 }
 
-// Whether the ZeroMQ sockets speak CURVE: `curve: on|off`, or `auto` (the
-// default): on when any of them listens beyond loopback.
-Result<bool> UseCurve(const CoordinatorConfig& config) {
-  if (config.curve == "on") return true;
-  if (config.curve == "off") {
-    if (!net::IsLoopbackEndpoint(config.listen))
-      spdlog::warn("curve: off while listening on {}: tokens and audio cross the network in clear", config.listen);
-    return false;
+// CURVE on: the coordinator's keys (written to STATE_DIR/curve.pub for the
+// CLI), and a ZAP handler that lets only the worker key onto the workers'
+// socket. Off: no keys, and no stale curve.pub.
+Result<net::CurveKeys> StartCurve(const CoordinatorConfig& config, const Credentials& credentials,
+                                  std::unique_ptr<net::ZapHandler>* zap) {
+  const std::string pub = config.state_dir + "/curve.pub";
+  if (!UseCurve(config)) {
+    if (config.curve == "off" && !ListensOnLoopbackOnly(config))
+      spdlog::warn("curve: off while listening beyond loopback: tokens and audio cross the network in clear");
+    std::error_code ignored;
+    std::filesystem::remove(pub, ignored);
+    return net::CurveKeys{};
   }
-  bool beyond = !net::IsLoopbackEndpoint(config.listen);
-  if (config.serving_enabled)
-    beyond = beyond || !net::IsLoopbackEndpoint(config.broker.client_listen) ||
-             !net::IsLoopbackEndpoint(config.broker.worker_listen);
-  return beyond;
+  const net::CurveKeys& keys = credentials.ServerKeys();
+  if (keys.empty()) return Unavailable("curve: this libzmq was built without CURVE");
+  const std::string worker_key = credentials.WorkerKeys().public_key;
+  ASSIGN_OR_RETURN(*zap, net::ZapHandler::Start([worker_key](const std::string& domain, const std::string& key) {
+                     return AllowCurvePeer(domain, key, worker_key);
+                   }));
+  RETURN_IF_ERROR(AtomicWriteFile(pub, keys.public_key + "\n"));
+  spdlog::info("CURVE: ZeroMQ traffic is encrypted; the coordinator's public key is {} (in {})", keys.public_key, pub);
+  return keys;
 }
 
 // What a process the coordinator starts needs to reach it over CURVE.
@@ -140,31 +148,13 @@ int Serve(CoordinatorConfig config) {
     spdlog::error("{}", audit.status().ToString());
     return 1;
   }
-  // CURVE on the ZeroMQ sockets: the coordinator's keys, and a ZAP handler
-  // that lets only the worker key onto the workers' socket.
   std::unique_ptr<net::ZapHandler> zap;
-  net::CurveKeys curve;
-  if (Result<bool> on = UseCurve(config); !on.ok() || *on) {
-    Status s = on.status();
-    if (s.ok() && credentials.ServerKeys().empty()) s = Unavailable("curve: this libzmq was built without CURVE");
-    if (s.ok()) {
-      curve = credentials.ServerKeys();
-      const std::string worker_key = credentials.WorkerKeys().public_key;
-      auto started = net::ZapHandler::Start([worker_key](const std::string& domain, const std::string& key) {
-        return AllowCurvePeer(domain, key, worker_key);
-      });
-      s = started.status();
-      if (s.ok()) zap = std::move(*started);
-    }
-    if (s.ok()) s = AtomicWriteFile(config.state_dir + "/curve.pub", curve.public_key + "\n");
-    if (!s.ok()) {
-      spdlog::error("{}", s.ToString());
-      return 1;
-    }
-    spdlog::info("CURVE: ZeroMQ traffic is encrypted; the coordinator's public key is {} (in {}/curve.pub)",
-                 curve.public_key, config.state_dir);
+  auto started_curve = StartCurve(config, credentials, &zap);
+  if (!started_curve.ok()) {
+    spdlog::error("{}", started_curve.status().ToString());
+    return 1;
   }
-  if (std::error_code ignored; curve.empty()) std::filesystem::remove(config.state_dir + "/curve.pub", ignored);
+  const net::CurveKeys curve = *started_curve;  // empty: no CURVE
   auto server = CoordinatorServer::Bind(config.listen, config.advertise, curve);
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());

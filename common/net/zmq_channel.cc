@@ -16,9 +16,8 @@ std::string AdvertisedHost(const std::string& host, const std::string& advertise
 bool IsLoopbackEndpoint(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
   if (endpoint.rfind("tcp://", 0) != 0) return false;
-  std::string host = endpoint.substr(6, endpoint.rfind(':') == std::string::npos || endpoint.rfind(':') < 6
-                                            ? std::string::npos
-                                            : endpoint.rfind(':') - 6);
+  const std::string address = endpoint.substr(6);
+  const std::string host = address.substr(0, address.rfind(':'));  // npos: all of it
   return host.rfind("127.", 0) == 0 || host == "localhost" || host == "lo" || host == "[::1]";
 }
 

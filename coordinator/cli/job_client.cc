@@ -54,13 +54,11 @@ Result<JobClient> JobClient::Connect(const ConnectOptions& options) {
     if (auto stored = ReadFile(state_dir + "/token"); stored.ok()) token = FirstLine(*stored);
   // The coordinator's CURVE key, if it speaks CURVE: CHORUS_CURVE_SERVER_KEY,
   // else STATE_DIR/curve.pub on its own host.
-  net::CurveClient curve;
-  if (const char* env = std::getenv("CHORUS_CURVE_SERVER_KEY"); env && *env) curve.server_key = env;
-  if (curve.server_key.empty())
+  ASSIGN_OR_RETURN(net::CurveClient curve, net::CurveClientFromEnvironment());
+  if (!curve.enabled())
     if (auto written = ReadFile(state_dir + "/curve.pub"); written.ok()) curve.server_key = FirstLine(*written);
-  if (!curve.server_key.empty() && !net::IsCurveKey(curve.server_key))
-    return InvalidArgument("the coordinator's CURVE key ('" + curve.server_key +
-                           "', from CHORUS_CURVE_SERVER_KEY or STATE_DIR/curve.pub) is not 40 characters of Z85");
+  if (curve.enabled() && !net::IsCurveKey(curve.server_key))
+    return InvalidArgument(state_dir + "/curve.pub does not hold a CURVE public key (40 characters of Z85)");
   return JobClient({endpoint, options.timeout, curve}, token);
 }
 

@@ -94,6 +94,35 @@ TEST(CoordinatorConfigTls, PlainHttpLeavesLoopbackOnlyWhenAskedAndTlsFilesMustEx
   EXPECT_EQ(both->dashboard.tls.cert, "/etc/hostname");
 }
 
+TEST(CoordinatorConfigCurve, AutoTurnsCurveOnBeyondLoopbackOnlyAndBadValuesAreRefused) {
+  EXPECT_TRUE(net::IsLoopbackEndpoint("tcp://127.0.0.1:7450"));
+  EXPECT_TRUE(net::IsLoopbackEndpoint("tcp://lo:0"));
+  EXPECT_TRUE(net::IsLoopbackEndpoint("tcp://[::1]:9"));
+  EXPECT_TRUE(net::IsLoopbackEndpoint("ipc:///tmp/x"));
+  EXPECT_FALSE(net::IsLoopbackEndpoint("tcp://0.0.0.0:0"));
+  EXPECT_FALSE(net::IsLoopbackEndpoint("tcp://chorus-br:0"));
+  EXPECT_FALSE(net::IsLoopbackEndpoint("tcp://198.18.0.1:7450"));
+  auto loopback = Load("listen: tcp://127.0.0.1:0\n");
+  ASSERT_TRUE(loopback.ok());
+  EXPECT_EQ(loopback->curve, "auto");
+  EXPECT_FALSE(UseCurve(*loopback));
+  auto wide = Load("listen: tcp://0.0.0.0:0\n");
+  ASSERT_TRUE(wide.ok());
+  EXPECT_TRUE(UseCurve(*wide));
+  auto workers_wide = Load("serving: {worker_listen: \"tcp://eth0:0\"}\n");
+  ASSERT_TRUE(workers_wide.ok());
+  EXPECT_TRUE(UseCurve(*workers_wide));
+  auto forced = Load("curve: on\n");
+  ASSERT_TRUE(forced.ok());
+  EXPECT_TRUE(UseCurve(*forced));
+  auto off = Load("listen: tcp://0.0.0.0:0\ncurve: off\n");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(UseCurve(*off));
+  auto bad = Load("curve: maybe\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("curve: must be auto"));
+}
+
 TEST(CoordinatorConfigRunAs, TheAccountGoesToBothLaunchersAndRootOrStrangersAreRefused) {
   auto plain = Load("listen: tcp://127.0.0.1:0\n");
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
