@@ -43,7 +43,6 @@ struct Gateway::Impl {
   Broker* broker = nullptr;
   std::unique_ptr<httplib::Server> server;
   std::unique_ptr<SpeakerApi> speaker_api;
-  std::unique_ptr<RepositoryApi> repository_api;
   std::thread thread;
   int port = 0;
 
@@ -138,13 +137,17 @@ struct Gateway::Impl {
   // ---- the model repository extension ----
 
   // One control request to the coordinator (what `chorus deploy` sends), on
-  // this thread's client socket.
-  Result<proto::Reply> Control(const proto::Request& request) {
-    return ControlClient(options.control_endpoint, options.token, options.broker_curve).Call(request);
+  // this thread's client socket, with the caller's own token: the job API
+  // checks its role again and audits the action as the caller's.
+  Result<proto::Reply> Control(const std::string& caller_token, const proto::Request& request) {
+    return ControlClient(options.control_endpoint, caller_token, options.broker_curve).Call(request);
   }
 
   void Repository(const httplib::Request& req, httplib::Response& res, const std::string& action) {
     if (!Authorized(req, res, action == "index" ? Action::kServingStatus : Action::kManageServing)) return;
+    const std::string caller = req.get_header_value("Authorization").substr(std::string("Bearer ").size());
+    RepositoryApi repository_api(options.model_repository,
+                                 [this, &caller](const proto::Request& r) { return Control(caller, r); });
     json body = json::object();
     if (!req.body.empty()) {
       if (Status s = CheckJsonDepth(req.body, kMaxJsonDepth); !s.ok()) return Error(res, 400, s.message());
@@ -153,11 +156,11 @@ struct Gateway::Impl {
     }
     if (action == "index") {
       if (body.contains("ready") && !body["ready"].is_boolean()) return Error(res, 400, "ready must be a boolean");
-      return Reply(res, repository_api->Index(body.value("ready", false)));
+      return Reply(res, repository_api.Index(body.value("ready", false)));
     }
     const std::string model = req.matches[1];
-    if (action == "unload") return Reply(res, repository_api->Unload(model));
-    return Reply(res, repository_api->Load(model, body.contains("parameters") ? body["parameters"] : json::object()));
+    if (action == "unload") return Reply(res, repository_api.Unload(model));
+    return Reply(res, repository_api.Load(model, body.contains("parameters") ? body["parameters"] : json::object()));
   }
 
   // ---- the speaker extension ----
@@ -342,8 +345,6 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
         *g->options.speakers, [g](const std::string& m, const std::string& a) { return g->Embed(m, a); },
         [g](const std::string& m) { return g->Facts(m); });
   }
-  g->repository_api = std::make_unique<RepositoryApi>(
-      g->options.model_repository, [g](const proto::Request& r) { return g->Control(r); });
   s.Post("/v2/repository/index",
          [g](const httplib::Request& req, httplib::Response& res) { g->Repository(req, res, "index"); });
   s.Post(R"(/v2/repository/models/([^/]+)/load)",

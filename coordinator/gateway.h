@@ -50,7 +50,7 @@ namespace chorus::coordinator {
 struct GatewayOptions {
   std::string host = "127.0.0.1";
   int port = 8000;  // 0: any free port
-  std::string token;             // the gateway's own (admin) token, for the broker and control requests
+  std::string token;             // the gateway's own (admin) token, for the broker (control requests carry the caller's)
   const Credentials* credentials = nullptr;  // required: checks the clients' bearer tokens
   std::string broker_endpoint;  // the broker's client endpoint
   net::CurveClient broker_curve;  // enabled: the broker's sockets speak CURVE (also the control endpoint's)

@@ -230,8 +230,10 @@ deploy)
   curl -s "$http/metrics" | grep -q 'chorus_workers{model="kws"} 2' || fail "metrics lack 2 workers"
   chorus models | grep -q "^kws " || fail "models does not list kws"
 
-  # The model repository extension, as a Triton client uses it.
-  auth=(-H "Authorization: Bearer $token")
+  # The model repository extension, as a Triton client uses it, with an
+  # operator's own admin credential (the audit log names it, not root).
+  ops=$(chorus token create --role admin --name ops) || fail "token create failed"
+  auth=(-H "Authorization: Bearer $ops")
   repo() { curl -s -o "$work/repo.json" -w "%{http_code}" "${auth[@]}" -X POST "$@"; }
   [ "$(repo "$http/v2/repository/index")" = 411 ] || fail "a POST without Content-Length: $(cat "$work/repo.json")"
   grep -q "send a Content-Length" "$work/repo.json" || fail "411 without a reason: $(cat "$work/repo.json")"
@@ -240,6 +242,8 @@ deploy)
     fail "index before load: $(cat "$work/repo.json")"
   code=$(repo -d '{"parameters":{"min_workers":1,"max_workers":1}}' "$http/v2/repository/models/serve-test/load")
   [ "$code" = 200 ] || fail "load gave $code: $(cat "$work/repo.json")"
+  grep '"action":"deploy"' "$state/audit.log" | grep '"target":"deployment serve-test' | grep -q "\"who\":\"${ops:7:12}\"" ||
+    fail "the repository load is not audited as the caller's (${ops:7:12}): $(tail -3 "$state/audit.log")"
   for _ in $(seq 300); do
     [ "$(curl -s -o /dev/null -w "%{http_code}" "${auth[@]}" "$http/v2/models/serve-test/ready")" = 200 ] && break; sleep 0.1
   done
