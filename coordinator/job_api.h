@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/proto/job.pb.h"
+#include "common/util/rate_limit.h"
 #include "coordinator/access.h"
 #include "coordinator/audit_log.h"
 #include "coordinator/autoscaler.h"
@@ -61,25 +62,7 @@ class JobApi {
   Autoscaler* autoscaler_;
   JobApiOptions options_;
   // Audit lines for requests with no valid token: at most 10 a second.
-  struct RateLimit {
-    int per_second = 10;
-    std::chrono::steady_clock::time_point window;
-    int used = 0;
-    int64_t dropped = 0;
-    bool Allow(std::chrono::steady_clock::time_point now) {
-      if (now - window >= std::chrono::seconds(1)) {
-        window = now;
-        used = 0;
-      }
-      if (used < per_second) {
-        ++used;
-        return true;
-      }
-      ++dropped;
-      return false;
-    }
-    int64_t TakeDropped() { return std::exchange(dropped, 0); }
-  } unauthenticated_limit_;
+  LogRateLimit unauthenticated_limit_{10};
 };
 
 }  // namespace chorus::coordinator

@@ -1,12 +1,12 @@
 #include "common/net/curve.h"
 
-#include <chrono>
 #include <cstdlib>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "common/net/zmq_channel.h"
+#include "common/util/rate_limit.h"
 
 namespace chorus::net {
 
@@ -107,11 +107,7 @@ ZapHandler::~ZapHandler() {
 }
 
 void ZapHandler::Run(Policy allow) {
-  // Refusals cost an attacker nothing: at most 10 log lines a second, the
-  // next line counts the rest.
-  auto window = std::chrono::steady_clock::now();
-  int logged = 0;
-  int64_t unlogged = 0;
+  LogRateLimit refusals(10);  // refusals cost an attacker nothing; the log must not grow with them
   while (!stop_.load()) {
     zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
     try {
@@ -132,15 +128,10 @@ void ZapHandler::Run(Policy allow) {
         const std::string domain = frames[2].to_string();
         if (allow(domain, key)) {
           code = "200", text = "OK", user = key;
-        } else if (const auto now = std::chrono::steady_clock::now(); now - window >= std::chrono::seconds(1) ||
-                                                                       logged < 10) {
-          if (now - window >= std::chrono::seconds(1)) window = now, logged = 0;
-          ++logged;
+        } else if (refusals.Allow()) {
+          const int64_t unlogged = refusals.TakeDropped();
           spdlog::warn("CURVE: refused key {} on {} from {}{}", key, domain, frames[3].to_string(),
                        unlogged ? " (" + std::to_string(unlogged) + " more refusals not logged)" : "");
-          unlogged = 0;
-        } else {
-          ++unlogged;
         }
       }
       const std::string version = "1.0", request_id = frames.size() > 1 ? frames[1].to_string() : "";
