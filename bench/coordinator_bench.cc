@@ -128,7 +128,7 @@ class Coordinator {
   Result<proto::Reply> Call(proto::Request request, net::RpcClient* client = nullptr) {
     request.set_token(token_);
     proto::Reply reply;
-    net::RpcClient own({endpoint_, std::chrono::milliseconds(10000)});
+    net::RpcClient own({endpoint_, std::chrono::milliseconds(10000), {}});
     RETURN_IF_ERROR((client ? client : &own)->Call(request, &reply));
     if (reply.code() != "OK") return Internal(reply.error());
     return reply;
@@ -145,7 +145,7 @@ class Coordinator {
     s->set_launcher(launcher);
     s->set_max_restarts(0);
     for (const char* a : {"--max-steps", "1000000", "--log-every-steps", "1"}) s->add_worker_args(a);
-    net::RpcClient client({endpoint_, std::chrono::milliseconds(10000)});
+    net::RpcClient client({endpoint_, std::chrono::milliseconds(10000), {}});
     auto t0 = Clock::now();
     ASSIGN_OR_RETURN(proto::Reply submitted, Call(submit, &client));
     const int64_t id = submitted.job().id();
@@ -177,7 +177,7 @@ class Coordinator {
     std::vector<std::thread> threads;
     for (int c = 0; c < clients; ++c)
       threads.emplace_back([&] {
-        net::RpcClient client({endpoint_, std::chrono::milliseconds(10000)});
+        net::RpcClient client({endpoint_, std::chrono::milliseconds(10000), {}});
         proto::Request status;
         status.mutable_status()->set_job_id(id);
         auto t0 = Clock::now();

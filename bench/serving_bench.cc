@@ -69,7 +69,7 @@ Load RunLoad(const std::string& endpoint, const proto::InferRequest& request, in
   const auto end = start + std::chrono::duration<double>(seconds);
   for (int i = 0; i < concurrency; ++i)
     threads.emplace_back([&, i] {
-      net::RpcClient client({endpoint, std::chrono::milliseconds(15000)});
+      net::RpcClient client({endpoint, std::chrono::milliseconds(15000), {}});
       proto::InferReply reply;
       const std::string bytes = request.SerializeAsString();  // a load generator encodes once
       while (Clock::now() < end) {
@@ -240,7 +240,7 @@ class Coordinator {
   Result<proto::Reply> Call(proto::Request r) {
     r.set_token(token_);
     proto::Reply reply;
-    net::RpcClient client({endpoint_, std::chrono::milliseconds(10000)});
+    net::RpcClient client({endpoint_, std::chrono::milliseconds(10000), {}});
     RETURN_IF_ERROR(client.Call(r, &reply));
     if (reply.code() != "OK") return Internal(reply.error());
     return reply;

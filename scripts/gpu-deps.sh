@@ -25,10 +25,18 @@ PACKAGES=(
   libespeak-ng-dev libespeak-ng1 espeak-ng-data libpcaudio0 libsonic0 libpulse0 libasyncns0 libx11-xcb1
   libdbus-1-3 libasound2 libasound2-data
 )
-mkdir -p "$DIR"
-cd "$DIR"
-if ! apt-get download "${PACKAGES[@]}" >/dev/null 2>&1; then
-  apt-get update -qq
-  apt-get download "${PACKAGES[@]}"
-fi
-echo "gpu-deps: $(ls ./*.deb | wc -l) packages, $(du -sh . | cut -f1) in $DIR"
+# Libraries those need that most images have. gpu-check.sh uses one of these
+# only when the machine lacks its soname, so a newer system copy is kept.
+FALLBACK=(
+  libbsd0 libmd0 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2
+  libx11-6 libxcb1 libxau6 libxdmcp6 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1 libzstd1 liblzma5
+  libgomp1
+)
+fetch() {  # dir packages...
+  mkdir -p "$1" && (cd "$1" && shift && {
+    apt-get download "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get download "$@"; }
+  })
+}
+fetch "$DIR" "${PACKAGES[@]}"
+fetch "$DIR/fallback" "${FALLBACK[@]}"
+echo "gpu-deps: $(ls "$DIR"/*.deb | wc -l) packages and $(ls "$DIR"/fallback/*.deb | wc -l) fallbacks, $(du -sh "$DIR" | cut -f1) in $DIR"
