@@ -1,7 +1,6 @@
 #include "coordinator/broker.h"
 
 #include <algorithm>
-#include <deque>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +10,7 @@
 #include "coordinator/broker_wire.h"
 #include "coordinator/access.h"
 #include "coordinator/credentials.h"
+#include "coordinator/serving_router.h"
 
 namespace chorus::coordinator {
 
@@ -34,32 +34,24 @@ void Histogram::Add(double s) {
 }
 
 struct Broker::Impl {
-  struct Request {
+  // What the router does not keep of a request: where its answer goes and
+  // the bytes a worker gets.
+  struct Pending {
     std::vector<std::string> route;  // the client's routing frames
-    proto::InferRequest request;     // id replaced by the broker's sequence number; input dropped
     std::string forward;             // BrokerMessage{request} for workers, built from the client's bytes
     std::string client_id;
-    Clock::time_point received, deadline;
-    int attempts = 0;
-    std::string worker;  // where it is now ("" : queued)
-    bool answered = false;
-  };
-  struct Worker {
-    std::string id;
-    std::map<std::string, int64_t> models;  // name -> version
-    int capacity = 1;
-    int ongoing = 0;
-    bool draining = false;
-    int pid = 0;
-    Clock::time_point last_seen;
+    std::string model;
   };
 
+  explicit Impl(BrokerOptions o)
+      : options(std::move(o)),
+        router(RouterOptions{options.max_queue, options.default_timeout, options.worker_liveness,
+                             options.max_attempts}) {}
+
   BrokerOptions options;
+  ServingRouter router;
   std::unique_ptr<zmq::socket_t> clients, workers;
-  std::map<uint64_t, Request> requests;
-  std::map<std::string, std::deque<uint64_t>> queues;
-  std::map<std::string, Worker> pool;
-  uint64_t next_seq = 1;
+  std::map<uint64_t, Pending> pending;
   Clock::time_point next_heartbeat;
   std::optional<Clock::time_point> last_publish;  // Publish integrates ongoing since
 
@@ -71,30 +63,20 @@ struct Broker::Impl {
   std::vector<std::string> drain_commands;
   std::vector<WorkerStatus> worker_status;
 
-  // Whether `w` may be sent a request for `model` (`version` 0: any).
-  static bool Takes(const Worker& w, const std::string& model, int64_t version) {
-    auto m = w.models.find(model);
-    return !w.draining && m != w.models.end() && (version == 0 || m->second == version);
-  }
-
-  // `version` 0: any. A pinned version must be served now by a worker that
-  // is not draining; an unpinned request may also wait for an expected model.
-  bool Serves(const std::string& model, int64_t version = 0) {
-    for (const auto& [id, w] : pool)
-      if (version == 0 ? w.models.count(model) > 0 : Takes(w, model, version)) return true;
-    if (version != 0) return false;
+  bool Expected(const std::string& model) const {
     std::lock_guard<std::mutex> lock(mutex);
     return expected.count(model) > 0;
   }
 
-  void SendToClient(const Request& r, proto::InferReply reply) {
-    reply.set_id(r.client_id);
-    reply.set_attempts(r.attempts);
-    reply.set_broker_us(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - r.received).count());
-    if (reply.model().empty()) reply.set_model(r.request.model());
+  void SendToClient(const std::vector<std::string>& route, const std::string& client_id, const std::string& model,
+                    proto::InferReply reply, int attempts, Clock::time_point received) {
+    reply.set_id(client_id);
+    reply.set_attempts(attempts);
+    reply.set_broker_us(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received).count());
+    if (reply.model().empty()) reply.set_model(model);
     std::string bytes = reply.SerializeAsString();
     try {
-      for (const auto& frame : r.route) clients->send(zmq::buffer(frame), zmq::send_flags::sndmore);
+      for (const auto& frame : route) clients->send(zmq::buffer(frame), zmq::send_flags::sndmore);
       clients->send(zmq::message_t(), zmq::send_flags::sndmore);
       clients->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
@@ -103,8 +85,8 @@ struct Broker::Impl {
     std::lock_guard<std::mutex> lock(mutex);
     // Refusals for models nobody serves are counted under one label, so bad
     // requests cannot grow the metrics without bound.
-    const bool known = model_info.count(r.request.model()) || expected.count(r.request.model());
-    ModelStats& s = stats[known ? r.request.model() : "_unknown_"];
+    const bool known = model_info.count(model) || expected.count(model);
+    ModelStats& s = stats[known ? model : "_unknown_"];
     ++s.outcomes[reply.code()];
     const double total = reply.broker_us() * 1e-6;
     s.total.Add(total);
@@ -113,14 +95,6 @@ struct Broker::Impl {
       s.compute.Add(reply.compute_us() * 1e-6);
       s.overhead.Add(std::max(0.0, total - (reply.queue_us() + reply.compute_us()) * 1e-6));
     }
-  }
-
-  void Fail(Request& r, const Status& s) {
-    proto::InferReply reply;
-    reply.set_code(StatusCodeName(s.code()));
-    reply.set_error(s.message());
-    SendToClient(r, reply);
-    r.answered = true;
   }
 
   Status Authorize(const std::string& token, Action action, const std::string& model) const {
@@ -136,13 +110,11 @@ struct Broker::Impl {
   }
 
   // Refusal before the request was queued.
-  void Refuse(std::vector<std::string> route, const proto::InferRequest& in, const Status& s) {
-    Request r;
-    r.route = std::move(route);
-    r.request = in;
-    r.client_id = in.id();
-    r.received = Clock::now();
-    Fail(r, s);
+  void Refuse(const std::vector<std::string>& route, const proto::InferRequest& in, const Status& s) {
+    proto::InferReply reply;
+    reply.set_code(StatusCodeName(s.code()));
+    reply.set_error(s.message());
+    SendToClient(route, in.id(), in.model(), std::move(reply), 0, Clock::now());
   }
 
   void OnClient() {
@@ -161,44 +133,26 @@ struct Broker::Impl {
         Refuse(route, in, s);
         continue;
       }
-      in.clear_token();
-      if (in.model().empty()) {
-        Refuse(route, in, InvalidArgument("the request names no model"));
+      auto seq = router.Submit(in.model(), in.version(), in.timeout_ms(), Expected(in.model()), Clock::now());
+      if (!seq.ok()) {
+        Refuse(route, in, seq.status());
         continue;
       }
-      if (!Serves(in.model(), in.version())) {
-        Refuse(route, in, NotFound("no worker serves model '" + in.model() + "'" +
-                                   (in.version() ? " version " + std::to_string(in.version()) : "")));
-        continue;
-      }
-      auto& queue = queues[in.model()];
-      if (static_cast<int>(queue.size()) >= options.max_queue) {
-        Refuse(route, in,
-               ResourceExhausted("the queue of model '" + in.model() + "' is full (" +
-                                 std::to_string(options.max_queue) + " waiting); retry later"));
-        continue;
-      }
-      const uint64_t seq = next_seq++;
-      Request& r = requests[seq];
-      r.route = std::move(route);
-      r.client_id = in.id();
-      r.received = Clock::now();
-      const int64_t timeout_ms = in.timeout_ms() > 0 ? in.timeout_ms() : options.default_timeout.count();
-      r.deadline = r.received + std::chrono::milliseconds(timeout_ms);
+      Pending& p = pending[*seq];
+      p.route = std::move(route);
+      p.client_id = in.id();
+      p.model = in.model();
       // Workers get the client's bytes with the id and token overridden
       // (appended fields win), wrapped as BrokerMessage.request: no re-encoding.
       std::string overrides;
-      AppendBytesField(&overrides, proto::InferRequest::kIdFieldNumber, std::to_string(seq));
+      AppendBytesField(&overrides, proto::InferRequest::kIdFieldNumber, std::to_string(*seq));
       AppendBytesField(&overrides, proto::InferRequest::kTokenFieldNumber, "");
       const zmq::message_t& payload = (*message)->payload;
-      AppendVarint(&r.forward, (static_cast<uint64_t>(proto::BrokerMessage::kRequestFieldNumber) << 3) | 2);
-      AppendVarint(&r.forward, payload.size() + overrides.size());
-      r.forward.reserve(r.forward.size() + payload.size() + overrides.size());
-      r.forward.append(static_cast<const char*>(payload.data()), payload.size());
-      r.forward.append(overrides);
-      r.request = std::move(in);
-      r.request.set_id(std::to_string(seq));
-      queue.push_back(seq);
+      AppendVarint(&p.forward, (static_cast<uint64_t>(proto::BrokerMessage::kRequestFieldNumber) << 3) | 2);
+      AppendVarint(&p.forward, payload.size() + overrides.size());
+      p.forward.reserve(p.forward.size() + payload.size() + overrides.size());
+      p.forward.append(static_cast<const char*>(payload.data()), payload.size());
+      p.forward.append(overrides);
     }
   }
 
@@ -214,40 +168,34 @@ struct Broker::Impl {
         spdlog::warn("broker: dropped a message from worker {}: {}", id, s.message());
         continue;
       }
-      auto it = pool.find(id);
+      const auto now = Clock::now();
       if (m.kind_case() == proto::WorkerMessage::kHello) {
-        Worker& w = pool[id];
-        const bool fresh = w.id.empty();
-        w.id = id;
-        w.models.clear();
+        const bool fresh = router.workers().count(id) == 0;
+        std::map<std::string, int64_t> models;
         for (const auto& info : m.hello().models()) {
-          w.models[info.name()] = info.version();
+          models[info.name()] = info.version();
           std::lock_guard<std::mutex> lock(mutex);
           model_info[info.name()] = info;
           version_info[info.name()][info.version()] = info;
         }
-        w.capacity = std::max(1, m.hello().capacity());
-        w.pid = m.hello().pid();
-        w.last_seen = Clock::now();
-        if (fresh) spdlog::info("broker: worker {} joined ({} model(s), capacity {})", id, w.models.size(), w.capacity);
+        router.Hello(id, std::move(models), m.hello().capacity(), m.hello().pid(), now);
+        if (fresh) {
+          const auto& w = router.workers().at(id);
+          spdlog::info("broker: worker {} joined ({} model(s), capacity {})", id, w.models.size(), w.capacity);
+        }
         continue;
       }
-      if (it == pool.end()) continue;  // not registered (yet): its hello will come
-      Worker& w = it->second;
-      w.last_seen = Clock::now();
+      if (!router.Heard(id, now)) continue;  // not registered (yet): its hello will come
       switch (m.kind_case()) {
         case proto::WorkerMessage::kReply: {
-          uint64_t seq = std::strtoull(m.reply().id().c_str(), nullptr, 10);
-          auto r = requests.find(seq);
-          if (r == requests.end() || r->second.worker != id) break;  // late, or from an old attempt
-          --w.ongoing;
-          if (!r->second.answered) SendToClient(r->second, m.reply());
-          requests.erase(r);
+          // The sequence number first: the reply is moved into the call.
+          const uint64_t seq = std::strtoull(m.reply().id().c_str(), nullptr, 10);
+          router.Reply(id, seq, std::move(*m.mutable_reply()));
           break;
         }
         case proto::WorkerMessage::kGoodbye:
           spdlog::info("broker: worker {} drained and left", id);
-          Remove(id, "left");
+          router.Remove(id, "left");
           break;
         default:
           break;
@@ -255,78 +203,18 @@ struct Broker::Impl {
     }
   }
 
-  // Drops a worker; its unanswered requests go back to the front of their queues.
-  void Remove(const std::string& id, const std::string& why) {
-    std::vector<uint64_t> orphans;
-    for (auto& [seq, r] : requests)
-      if (r.worker == id) orphans.push_back(seq);
-    pool.erase(id);
-    for (auto it = orphans.rbegin(); it != orphans.rend(); ++it) {
-      Request& r = requests[*it];
-      r.worker.clear();
-      if (r.answered) {
-        requests.erase(*it);
-      } else if (r.attempts >= options.max_attempts) {
-        Fail(r, Unavailable("worker " + id + " " + why + " while answering; gave up after " +
-                            std::to_string(r.attempts) + " attempts"));
-        requests.erase(*it);
-      } else {
-        queues[r.request.model()].push_front(*it);
-      }
-    }
-  }
-
-  void Sweep() {
-    const auto now = Clock::now();
-    std::vector<std::string> dead;
-    for (const auto& [id, w] : pool)
-      if (now - w.last_seen > options.worker_liveness) dead.push_back(id);
-    for (const auto& id : dead) {
-      spdlog::warn("broker: worker {} silent for {:.1f} s; dropped", id, Seconds(now - pool[id].last_seen));
-      Remove(id, "was lost");
-    }
-    for (auto& [model, queue] : queues) {
-      for (auto it = queue.begin(); it != queue.end();) {
-        Request& r = requests[*it];
-        if (now >= r.deadline) {
-          Fail(r, DeadlineExceeded("no answer within " +
-                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                      r.deadline - r.received).count()) +
-                                   " ms (waited for a free worker)"));
-          requests.erase(*it);
-          it = queue.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    for (auto& [seq, r] : requests)
-      if (!r.answered && !r.worker.empty() && now >= r.deadline)
-        Fail(r, DeadlineExceeded("no answer within the deadline from worker " + r.worker));
-  }
-
-  // Oldest first, each to the least busy worker that serves its model (and
-  // its version, when pinned). A pinned request no free worker can take
-  // waits without holding up the unpinned ones behind it.
-  void Dispatch() {
-    for (auto& [model, queue] : queues) {
-      for (auto it = queue.begin(); it != queue.end();) {
-        Request& r = requests[*it];
-        const int64_t version = r.request.version();
-        Worker* best = nullptr;
-        for (auto& [id, w] : pool)
-          if (Takes(w, model, version) && w.ongoing < w.capacity && (!best || w.ongoing < best->ongoing)) best = &w;
-        if (!best) {
-          if (version == 0) break;  // nothing free for anyone
-          ++it;
-          continue;
-        }
-        it = queue.erase(it);
-        r.worker = best->id;
-        ++r.attempts;
-        ++best->ongoing;
-        SendBytes(best->id, r.forward);
-      }
+  // Carries out what the router decided.
+  void Flush() {
+    ServingRouter::Outbox out = router.TakeOutbox();
+    for (const auto& d : out.dropped)
+      spdlog::warn("broker: worker {} silent for {:.1f} s; dropped", d.worker, d.silent.count() / 1000.0);
+    for (const auto& send : out.sends) SendBytes(send.worker, pending.at(send.seq).forward);
+    for (auto& a : out.answers) {
+      auto p = pending.find(a.seq);
+      if (p == pending.end()) continue;
+      SendToClient(p->second.route, p->second.client_id, p->second.model, std::move(a.reply), a.attempts,
+                   a.received);
+      pending.erase(p);
     }
   }
 
@@ -349,9 +237,7 @@ struct Broker::Impl {
       drains.swap(drain_commands);
     }
     for (const auto& id : drains) {
-      auto it = pool.find(id);
-      if (it == pool.end()) continue;
-      it->second.draining = true;
+      if (!router.Drain(id)) continue;
       proto::BrokerMessage m;
       m.set_drain(true);
       Send(id, m);
@@ -361,6 +247,7 @@ struct Broker::Impl {
 
   void Publish() {
     const auto now = Clock::now();
+    const std::map<std::string, int> queued = router.Queued(), ongoing = router.Ongoing();
     std::lock_guard<std::mutex> lock(mutex);
     const double dt = last_publish ? Seconds(now - *last_publish) : 0;
     last_publish = now;
@@ -369,11 +256,10 @@ struct Broker::Impl {
       s.queued = s.ongoing = s.workers = 0;
       s.versions.clear();
     }
-    for (const auto& [model, q] : queues) stats[model].queued = static_cast<int>(q.size());
-    for (const auto& [seq, r] : requests)
-      if (!r.answered) ++stats[r.request.model()].ongoing;
+    for (const auto& [model, n] : queued) stats[model].queued = n;
+    for (const auto& [model, n] : ongoing) stats[model].ongoing = n;
     worker_status.clear();
-    for (const auto& [id, w] : pool) {
+    for (const auto& [id, w] : router.workers()) {
       WorkerStatus ws;
       ws.id = id;
       for (const auto& [name, version] : w.models) ws.models.push_back(name);
@@ -394,7 +280,7 @@ Broker::~Broker() = default;
 
 Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   if (!options.credentials) return InvalidArgument("the broker needs credentials to check tokens");
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(options);
   std::string client_endpoint, worker_endpoint;
   ASSIGN_OR_RETURN(impl->clients,
                    net::BindRouter(options.client_listen, &client_endpoint,
@@ -402,7 +288,6 @@ Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   ASSIGN_OR_RETURN(impl->workers,
                    net::BindRouter(options.worker_listen, &worker_endpoint,
                                    {kHighWaterMark, options.advertise, options.curve, kWorkerDomain}));
-  impl->options = std::move(options);
   std::unique_ptr<Broker> broker(new Broker(std::move(impl)));
   broker->client_endpoint_ = client_endpoint;
   broker->worker_endpoint_ = worker_endpoint;
@@ -427,14 +312,15 @@ void Broker::Run(const std::atomic<bool>& stop) {
     if (items[0].revents & ZMQ_POLLIN) b.OnClient();
     const auto now = Clock::now();
     if (now >= next_sweep) {  // deadlines and liveness to 5 ms
-      b.Sweep();
+      b.router.Tick(now);
       next_sweep = now + std::chrono::milliseconds(5);
     }
-    b.Dispatch();
+    b.router.Dispatch();
+    b.Flush();
     if (Clock::now() >= b.next_heartbeat) {
       proto::BrokerMessage hb;
       hb.set_heartbeat(true);
-      for (const auto& [id, w] : b.pool) b.Send(id, hb);
+      for (const auto& [id, w] : b.router.workers()) b.Send(id, hb);
       b.next_heartbeat = Clock::now() + b.options.heartbeat_interval;
     }
     if (now >= next_publish) {  // what Snapshot() reads: fresh to 10 ms

@@ -15,6 +15,9 @@
 //    requests go to another worker, up to max_attempts, else fail with
 //    UNAVAILABLE. Every request is answered exactly once, by its deadline.
 //
+// The routing (queues, dispatch, deadlines, liveness, retries) is
+// ServingRouter's (serving_router.h), a pure state machine; the Broker is its
+// socket shell: tokens, the wire format, heartbeats, statistics.
 // Run() owns the sockets and runs on one thread; Snapshot(), Drain() and
 // Expect() may be called from any thread.
 #pragma once

@@ -1,0 +1,131 @@
+// ServingRouter: the serving plane's routing, as a pure state machine: the
+// queues, the dispatch policy, deadlines, retries and worker liveness,
+// without sockets, threads, tokens or the wire format. Time comes in as an
+// argument, so tests drive it with a fake clock; what to send comes out as
+// an outbox the caller empties (the Broker's socket shell, or a test).
+//
+//  - Submit queues a request for a model (bounded per model: a full queue
+//    refuses at once, RESOURCE_EXHAUSTED), or refuses a model nobody serves
+//    and nobody expects (NOT_FOUND; a pinned version must be served now by a
+//    worker that is not draining).
+//  - Dispatch sends queued requests, oldest first, each to the least busy
+//    live worker that serves its model (and version, when pinned), is not
+//    draining and has room (ongoing < capacity). A pinned request that no
+//    free worker can take waits without holding up the unpinned behind it.
+//  - Tick drops workers silent for the liveness window; their unanswered
+//    requests go back to the front of their queues for another worker, up
+//    to max_attempts, else fail UNAVAILABLE. It fails requests past their
+//    deadline, queued or at a worker (DEADLINE_EXCEEDED).
+//  - Every request is answered exactly once: a late reply, or one from an
+//    earlier attempt, is dropped. A request answered by its deadline while a
+//    worker still holds it keeps counting against that worker until it
+//    replies or is dropped.
+// Not thread-safe: one thread owns it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/proto/serve.pb.h"
+#include "common/util/status.h"
+
+namespace chorus::coordinator {
+
+struct RouterOptions {
+  int max_queue = 256;  // per model
+  std::chrono::milliseconds default_timeout{10000};
+  std::chrono::milliseconds worker_liveness{2000};
+  int max_attempts = 3;
+};
+
+class ServingRouter {
+ public:
+  using Time = std::chrono::steady_clock::time_point;
+
+  struct Send {  // request `seq` goes to `worker`
+    uint64_t seq;
+    std::string worker;
+  };
+  struct Answer {  // the one answer to request `seq`
+    uint64_t seq;
+    proto::InferReply reply;  // the worker's, or a refusal's code and error
+    int attempts;             // workers it was sent to
+    Time received;
+  };
+  struct Dropped {  // a worker Tick found silent
+    std::string worker;
+    std::chrono::milliseconds silent;
+  };
+  struct Outbox {
+    std::vector<Send> sends;
+    std::vector<Answer> answers;
+    std::vector<Dropped> dropped;
+  };
+  struct WorkerState {
+    std::map<std::string, int64_t> models;  // name -> version
+    int capacity = 1;
+    int ongoing = 0;  // requests sent and not yet replied to
+    bool draining = false;
+    int pid = 0;
+    Time last_seen;
+  };
+
+  explicit ServingRouter(RouterOptions options);
+
+  // A client's request for `model` (`version` 0: any), with its own timeout
+  // (0: the default). `expected`: the model is deployed, so the request may
+  // wait for a worker to come (scale from zero). Returns the request's
+  // sequence number, or the refusal; a refused request is not answered
+  // through the outbox.
+  Result<uint64_t> Submit(const std::string& model, int64_t version, int64_t timeout_ms, bool expected, Time now);
+
+  // A worker's hello: (re)registers it with what it serves now.
+  void Hello(const std::string& worker, std::map<std::string, int64_t> models, int capacity, int pid, Time now);
+  // Any message from a registered worker; false when it is not registered.
+  bool Heard(const std::string& worker, Time now);
+  // A worker's reply to request `seq`.
+  void Reply(const std::string& worker, uint64_t seq, proto::InferReply reply);
+  // The worker left (drained) or is to be forgotten: its unanswered requests
+  // are retried elsewhere.
+  void Remove(const std::string& worker, const std::string& why);
+  // No new request goes to the worker; false when it is not registered.
+  bool Drain(const std::string& worker);
+
+  void Tick(Time now);
+  void Dispatch();
+
+  Outbox TakeOutbox();
+
+  const std::map<std::string, WorkerState>& workers() const { return pool_; }
+  // Per model: requests waiting in the router, and waiting or at a worker
+  // (not yet answered).
+  std::map<std::string, int> Queued() const;
+  std::map<std::string, int> Ongoing() const;
+
+ private:
+  struct Request {
+    std::string model;
+    int64_t version = 0;
+    Time received, deadline;
+    int attempts = 0;
+    std::string worker;  // where it is now ("": queued)
+    bool answered = false;
+  };
+
+  bool Serves(const std::string& model, int64_t version) const;
+  static bool Takes(const WorkerState& w, const std::string& model, int64_t version);
+  void Fail(uint64_t seq, Request& r, const Status& s);
+
+  RouterOptions options_;
+  std::map<uint64_t, Request> requests_;
+  std::map<std::string, std::deque<uint64_t>> queues_;
+  std::map<std::string, WorkerState> pool_;
+  uint64_t next_seq_ = 1;
+  Outbox outbox_;
+};
+
+}  // namespace chorus::coordinator
