@@ -111,10 +111,7 @@ struct Broker::Impl {
 
   // Refusal before the request was queued.
   void Refuse(const std::vector<std::string>& route, const proto::InferRequest& in, const Status& s) {
-    proto::InferReply reply;
-    reply.set_code(StatusCodeName(s.code()));
-    reply.set_error(s.message());
-    SendToClient(route, in.id(), in.model(), std::move(reply), 0, Clock::now());
+    SendToClient(route, in.id(), in.model(), ServingRouter::ErrorReply(s), 0, Clock::now());
   }
 
   void OnClient() {

@@ -79,11 +79,15 @@ bool ServingRouter::Drain(const std::string& worker) {
   return true;
 }
 
-void ServingRouter::Fail(uint64_t seq, Request& r, const Status& s) {
+proto::InferReply ServingRouter::ErrorReply(const Status& s) {
   proto::InferReply reply;
   reply.set_code(StatusCodeName(s.code()));
   reply.set_error(s.message());
-  outbox_.answers.push_back({seq, std::move(reply), r.attempts, r.received});
+  return reply;
+}
+
+void ServingRouter::Fail(uint64_t seq, Request& r, const Status& s) {
+  outbox_.answers.push_back({seq, ErrorReply(s), r.attempts, r.received});
   r.answered = true;
 }
 

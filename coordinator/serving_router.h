@@ -76,6 +76,9 @@ class ServingRouter {
 
   explicit ServingRouter(RouterOptions options);
 
+  // The answer that carries a refusal or failure: its code name and message.
+  static proto::InferReply ErrorReply(const Status& s);
+
   // A client's request for `model` (`version` 0: any), with its own timeout
   // (0: the default). `expected`: the model is deployed, so the request may
   // wait for a worker to come (scale from zero). Returns the request's
