@@ -11,7 +11,9 @@ find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(GTest REQUIRED)
 find_package(SQLite3 REQUIRED)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
+# Boost.Beast and Asio (header-only): the HTTP server, common/net/http_server.h.
+find_package(Boost 1.74 REQUIRED)
 find_package(MPI REQUIRED COMPONENTS CXX)
 find_package(cppzmq REQUIRED)
 
