@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "common/net/http_server.h"
 #include "coordinator/http_common.h"
 
 namespace chorus::coordinator {
@@ -15,9 +15,9 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-void JsonError(httplib::Response& res, int status, const std::string& message) {
+void JsonError(net::HttpResponse& res, int status, const std::string& message) {
   res.status = status;
-  res.set_content(nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+  res.Set(nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   "application/json");
 }
 
@@ -39,8 +39,7 @@ Dashboard::Dashboard(DashboardOptions options, const Credentials& credentials, C
 
 Dashboard::~Dashboard() {
   stop_ = true;
-  if (server_) server_->stop();
-  if (listener_.joinable()) listener_.join();
+  if (server_) server_->Stop();
   if (sampler_.joinable()) sampler_.join();
 }
 
@@ -53,42 +52,42 @@ void Dashboard::Sample() {
   }
 }
 
-void Dashboard::Mount(httplib::Server& server) {
+void Dashboard::Mount(net::HttpServer& server) {
   namespace fs = std::filesystem;
   const bool built = !options_.static_dir.empty() && fs::exists(fs::path(options_.static_dir) / "index.html");
-  if (built) server.set_mount_point("/dashboard/", options_.static_dir);
-  server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/dashboard/"); });
-  server.Get("/dashboard", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/dashboard/"); });
+  if (built) server.Mount("/dashboard/", options_.static_dir);
+  server.Get("/", [](const net::HttpRequest&, net::HttpResponse& res) { res.Redirect("/dashboard/"); }, true);
+  server.Get("/dashboard", [](const net::HttpRequest&, net::HttpResponse& res) { res.Redirect("/dashboard/"); }, true);
   if (!built)
-    server.Get("/dashboard/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(kNotBuilt, "text/html; charset=utf-8");
-    });
-  server.Get(R"(/api/v1/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-    if (Status s = BearerPermit(credentials_, req.get_header_value("Authorization"), Action::kDashboard); !s.ok())
+    server.Get("/dashboard/", [](const net::HttpRequest&, net::HttpResponse& res) {
+      res.Set(kNotBuilt, "text/html; charset=utf-8");
+    }, true);
+  server.Get(R"(/api/v1/.*)", [this](const net::HttpRequest& req, net::HttpResponse& res) {
+    if (Status s = BearerPermit(credentials_, req.header("Authorization"), Action::kDashboard); !s.ok())
       return JsonError(res, HttpStatusOf(s), s.message());
     DashboardApi::Query query;
-    for (const auto& [key, value] : req.params) query[key] = value;  // the last of repeated keys
+    for (const auto& [key, value] : req.query) query[key] = value;  // the last of repeated keys
     Result<std::string> body = api_.Get(req.path, query);
     if (!body.ok()) return JsonError(res, HttpStatusOf(body.status()), body.status().message());
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(*body, "application/json");
+    res.headers.emplace_back("Cache-Control", "no-store");
+    res.Set(*body, "application/json");
   });
 }
 
 Result<int> Dashboard::Start() {
   const size_t colon = options_.listen.rfind(':');
   if (colon == std::string::npos) return InvalidArgument("dashboard.listen must be gateway or HOST:PORT");
-  const std::string host = options_.listen.substr(0, colon);
-  const int port = std::atoi(options_.listen.c_str() + colon + 1);
-  ASSIGN_OR_RETURN(server_, MakeHttpServer(options_.tls));
-  server_->set_tcp_nodelay(true);
-  server_->set_read_timeout(5, 0);
-  server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
+  net::HttpServerOptions http;
+  http.host = options_.listen.substr(0, colon);
+  http.port = std::atoi(options_.listen.c_str() + colon + 1);
+  http.tls_cert = options_.tls.cert;
+  http.tls_key = options_.tls.key;
+  http.handler_threads = 4;
+  http.max_body_bytes = 1 << 20;
+  http.error = [](net::HttpResponse& res, int status, const std::string& message) { JsonError(res, status, message); };
+  server_ = std::make_unique<net::HttpServer>(std::move(http));
   Mount(*server_);
-  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) return Unavailable("cannot listen for the dashboard on " + options_.listen);
-  listener_ = std::thread([this] { server_->listen_after_bind(); });
-  return bound;
+  return server_->Start();
 }
 
 }  // namespace chorus::coordinator

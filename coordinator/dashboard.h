@@ -24,8 +24,8 @@
 #include "coordinator/http_common.h"
 #include "coordinator/serving_history.h"
 
-namespace httplib {
-class Server;
+namespace chorus::net {
+class HttpServer;
 }
 
 namespace chorus::coordinator {
@@ -50,7 +50,7 @@ class Dashboard {
   Dashboard& operator=(const Dashboard&) = delete;
 
   // Adds the dashboard's routes to `server`.
-  void Mount(httplib::Server& server);
+  void Mount(net::HttpServer& server);
   // Binds host:port of options.listen and serves there on threads of its own;
   // returns the port.
   Result<int> Start();
@@ -67,8 +67,7 @@ class Dashboard {
   DashboardApi api_;
   std::atomic<bool> stop_{false};
   std::thread sampler_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread listener_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 }  // namespace chorus::coordinator

@@ -4,10 +4,11 @@
 #include <set>
 #include <thread>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/net/http_server.h"
+#include "common/net/multipart.h"
 #include "common/net/rpc_client.h"
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
@@ -29,10 +30,10 @@ using nlohmann::json;
 // JSON text for a reply; bytes that are not UTF-8 (a client's model name, say) become U+FFFD instead of throwing.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-void Error(httplib::Response& res, int status, const std::string& message) {
+void Error(net::HttpResponse& res, int status, const std::string& message) {
   res.status = status;
-  if (status == 429) res.set_header("Retry-After", "1");
-  res.set_content(Dump(json{{"error", message}}), "application/json");
+  if (status == 429) res.headers.emplace_back("Retry-After", "1");
+  res.Set(Dump(json{{"error", message}}), "application/json");
 }
 
 
@@ -41,14 +42,13 @@ void Error(httplib::Response& res, int status, const std::string& message) {
 struct Gateway::Impl {
   GatewayOptions options;
   Broker* broker = nullptr;
-  std::unique_ptr<httplib::Server> server;
+  std::unique_ptr<net::HttpServer> server;
   std::unique_ptr<SpeakerApi> speaker_api;
-  std::thread thread;
   int port = 0;
 
   // The bearer token's role may do `action` on `target`; else a 401 or 403 is written.
-  bool Authorized(const httplib::Request& req, httplib::Response& res, Action action, const Target& target = {}) {
-    const Status s = BearerPermit(*options.credentials, req.get_header_value("Authorization"), action, target);
+  bool Authorized(const net::HttpRequest& req, net::HttpResponse& res, Action action, const Target& target = {}) {
+    const Status s = BearerPermit(*options.credentials, req.header("Authorization"), action, target);
     if (s.ok()) return true;
     Error(res, HttpStatusOf(s), s.message());
     return false;
@@ -76,8 +76,8 @@ struct Gateway::Impl {
   }
 
   // The route's optional /versions/{v}: 0 when absent; -1 (and a 400 written) when not a positive integer.
-  static int64_t RouteVersion(const httplib::Request& req, httplib::Response& res) {
-    if (req.matches.size() < 3 || !req.matches[2].matched) return 0;
+  static int64_t RouteVersion(const net::HttpRequest& req, net::HttpResponse& res) {
+    if (req.matches.size() < 3 || req.matches[2].empty()) return 0;
     const std::string v = req.matches[2];
     const int64_t version = ParseVersion(v);
     if (version == 0) Error(res, 400, "a model version is a positive integer; got '" + v + "'");
@@ -85,12 +85,12 @@ struct Gateway::Impl {
   }
 
   // Writes the 404 for an unknown model or version and returns false.
-  static bool Unknown(httplib::Response& res, const std::string& model, int64_t version) {
+  static bool Unknown(net::HttpResponse& res, const std::string& model, int64_t version) {
     Error(res, 404, "unknown model '" + model + "'" + (version ? " version " + std::to_string(version) : ""));
     return false;
   }
 
-  void Infer(const httplib::Request& req, httplib::Response& res) {
+  void Infer(const net::HttpRequest& req, net::HttpResponse& res) {
     if (!Authorized(req, res, Action::kInfer, OnModel(req.matches[1]))) return;
     // Deployed names pass ValidateName; anything else (bytes that are not UTF-8 would not even fit the proto) is unknown.
     if (!ValidateName("model", req.matches[1]).ok())
@@ -102,20 +102,28 @@ struct Gateway::Impl {
     r.set_version(version);
     r.set_token(options.token);
     std::vector<std::string> outputs;
-    const std::string type = req.get_header_value("Content-Type");
+    const std::string type = req.header("Content-Type");
     if (type.rfind("audio/", 0) == 0 || type == "application/octet-stream") {
       if (req.body.empty()) return Error(res, 400, "empty audio body");
       r.set_wav(req.body);
-      if (req.has_param("top_k")) r.set_top_k(std::atoi(req.get_param_value("top_k").c_str()));
+      if (req.has_param("top_k")) r.set_top_k(std::atoi(req.param("top_k").c_str()));
     } else if (Status s = ParseInferJson(req.body, &r, &outputs); !s.ok()) {
       return Error(res, 400, s.message());
     }
+    // The deadline counts from the request's arrival, not from when a thread took it.
+    const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
+    const int64_t waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - req.arrived).count();
+    if (waited >= timeout)
+      return Error(res, 504, "the request waited " + std::to_string(waited) + " ms for the gateway, past its " +
+                                 std::to_string(timeout) + " ms deadline");
+    r.set_timeout_ms(timeout - waited);
     proto::InferReply reply;
     if (Status s = CallBroker(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
     if (reply.code() != "OK") return Error(res, HttpStatusOf(reply.code()), reply.error());
     Result<json> body = ReplyJson(reply, outputs);
     if (!body.ok()) return Error(res, 400, body.status().message());
-    res.set_content(Dump(*body), "application/json");
+    res.Set(Dump(*body), "application/json");
   }
 
   // Sends `r` to the broker on this thread's client socket (the deadline: the request's, or the default).
@@ -143,9 +151,9 @@ struct Gateway::Impl {
     return ControlClient(options.control_endpoint, caller_token, options.broker_curve).Call(request);
   }
 
-  void Repository(const httplib::Request& req, httplib::Response& res, const std::string& action) {
+  void Repository(const net::HttpRequest& req, net::HttpResponse& res, const std::string& action) {
     if (!Authorized(req, res, action == "index" ? Action::kServingStatus : Action::kManageServing)) return;
-    const std::string caller = req.get_header_value("Authorization").substr(std::string("Bearer ").size());
+    const std::string caller = req.header("Authorization").substr(std::string("Bearer ").size());
     RepositoryApi repository_api(options.model_repository,
                                  [this, &caller](const proto::Request& r) { return Control(caller, r); });
     json body = json::object();
@@ -190,10 +198,13 @@ struct Gateway::Impl {
   }
 
   // The utterances of a request: its multipart "audio" parts, or its body.
-  static Result<std::vector<std::string>> Utterances(const httplib::Request& req) {
+  static Result<std::vector<std::string>> Utterances(const net::HttpRequest& req) {
     std::vector<std::string> out;
-    if (req.is_multipart_form_data()) {
-      for (auto [it, end] = req.files.equal_range("audio"); it != end; ++it) out.push_back(it->second.content);
+    const std::string type = req.header("Content-Type");
+    if (net::IsMultipartFormData(type)) {
+      ASSIGN_OR_RETURN(std::vector<net::MultipartPart> parts, net::ParseMultipart(type, req.body));
+      for (net::MultipartPart& part : parts)
+        if (part.name == "audio") out.push_back(std::move(part.content));
       if (out.empty()) return InvalidArgument("the multipart body has no 'audio' part");
     } else if (!req.body.empty()) {
       out.push_back(req.body);
@@ -201,13 +212,13 @@ struct Gateway::Impl {
     return out;
   }
 
-  void Reply(httplib::Response& res, const Result<json>& result) {
+  void Reply(net::HttpResponse& res, const Result<json>& result) {
     if (!result.ok()) return Error(res, HttpStatusOf(result.status()), result.status().message());
-    res.set_content(Dump(*result), "application/json");
+    res.Set(Dump(*result), "application/json");
   }
 
   // Any speaker operation is use of the model: an infer credential for it may.
-  void Speakers(const httplib::Request& req, httplib::Response& res, const std::string& action) {
+  void Speakers(const net::HttpRequest& req, net::HttpResponse& res, const std::string& action) {
     if (!Authorized(req, res, Action::kInfer, OnModel(req.matches[1]))) return;
     if (!speaker_api) return Error(res, 404, "this coordinator keeps no speaker registry");
     const std::string model = req.matches[1];
@@ -220,7 +231,7 @@ struct Gateway::Impl {
     if (action == "verify") return Reply(res, speaker_api->Verify(model, req.matches[2], audio->front()));
     int top_k = 3;
     if (req.has_param("top_k")) {
-      const std::string k = req.get_param_value("top_k");
+      const std::string k = req.param("top_k");
       if (k.empty() || k.size() > 3 || k.find_first_not_of("0123456789") != std::string::npos)
         return Error(res, 400, "top_k must be an integer in [1, 100]");
       top_k = std::stoi(k);
@@ -231,10 +242,7 @@ struct Gateway::Impl {
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Gateway::~Gateway() {
-  impl_->server->stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+Gateway::~Gateway() { impl_->server->Stop(); }
 
 int Gateway::port() const { return impl_->port; }
 
@@ -244,56 +252,37 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   impl->options = std::move(options);
   impl->broker = &broker;
   Impl* g = impl.get();
-  ASSIGN_OR_RETURN(g->server, MakeHttpServer(g->options.tls));
-  httplib::Server& s = *g->server;
-  s.set_payload_max_length(g->options.max_body_bytes);
-  // A reply's header and body are two small writes: without TCP_NODELAY the
-  // second waits for the client's delayed ACK (~40 ms per keep-alive request).
-  // Set on the listening socket, which accepted connections inherit. (Not
-  // through CPPHTTPLIB_TCP_NODELAY: Debian's cpp-httplib is a compiled library.)
-  s.set_tcp_nodelay(true);
-  // cpp-httplib serves a connection per thread; with its default 8, eight
-  // connections that send a header line now and then shut everyone out
-  // (health and metrics included). More threads raise that bar, and let
-  // requests reach the broker's queue, deadline and 429 instead of waiting
-  // unseen in the accept queue. (An asynchronous server removes the bar:
-  // not done yet.)
-  const size_t threads = g->options.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  s.set_read_timeout(5, 0);
-  // Runs after the headers and before any body is read: a request that
-  // carries a body is authorised first, and must say how long it is, so
-  // max_body_bytes holds before a byte is buffered (cpp-httplib 0.11 reads a
-  // chunked body whole, past its own limit). A refused body is never read,
-  // so the connection closes after the answer.
-  s.set_pre_routing_handler([g](const httplib::Request& req, httplib::Response& res) {
-    if (req.method != "POST" && req.method != "PUT") return httplib::Server::HandlerResponse::Unhandled;
-    Result<Principal> who = BearerPrincipal(*g->options.credentials, req.get_header_value("Authorization"));
+  net::HttpServerOptions http;
+  http.host = g->options.host;
+  http.port = g->options.port;
+  http.tls_cert = g->options.tls.cert;
+  http.tls_key = g->options.tls.key;
+  http.handler_threads = g->options.threads;
+  http.max_queued = g->options.max_queued;
+  http.max_body_bytes = g->options.max_body_bytes;
+  http.error = [](net::HttpResponse& res, int status, const std::string& message) { Error(res, status, message); };
+  // A request that carries a body is authorised from its headers, before a
+  // byte of the body is read or buffered.
+  http.before_body = [g](const net::HttpRequest& req, net::HttpResponse& res) {
+    Result<Principal> who = BearerPrincipal(*g->options.credentials, req.header("Authorization"));
     if (!who.ok()) Error(res, 401, who.status().message());
-    bool refused = !who.ok();
-    if (!refused && req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
-      Error(res, 411, "send the body with a Content-Length (chunked bodies are refused)");
-      refused = true;
-    } else if (!refused && !req.has_header("Content-Length")) {  // cpp-httplib would answer a bare 400
-      Error(res, 411, "send a Content-Length (0 for no body; curl: -d '')");
-      refused = true;
-    }
-    if (!refused) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("Connection", "close");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  s.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"live":true})", "application/json");
-  });
-  s.Get("/v2/health/ready", [g](const httplib::Request&, httplib::Response& res) {
+    return who.ok();
+  };
+  g->server = std::make_unique<net::HttpServer>(std::move(http));
+  net::HttpServer& s = *g->server;
+  constexpr bool kInline = true;  // cheap and non-blocking: answered on the I/O thread, even when every handler is busy
+  s.Get("/v2/health/live", [](const net::HttpRequest&, net::HttpResponse& res) {
+    res.Set(R"({"live":true})", "application/json");
+  }, kInline);
+  s.Get("/v2/health/ready", [g](const net::HttpRequest&, net::HttpResponse& res) {
     int workers = 0;
     for (const auto& w : g->broker->Snapshot().workers) workers += !w.draining;
     res.status = workers > 0 ? 200 : 503;
-    res.set_content(json{{"ready", workers > 0}, {"workers", workers}}.dump(), "application/json");
-  });
+    res.Set(json{{"ready", workers > 0}, {"workers", workers}}.dump(), "application/json");
+  }, kInline);
   // Every model route also answers under /versions/{v} (OIP v2).
   const std::string model_route = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
-  s.Get(model_route + "/ready", [g](const httplib::Request& req, httplib::Response& res) {
+  s.Get(model_route + "/ready", [g](const net::HttpRequest& req, net::HttpResponse& res) {
     if (!g->Authorized(req, res, Action::kInfer, Impl::OnModel(req.matches[1]))) return;
     const int64_t version = Impl::RouteVersion(req, res);
     if (version < 0) return;
@@ -301,10 +290,10 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     int workers = 0;
     if (!g->Known(req.matches[1], version, &info, &workers)) return (void)Impl::Unknown(res, req.matches[1], version);
     res.status = workers > 0 ? 200 : 503;
-    res.set_content(Dump(json{{"name", info.name()}, {"ready", workers > 0}, {"workers", workers}}),
+    res.Set(Dump(json{{"name", info.name()}, {"ready", workers > 0}, {"workers", workers}}),
                     "application/json");
   });
-  s.Get(model_route, [g](const httplib::Request& req, httplib::Response& res) {
+  s.Get(model_route, [g](const net::HttpRequest& req, net::HttpResponse& res) {
     if (!g->Authorized(req, res, Action::kInfer, Impl::OnModel(req.matches[1]))) return;
     const int64_t version = Impl::RouteVersion(req, res);
     if (version < 0) return;
@@ -331,7 +320,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     parameters["sample_rate"] = info.sample_rate();
     parameters["clip_seconds"] = info.clip_seconds();
     parameters["workers"] = workers;
-    res.set_content(Dump(json{{"name", info.name()},
+    res.Set(Dump(json{{"name", info.name()},
                               {"versions", versions},
                               {"platform", info.format() == "torchscript" ? "pytorch_torchscript" : "chorus"},
                               {"inputs", specs(info.inputs())},
@@ -339,47 +328,39 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
                               {"parameters", parameters}}),
                     "application/json");
   });
-  s.Post(model_route + "/infer", [g](const httplib::Request& req, httplib::Response& res) { g->Infer(req, res); });
+  s.Post(model_route + "/infer", [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Infer(req, res); });
   if (g->options.speakers) {
     g->speaker_api = std::make_unique<SpeakerApi>(
         *g->options.speakers, [g](const std::string& m, const std::string& a) { return g->Embed(m, a); },
         [g](const std::string& m) { return g->Facts(m); });
   }
   s.Post("/v2/repository/index",
-         [g](const httplib::Request& req, httplib::Response& res) { g->Repository(req, res, "index"); });
+         [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Repository(req, res, "index"); });
   s.Post(R"(/v2/repository/models/([^/]+)/load)",
-         [g](const httplib::Request& req, httplib::Response& res) { g->Repository(req, res, "load"); });
+         [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Repository(req, res, "load"); });
   s.Post(R"(/v2/repository/models/([^/]+)/unload)",
-         [g](const httplib::Request& req, httplib::Response& res) { g->Repository(req, res, "unload"); });
-  s.Get("/v2", [g](const httplib::Request&, httplib::Response& res) {
+         [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Repository(req, res, "unload"); });
+  s.Get("/v2", [g](const net::HttpRequest&, net::HttpResponse& res) {
     json extensions = json::array({"model_repository"});
     if (g->speaker_api) extensions.push_back("chorus_speakers");
-    res.set_content(json{{"name", "chorus"}, {"version", "0.1.0"}, {"extensions", extensions}}.dump(),
+    res.Set(json{{"name", "chorus"}, {"version", "0.1.0"}, {"extensions", extensions}}.dump(),
                     "application/json");
-  });
+  }, kInline);
   const std::string speaker = R"(/v2/models/([^/]+)/speakers/([A-Za-z0-9._-]+))";
   s.Get(R"(/v2/models/([^/]+)/speakers)",
-        [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "list"); });
-  auto enrol = [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "enrol"); };
+        [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Speakers(req, res, "list"); });
+  auto enrol = [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Speakers(req, res, "enrol"); };
   s.Put(speaker, enrol);
   s.Post(speaker, enrol);
-  s.Delete(speaker, [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "delete"); });
-  s.Post(speaker + "/verify", [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "verify"); });
+  s.Delete(speaker, [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Speakers(req, res, "delete"); });
+  s.Post(speaker + "/verify", [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Speakers(req, res, "verify"); });
   s.Post(R"(/v2/models/([^/]+)/identify)",
-         [g](const httplib::Request& req, httplib::Response& res) { g->Speakers(req, res, "identify"); });
-  s.Get("/metrics", [g](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderMetrics(g->broker->Snapshot()), "text/plain; version=0.0.4");
-  });
+         [g](const net::HttpRequest& req, net::HttpResponse& res) { g->Speakers(req, res, "identify"); });
+  s.Get("/metrics", [g](const net::HttpRequest&, net::HttpResponse& res) {
+    res.Set(RenderMetrics(g->broker->Snapshot()), "text/plain; version=0.0.4");
+  }, kInline);
   if (g->options.mount) g->options.mount(s);
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.status == 413) return Error(res, 413, "body too large");
-    if (res.body.empty()) Error(res, res.status, res.status == 404 ? "no such endpoint" : "request failed");
-  });
-  g->port = g->options.port == 0 ? s.bind_to_any_port(g->options.host)
-                                 : (s.bind_to_port(g->options.host, g->options.port) ? g->options.port : -1);
-  if (g->port <= 0)
-    return Unavailable("cannot listen for HTTP on " + g->options.host + ":" + std::to_string(g->options.port));
-  g->thread = std::thread([g] { g->server->listen_after_bind(); });
+  ASSIGN_OR_RETURN(g->port, s.Start());
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 

@@ -1,4 +1,4 @@
-// Gateway: the HTTP face of the broker (cpp-httplib), speaking the Open
+// Gateway: the HTTP face of the broker (net::HttpServer), speaking the Open
 // Inference Protocol v2 (KServe / Triton REST):
 //   GET  /v2/health/live, /v2/health/ready           open
 //   GET  /v2/models/{name}, /v2/models/{name}/ready  token
@@ -26,9 +26,14 @@
 // Credentials: model routes (metadata, ready, infer, speakers) need one that
 // may infer on that model, repository index the serving view, load/unload
 // admin. Errors are JSON {"error": "..."} with
-// 400/401/403/404/409/411/413/429 (+Retry-After)/503/504.
-// Requests go to the broker over its client socket, one REQ socket per HTTP
-// thread (GatewayOptions::threads of them). Start() listens on its own threads; the destructor stops them.
+// 400/401/403/404/409/413/429 (+Retry-After)/431/503/504.
+// Requests go to the broker over its client socket, one REQ socket per
+// handler thread (GatewayOptions::threads of them; max_queued more wait, then
+// 429). An infer's deadline counts from its arrival: one that waited past it
+// for a thread is answered 504 without reaching the broker. Health, /v2 and
+// /metrics answer on the I/O thread, whatever the load. A body is read only
+// after its request's token passed. Start() listens on threads of its own;
+// the destructor stops them.
 #pragma once
 
 #include <chrono>
@@ -41,8 +46,8 @@
 #include "coordinator/http_common.h"
 #include "coordinator/speaker_registry.h"
 
-namespace httplib {
-class Server;
+namespace chorus::net {
+class HttpServer;
 }
 
 namespace chorus::coordinator {
@@ -55,12 +60,13 @@ struct GatewayOptions {
   std::string broker_endpoint;  // the broker's client endpoint
   net::CurveClient broker_curve;  // enabled: the broker's sockets speak CURVE (also the control endpoint's)
   size_t max_body_bytes = 16 << 20;
-  size_t threads = 128;  // connections served at once
+  size_t threads = 128;     // requests handled at once (each may wait on the broker)
+  size_t max_queued = 1024;  // complete requests waiting for a thread; then 429
   std::chrono::milliseconds timeout{10000};  // per request, unless it asks for less
   SpeakerRegistry* speakers = nullptr;       // null: no speaker routes (404)
   std::string control_endpoint;              // the coordinator's control requests (repository extension)
   std::string model_repository;              // absolute folder of NAME/VERSION models; "": load is refused
-  std::function<void(httplib::Server&)> mount;  // more routes on the same listener (the dashboard)
+  std::function<void(net::HttpServer&)> mount;  // more routes on the same listener (the dashboard)
   TlsFiles tls;                                 // HTTPS when set
 };
 

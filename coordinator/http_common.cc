@@ -1,18 +1,7 @@
 #include "coordinator/http_common.h"
 
-#include <httplib.h>
-
 
 namespace chorus::coordinator {
-
-Result<std::unique_ptr<httplib::Server>> MakeHttpServer(const TlsFiles& tls) {
-  if (!tls.enabled()) return std::make_unique<httplib::Server>();
-  auto server = std::make_unique<httplib::SSLServer>(tls.cert.c_str(), tls.key.c_str());
-  if (!server->is_valid())
-    return Unavailable("cannot load the TLS certificate " + tls.cert + " and key " + tls.key +
-                       " (PEM files, the key matching the certificate)");
-  return std::unique_ptr<httplib::Server>(std::move(server));
-}
 
 int HttpStatusOf(const Status& status) {
   switch (status.code()) {

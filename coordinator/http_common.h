@@ -9,10 +9,6 @@
 #include "coordinator/access.h"
 #include "coordinator/credentials.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace chorus::coordinator {
 
 // TLS for an HTTP listener: PEM certificate (chain) and private key files.
@@ -22,10 +18,6 @@ struct TlsFiles {
   std::string key;
   bool enabled() const { return !cert.empty(); }
 };
-
-// An HTTP server, over TLS when `tls` names files; Unavailable naming the
-// files when OpenSSL cannot load them.
-Result<std::unique_ptr<httplib::Server>> MakeHttpServer(const TlsFiles& tls);
 
 // 127.0.0.0/8, ::1 or localhost: a listener there is reachable from this
 // host only. (Inline: the config reader, in the CLI's library, uses it too.)

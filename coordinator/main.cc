@@ -185,7 +185,7 @@ int Serve(CoordinatorConfig config) {
     return 1;
   }
 
-  // Serving: the broker runs on a thread of its own, the gateway on httplib's.
+  // Serving: the broker runs on a thread of its own, the gateway on its HTTP server's.
   std::unique_ptr<Broker> broker;
   std::unique_ptr<Dashboard> dashboard;  // before the gateway, which may serve its routes
   std::unique_ptr<Gateway> gateway;
@@ -211,7 +211,7 @@ int Serve(CoordinatorConfig config) {
     config.http.control_endpoint = endpoint;
     if (config.dashboard.enabled) {
       dashboard = std::make_unique<Dashboard>(config.dashboard, credentials, ControlClient(endpoint, *token, {curve.public_key, {}}), broker.get());
-      if (!dashboard->own_listener()) config.http.mount = [&](httplib::Server& s) { dashboard->Mount(s); };
+      if (!dashboard->own_listener()) config.http.mount = [&](net::HttpServer& s) { dashboard->Mount(s); };
     }
     auto started = Gateway::Start(config.http, *broker);
     if (!started.ok()) {

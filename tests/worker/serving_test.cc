@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <future>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -320,16 +321,21 @@ TEST_F(ServingTest, TwoWorkersAnswerAsTheModelDoesThroughZeroMqAndHttp) {
   EXPECT_EQ(status_of("/v2/models/kws/infer", "x", "audio/wav", /*with_token=*/false), 401);
   EXPECT_EQ(status_of("/v2/models/kws/infer", std::string(2 << 20, 'x'), "audio/wav"), 413);
   // A chunked body once bypassed max_body_bytes (1 GB read before the 401):
-  // now it is answered from the headers, without or with a token, before
-  // the body's end is ever sent.
+  // now it is answered from the headers without a token, and from the first
+  // chunk's size with one, before the body's end is ever sent.
   for (bool with_token : {false, true}) {
     std::string head = "POST /v2/models/kws/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
                        "Transfer-Encoding: chunked\r\n";
     if (with_token) head += std::string("Authorization: Bearer ") + kToken + "\r\n";
-    const std::string answer = RawHttp(gateway->port(), head + "\r\n100000\r\n" + std::string(4096, 'x'));
-    EXPECT_THAT(answer, HasSubstr(with_token ? "HTTP/1.1 411" : "HTTP/1.1 401")) << answer.substr(0, 200);
+    const std::string answer = RawHttp(gateway->port(), head + "\r\n200000\r\n" + std::string(4096, 'x'));
+    EXPECT_THAT(answer, HasSubstr(with_token ? "HTTP/1.1 413" : "HTTP/1.1 401")) << answer.substr(0, 200);
     EXPECT_THAT(answer, HasSubstr("\"error\""));
   }
+  // Headers of a megabyte: 431, with a JSON error.
+  const std::string huge = RawHttp(gateway->port(), "GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                                                        std::string(1 << 20, 'p') + "\r\n\r\n");
+  EXPECT_THAT(huge, HasSubstr("HTTP/1.1 431")) << huge.substr(0, 200);
+  EXPECT_THAT(huge, HasSubstr("\"error\""));
   EXPECT_EQ(Call(Tone(1)).code(), "OK");
 }
 
@@ -425,6 +431,38 @@ TEST_F(ServingTest, FullQueueRefusesAtOnceAndQueuedRequestsEndByTheirDeadline) {
   EXPECT_EQ(ended.load(), 0);  // refused at once, while the queued two still wait
   for (auto& t : waiting) t.join();
   for (const auto& r : replies) EXPECT_EQ(r.code(), "DEADLINE_EXCEEDED");  // not the 10 s client timeout
+}
+
+TEST_F(ServingTest, OverHttpDeadlinesCountFromArrivalAndAFullGatewayAnswers429AtOnce) {
+  StartBroker();
+  broker_->Expect("kws", true);  // accepted, but no worker will come
+  coordinator::GatewayOptions go = Gateway();
+  go.threads = 1;     // one request at the broker at a time,
+  go.max_queued = 1;  // one more waiting for it
+  auto gateway = coordinator::Gateway::Start(go, *broker_).value();
+  auto infer = [&](int timeout_ms) {
+    httplib::Client http("127.0.0.1", gateway->port());
+    http.set_read_timeout(10, 0);
+    const std::string body = R"({"parameters":{"timeout_ms":)" + std::to_string(timeout_ms) +
+                             R"(},"inputs":[{"name":"audio","datatype":"FP32","shape":[1],"data":[0.5]}]})";
+    auto r = http.Post("/v2/models/kws/infer", {{"Authorization", std::string("Bearer ") + kToken}}, body,
+                       "application/json");
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(-1, std::string());
+  };
+  auto first = std::async(std::launch::async, infer, 1500);  // waits at the broker for 1.5 s
+  for (int i = 0; i < 1000 && broker_->Snapshot().models["kws"].queued < 1; ++i) std::this_thread::sleep_for(5ms);
+  auto second = std::async(std::launch::async, infer, 400);  // waits for the gateway's thread
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  auto third = infer(5000);
+  EXPECT_EQ(third.first, 429) << third.second;  // refused at once
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+  httplib::Client http("127.0.0.1", gateway->port());
+  EXPECT_EQ(http.Get("/v2/health/live")->status, 200);  // health answers beside a full gateway
+  EXPECT_EQ(first.get().first, 504);
+  auto late = second.get();
+  EXPECT_EQ(late.first, 504);  // its 400 ms passed while it waited: never sent to the broker
+  EXPECT_THAT(late.second, HasSubstr("past its 400 ms deadline"));
 }
 
 TEST_F(ServingTest, RequestsOfAWorkerThatFallsSilentGoToAnother) {
