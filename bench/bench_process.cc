@@ -9,7 +9,7 @@
 #include <chrono>
 #include <thread>
 
-#include "coordinator/local_launcher.h"
+#include "coordinator/training/local_launcher.h"
 
 extern char** environ;
 

@@ -28,7 +28,7 @@
 #include "common/proto/job.pb.h"
 #include "common/util/fs.h"
 #include "common/util/subprocess.h"
-#include "coordinator/local_launcher.h"
+#include "coordinator/training/local_launcher.h"
 
 namespace {
 

@@ -7,12 +7,12 @@
 #include <vector>
 
 #include "common/util/status.h"
-#include "coordinator/broker.h"
 #include "coordinator/dashboard.h"
-#include "coordinator/gateway.h"
-#include "coordinator/local_launcher.h"
-#include "coordinator/scheduler.h"
-#include "coordinator/slurm_launcher.h"
+#include "coordinator/serving/broker.h"
+#include "coordinator/serving/gateway.h"
+#include "coordinator/training/local_launcher.h"
+#include "coordinator/training/scheduler.h"
+#include "coordinator/training/slurm_launcher.h"
 
 namespace chorus::coordinator {
 

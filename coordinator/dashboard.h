@@ -18,11 +18,11 @@
 #include <thread>
 
 #include "common/util/status.h"
-#include "coordinator/broker.h"
 #include "coordinator/control_client.h"
 #include "coordinator/dashboard_api.h"
 #include "coordinator/http_common.h"
-#include "coordinator/serving_history.h"
+#include "coordinator/serving/broker.h"
+#include "coordinator/serving/serving_history.h"
 
 namespace chorus::net {
 class HttpServer;

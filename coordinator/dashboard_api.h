@@ -28,7 +28,7 @@
 
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
-#include "coordinator/serving_history.h"
+#include "coordinator/serving/serving_history.h"
 
 namespace chorus::coordinator {
 

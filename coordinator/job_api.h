@@ -20,10 +20,10 @@
 #include "common/util/rate_limit.h"
 #include "coordinator/access.h"
 #include "coordinator/audit_log.h"
-#include "coordinator/autoscaler.h"
 #include "coordinator/credentials.h"
-#include "coordinator/job_store.h"
-#include "coordinator/scheduler.h"
+#include "coordinator/serving/autoscaler.h"
+#include "coordinator/training/job_store.h"
+#include "coordinator/training/scheduler.h"
 
 namespace chorus::coordinator {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "common/proto/serve.pb.h"
-#include "coordinator/broker_wire.h"
+#include "coordinator/serving/broker_wire.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   chorus::proto::InferRequest header;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/oip_json.h"
+#include "coordinator/serving/oip_json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);

@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "coordinator/sbatch_template.h"
+#include "coordinator/training/sbatch_template.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "coordinator/autoscaler.h"
+#include "coordinator/serving/autoscaler.h"
 
 namespace chorus::coordinator {
 namespace {

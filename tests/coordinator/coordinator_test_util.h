@@ -10,7 +10,7 @@
 #include <string>
 
 #include "coordinator/clock.h"
-#include "coordinator/launcher.h"
+#include "coordinator/training/launcher.h"
 
 namespace chorus::coordinator::testing {
 

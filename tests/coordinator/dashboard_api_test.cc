@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "coordinator/http_common.h"
-#include "coordinator/serving_history.h"
-#include "coordinator/slurm_launcher.h"
+#include "coordinator/serving/serving_history.h"
+#include "coordinator/training/slurm_launcher.h"
 
 namespace chorus::coordinator {
 namespace {

@@ -1,4 +1,4 @@
-#include "coordinator/job_store.h"
+#include "coordinator/training/job_store.h"
 
 #include <fstream>
 

@@ -1,4 +1,4 @@
-#include "coordinator/oip_json.h"
+#include "coordinator/serving/oip_json.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/broker_wire.h"
+#include "coordinator/serving/broker_wire.h"
 
 namespace chorus::coordinator {
 namespace {

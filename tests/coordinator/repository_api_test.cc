@@ -1,4 +1,4 @@
-#include "coordinator/repository_api.h"
+#include "coordinator/serving/repository_api.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

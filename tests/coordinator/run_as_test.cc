@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "common/util/fs.h"
-#include "coordinator/local_launcher.h"
 #include "coordinator/run_as.h"
-#include "coordinator/slurm_launcher.h"
+#include "coordinator/training/local_launcher.h"
+#include "coordinator/training/slurm_launcher.h"
 #include "tests/coordinator/coordinator_test_util.h"
 
 namespace chorus::coordinator {

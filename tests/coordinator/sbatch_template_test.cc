@@ -1,11 +1,11 @@
-#include "coordinator/sbatch_template.h"
+#include "coordinator/training/sbatch_template.h"
 
 #include <cstdlib>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "coordinator/slurm_launcher.h"
+#include "coordinator/training/slurm_launcher.h"
 
 namespace chorus::coordinator {
 namespace {

@@ -1,4 +1,4 @@
-#include "coordinator/scheduler.h"
+#include "coordinator/training/scheduler.h"
 
 #include <filesystem>
 #include <fstream>
@@ -6,8 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "coordinator/client/submit_limits.h"
 #include "coordinator/audit_log.h"
+#include "coordinator/client/submit_limits.h"
 #include "coordinator/job_api.h"
 #include "tests/coordinator/coordinator_test_util.h"
 

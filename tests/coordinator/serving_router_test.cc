@@ -1,6 +1,6 @@
 // ServingRouter on a fake clock: admission, dispatch policy, deadlines,
 // liveness, retries and exactly-once answers, with no socket and no sleep.
-#include "coordinator/serving_router.h"
+#include "coordinator/serving/serving_router.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // over it, with a fake embedding model: enrolment, verification,
 // identification, persistence across a reopen (a coordinator restart), the
 // bad inputs, and deletion that leaves no copy in the database files.
-#include "coordinator/speaker_registry.h"
+#include "coordinator/serving/speaker_registry.h"
 
 #include <cstring>
 #include <fstream>
@@ -12,9 +12,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "coordinator/job_store.h"
 #include "coordinator/http_common.h"
-#include "coordinator/speaker_api.h"
+#include "coordinator/serving/speaker_api.h"
+#include "coordinator/training/job_store.h"
 #include "tests/coordinator/coordinator_test_util.h"
 
 namespace chorus::coordinator {

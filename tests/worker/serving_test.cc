@@ -22,13 +22,13 @@
 #include <zmq.hpp>
 
 #include "common/models/model_bundle.h"
-#include "tests/common/audio/audio_test_util.h"
 #include "common/net/rpc_client.h"
 #include "common/net/zmq_channel.h"
 #include "common/tasks/outputs.h"
-#include "coordinator/broker.h"
 #include "coordinator/credentials.h"
-#include "coordinator/gateway.h"
+#include "coordinator/serving/broker.h"
+#include "coordinator/serving/gateway.h"
+#include "tests/common/audio/audio_test_util.h"
 #include "worker/serve/serve_loop.h"
 #include "worker/serve/served_model.h"
 

@@ -1,4 +1,4 @@
-#include "coordinator/local_launcher.h"
+#include "coordinator/training/local_launcher.h"
 
 #include <fcntl.h>
 #include <grp.h>

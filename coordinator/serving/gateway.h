@@ -42,9 +42,9 @@
 #include <string>
 
 #include "common/util/status.h"
-#include "coordinator/broker.h"
 #include "coordinator/http_common.h"
-#include "coordinator/speaker_registry.h"
+#include "coordinator/serving/broker.h"
+#include "coordinator/serving/speaker_registry.h"
 
 namespace chorus::net {
 class HttpServer;

@@ -1,4 +1,4 @@
-#include "coordinator/speaker_api.h"
+#include "coordinator/serving/speaker_api.h"
 
 #include <algorithm>
 

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/launcher.h"
 #include "coordinator/run_as.h"
+#include "coordinator/training/launcher.h"
 
 namespace chorus::coordinator {
 

@@ -1,4 +1,4 @@
-#include "coordinator/broker_wire.h"
+#include "coordinator/serving/broker_wire.h"
 
 namespace chorus::coordinator {
 

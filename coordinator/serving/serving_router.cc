@@ -1,4 +1,4 @@
-#include "coordinator/serving_router.h"
+#include "coordinator/serving/serving_router.h"
 
 #include <algorithm>
 #include <utility>

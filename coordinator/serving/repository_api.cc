@@ -1,11 +1,11 @@
-#include "coordinator/repository_api.h"
+#include "coordinator/serving/repository_api.h"
 
 #include <filesystem>
 #include <map>
 #include <set>
 
-#include "coordinator/autoscaler.h"
 #include "coordinator/names.h"
+#include "coordinator/serving/autoscaler.h"
 
 namespace chorus::coordinator {
 

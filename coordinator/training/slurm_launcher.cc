@@ -1,4 +1,4 @@
-#include "coordinator/slurm_launcher.h"
+#include "coordinator/training/slurm_launcher.h"
 
 #include <algorithm>
 #include <sstream>
@@ -7,7 +7,7 @@
 
 #include "common/util/fs.h"
 #include "common/util/subprocess.h"
-#include "coordinator/sbatch_template.h"
+#include "coordinator/training/sbatch_template.h"
 
 namespace chorus::coordinator {
 

@@ -1,4 +1,4 @@
-#include "coordinator/serving_history.h"
+#include "coordinator/serving/serving_history.h"
 
 #include <algorithm>
 #include <iterator>

@@ -1,4 +1,4 @@
-#include "coordinator/scheduler.h"
+#include "coordinator/training/scheduler.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "coordinator/launcher.h"
+#include "coordinator/training/launcher.h"
 
 #include <fstream>
 

@@ -1,4 +1,4 @@
-#include "coordinator/sbatch_template.h"
+#include "coordinator/training/sbatch_template.h"
 
 #include <set>
 

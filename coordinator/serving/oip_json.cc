@@ -1,4 +1,4 @@
-#include "coordinator/oip_json.h"
+#include "coordinator/serving/oip_json.h"
 
 #include <algorithm>
 #include <cmath>

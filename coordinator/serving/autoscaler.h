@@ -27,11 +27,11 @@
 
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
-#include "coordinator/broker.h"
 #include "coordinator/client/scale_policy.h"
 #include "coordinator/clock.h"
-#include "coordinator/job_store.h"
-#include "coordinator/launcher.h"
+#include "coordinator/serving/broker.h"
+#include "coordinator/training/job_store.h"
+#include "coordinator/training/launcher.h"
 
 namespace chorus::coordinator {
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "coordinator/broker.h"
+#include "coordinator/serving/broker.h"
 
 namespace chorus::coordinator {
 

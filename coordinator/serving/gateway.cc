@@ -1,4 +1,4 @@
-#include "coordinator/gateway.h"
+#include "coordinator/serving/gateway.h"
 
 #include <algorithm>
 #include <set>
@@ -14,11 +14,11 @@
 #include "common/tasks/outputs.h"
 #include "coordinator/control_client.h"
 #include "coordinator/http_common.h"
-#include "coordinator/metrics_text.h"
 #include "coordinator/names.h"
-#include "coordinator/oip_json.h"
-#include "coordinator/repository_api.h"
-#include "coordinator/speaker_api.h"
+#include "coordinator/serving/metrics_text.h"
+#include "coordinator/serving/oip_json.h"
+#include "coordinator/serving/repository_api.h"
+#include "coordinator/serving/speaker_api.h"
 #include "coordinator/token.h"
 
 namespace chorus::coordinator {

@@ -1,8 +1,8 @@
-#include "coordinator/job_store.h"
+#include "coordinator/training/job_store.h"
 
 #include <sqlite3.h>
 
-#include "coordinator/sqlite_statement.h"
+#include "coordinator/training/sqlite_statement.h"
 
 namespace chorus::coordinator {
 

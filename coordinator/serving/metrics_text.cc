@@ -1,4 +1,4 @@
-#include "coordinator/metrics_text.h"
+#include "coordinator/serving/metrics_text.h"
 
 #include <cstdio>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "coordinator/autoscaler.h"
+#include "coordinator/serving/autoscaler.h"
 
 #include "coordinator/names.h"
 

@@ -26,7 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/util/status.h"
-#include "coordinator/speaker_registry.h"
+#include "coordinator/serving/speaker_registry.h"
 
 namespace chorus::coordinator {
 

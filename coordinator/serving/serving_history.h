@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "coordinator/broker.h"
+#include "coordinator/serving/broker.h"
 
 namespace chorus::coordinator {
 

@@ -1,4 +1,4 @@
-#include "coordinator/broker.h"
+#include "coordinator/serving/broker.h"
 
 #include <algorithm>
 #include <optional>
@@ -7,10 +7,10 @@
 #include <zmq.hpp>
 
 #include "common/net/zmq_channel.h"
-#include "coordinator/broker_wire.h"
 #include "coordinator/access.h"
 #include "coordinator/credentials.h"
-#include "coordinator/serving_router.h"
+#include "coordinator/serving/broker_wire.h"
+#include "coordinator/serving/serving_router.h"
 
 namespace chorus::coordinator {
 

@@ -19,8 +19,8 @@
 #include "common/proto/job.pb.h"
 #include "common/util/status.h"
 #include "coordinator/clock.h"
-#include "coordinator/job_store.h"
-#include "coordinator/launcher.h"
+#include "coordinator/training/job_store.h"
+#include "coordinator/training/launcher.h"
 
 namespace chorus::coordinator {
 

@@ -1,4 +1,4 @@
-#include "coordinator/speaker_registry.h"
+#include "coordinator/serving/speaker_registry.h"
 
 #include <sqlite3.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "coordinator/names.h"
-#include "coordinator/sqlite_statement.h"
+#include "coordinator/training/sqlite_statement.h"
 
 namespace chorus::coordinator {
 namespace {
