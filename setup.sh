@@ -19,7 +19,7 @@ PACKAGES=(
   python3-torch python3-torchaudio python3-numpy
   slurm-wlm munge libpmix-dev iproute2 util-linux
   clang libclang-rt-14-dev
-  libboost1.81-dev libmicrohttpd-dev
+  libboost1.81-dev libmicrohttpd-dev libsimdjson-dev
   gnuplot-nox chromium hey
 )
 # Node.js runs the voice-activity benchmark's anchor (Silero VAD on

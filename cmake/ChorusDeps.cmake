@@ -14,6 +14,8 @@ find_package(SQLite3 REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
 # Boost.Beast and Asio (header-only): the HTTP server, common/net/http_server.h.
 find_package(Boost 1.74 REQUIRED)
+# simdjson: the OIP infer body, mostly numbers, parsed ~9x faster than with nlohmann::json.
+find_package(simdjson REQUIRED)
 find_package(MPI REQUIRED COMPONENTS CXX)
 find_package(cppzmq REQUIRED)
 

@@ -16,9 +16,10 @@
 
 namespace chorus::coordinator {
 
-// JSON bodies nest at most this deep. Parsing is iterative, but copying and
-// comparing a json value recurse: a body of 200,000 '[' overflowed the stack
-// and took the coordinator down. An OIP request needs about 5 levels.
+// JSON bodies nest at most this deep (a body of 200,000 '[' once overflowed
+// the stack and took the coordinator down). An OIP request needs about 5
+// levels. ParseInferJson's parser enforces it while parsing; CheckJsonDepth
+// is for bodies read with nlohmann::json, whose values recurse.
 inline constexpr int kMaxJsonDepth = 64;
 // A request waits at most an hour; a tensor holds at most 2^28 values (the
 // body limit refuses far less first, but the check must not overflow).

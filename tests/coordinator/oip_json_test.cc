@@ -46,7 +46,20 @@ TEST(OipJson, ValuesThatWouldNarrowOrOverflowAreRefusedByName) {
   EXPECT_THAT(Parse(R"({"inputs":[{"name":"audio","datatype":"FP32","shape":[4294967296,4294967296],"data":[0]}]})")
                   .message(),
               HasSubstr("more than"));
-  EXPECT_THAT(Parse(std::string(100000, '[')).message(), HasSubstr("nests deeper"));
+  EXPECT_THAT(Parse(std::string(100000, '[') + std::string(100000, ']')).message(), HasSubstr("nests deeper than 64"));
+  EXPECT_THAT(Parse(std::string(100000, '[')).message(), HasSubstr("body is not JSON"));
+}
+
+TEST(OipJson, DataMustMatchItsShapeAndHoldOnlyNumbers) {
+  const std::string audio = R"({"inputs":[{"name":"audio","datatype":"FP32",)";
+  EXPECT_THAT(Parse(audio + R"("shape":[2],"data":[1,[2,3]]}]})").message(), HasSubstr("more values than its shape"));
+  EXPECT_THAT(Parse(audio + R"("shape":[3],"data":[1,2]}]})").message(), HasSubstr("has 2 values but its shape says 3"));
+  EXPECT_THAT(Parse(audio + R"("shape":[2],"data":[1,"x"]}]})").message(), HasSubstr("must hold numbers"));
+  EXPECT_THAT(Parse(audio + R"("shape":[1],"data":[1]}],"parameters":{"threshold":"high"}})").message(),
+              HasSubstr("parameters.threshold must be a number"));
+  EXPECT_THAT(Parse("{\"inputs\":\"\xff\xfe\"}").message(), HasSubstr("not JSON"));
+  EXPECT_THAT(Parse(R"({"inputs":[]})").message(), HasSubstr("exactly one tensor"));
+  EXPECT_THAT(Parse("[1]").message(), HasSubstr("must be a JSON object"));
 }
 
 TEST(BrokerWire, ReadsTheRoutingFieldsAndRefusesTruncatedFixedWidthFields) {
