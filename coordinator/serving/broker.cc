@@ -285,7 +285,15 @@ Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   ASSIGN_OR_RETURN(impl->workers,
                    net::BindRouter(options.worker_listen, &worker_endpoint,
                                    {kHighWaterMark, options.advertise, options.curve, kWorkerDomain}));
+  static std::atomic<int> brokers{0};
+  const std::string in_process = "inproc://chorus-broker-clients-" + std::to_string(brokers++);
+  try {
+    impl->clients->bind(in_process);
+  } catch (const zmq::error_t& e) {
+    return Unavailable("cannot bind " + in_process + ": " + e.what());
+  }
   std::unique_ptr<Broker> broker(new Broker(std::move(impl)));
+  broker->in_process_endpoint_ = in_process;
   broker->client_endpoint_ = client_endpoint;
   broker->worker_endpoint_ = worker_endpoint;
   broker->curve_server_key_ = broker->impl_->options.curve.public_key;

@@ -104,6 +104,10 @@ class Broker {
 
   const std::string& client_endpoint() const { return client_endpoint_; }
   const std::string& worker_endpoint() const { return worker_endpoint_; }
+  // The client socket's endpoint inside this process (inproc://): the
+  // gateway's, with no TCP, no copy through the kernel and no CURVE (requests
+  // carry their tokens, checked as on client_endpoint).
+  const std::string& in_process_endpoint() const { return in_process_endpoint_; }
   // The public key of its CURVE sockets ("" : no CURVE).
   const std::string& curve_server_key() const { return curve_server_key_; }
 
@@ -120,7 +124,7 @@ class Broker {
   struct Impl;
   explicit Broker(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  std::string client_endpoint_, worker_endpoint_, curve_server_key_;
+  std::string client_endpoint_, worker_endpoint_, in_process_endpoint_, curve_server_key_;
 };
 
 }  // namespace chorus::coordinator

@@ -27,7 +27,8 @@
 // may infer on that model, repository index the serving view, load/unload
 // admin. Errors are JSON {"error": "..."} with
 // 400/401/403/404/409/413/429 (+Retry-After)/431/503/504.
-// Requests go to the broker over its client socket, one REQ socket per
+// Requests go to the broker over its client socket (in the coordinator, its
+// in-process endpoint: Broker::in_process_endpoint), one REQ socket per
 // handler thread (GatewayOptions::threads of them; max_queued more wait, then
 // 429). An infer's deadline counts from its arrival: one that waited past it
 // for a thread is answered 504 without reaching the broker. Health, /v2 and
