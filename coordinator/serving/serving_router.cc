@@ -145,15 +145,26 @@ void ServingRouter::Dispatch() {
       Request& r = requests_[*it];
       WorkerState* best = nullptr;
       const std::string* best_id = nullptr;
-      for (auto& [id, w] : pool_)
-        if (Takes(w, model, r.version) && w.ongoing < w.capacity && (!best || w.ongoing < best->ongoing))
-          best = &w, best_id = &id;
+      // Every worker once, starting after the last chosen: the first of the
+      // least busy in that order wins.
+      const std::string& wanted = model;  // (C++17 lambdas cannot capture a structured binding)
+      auto consider = [&](std::map<std::string, WorkerState>::iterator at,
+                          std::map<std::string, WorkerState>::iterator end) {
+        for (; at != end; ++at) {
+          auto& [id, w] = *at;
+          if (Takes(w, wanted, r.version) && w.ongoing < w.capacity && (!best || w.ongoing < best->ongoing))
+            best = &w, best_id = &id;
+        }
+      };
+      const auto start = pool_.upper_bound(last_pick_);
+      consider(start, pool_.end());
+      consider(pool_.begin(), start);
       if (!best) {
         if (r.version == 0) break;  // nothing free for anyone
         ++it;
         continue;
       }
-      r.worker = *best_id;
+      r.worker = last_pick_ = *best_id;
       ++r.attempts;
       ++best->ongoing;
       outbox_.sends.push_back({*it, *best_id});

@@ -12,6 +12,8 @@
 //    live worker that serves its model (and version, when pinned), is not
 //    draining and has room (ongoing < capacity). A pinned request that no
 //    free worker can take waits without holding up the unpinned behind it.
+//    Ties go round-robin (to the first after the last chosen, in id order),
+//    so requests that come one at a time still reach every worker.
 //  - Tick drops workers silent for the liveness window; their unanswered
 //    requests go back to the front of their queues for another worker, up
 //    to max_attempts, else fail UNAVAILABLE. It fails requests past their
@@ -127,6 +129,7 @@ class ServingRouter {
   std::map<uint64_t, Request> requests_;
   std::map<std::string, std::deque<uint64_t>> queues_;
   std::map<std::string, WorkerState> pool_;
+  std::string last_pick_;  // the worker chosen last: ties start after it
   uint64_t next_seq_ = 1;
   Outbox outbox_;
 };

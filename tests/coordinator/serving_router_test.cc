@@ -109,6 +109,32 @@ TEST_F(RouterTest, DispatchesOldestFirstToTheLeastBusyWorkerWithRoom) {
   EXPECT_EQ(out.sends[0].worker, "b");
 }
 
+TEST_F(RouterTest, TiesGoRoundRobinSoRequestsOneAtATimeReachEveryWorker) {
+  Hello("a", 2);
+  Hello("b", 2);
+  Hello("c", 2);
+  std::vector<std::string> chosen;
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t seq = Submit();
+    auto out = Step();
+    ASSERT_EQ(out.sends.size(), 1u);
+    chosen.push_back(out.sends[0].worker);
+    router_.Reply(out.sends[0].worker, seq, Ok());
+    ASSERT_EQ(Step().answers.size(), 1u);
+  }
+  EXPECT_EQ(chosen, (std::vector<std::string>{"a", "b", "c", "a"}));
+  // Load still comes first: a busier worker (not full) is passed over whatever the turn.
+  Submit();
+  ASSERT_EQ(Step().sends[0].worker, "b");  // b stays busy
+  const uint64_t on_c = Submit();
+  ASSERT_EQ(Step().sends[0].worker, "c");
+  router_.Reply("c", on_c, Ok());
+  Submit();
+  EXPECT_EQ(Step().sends[0].worker, "a");
+  Submit();
+  EXPECT_EQ(Step().sends[0].worker, "c") << "b's turn, but b has one ongoing and c none";
+}
+
 TEST_F(RouterTest, DrainingWorkersGetNoNewRequests) {
   Hello("old");
   Hello("new");
