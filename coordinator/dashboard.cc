@@ -15,12 +15,6 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-void JsonError(net::HttpResponse& res, int status, const std::string& message) {
-  res.status = status;
-  res.Set(nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  "application/json");
-}
-
 constexpr const char* kNotBuilt = R"(<!doctype html><meta charset="utf-8"><title>Chorus</title>
 <p>The dashboard's front end is not built here. Run <code>./setup.sh</code> (it bundles dashboard/ with npm into
 BUILD/dashboard), or set <code>dashboard.static_dir</code>. The JSON API answers under <code>/api/v1/</code>.)";
@@ -84,7 +78,7 @@ Result<int> Dashboard::Start() {
   http.tls_key = options_.tls.key;
   http.handler_threads = 4;
   http.max_body_bytes = 1 << 20;
-  http.error = [](net::HttpResponse& res, int status, const std::string& message) { JsonError(res, status, message); };
+  http.error = JsonError;
   server_ = std::make_unique<net::HttpServer>(std::move(http));
   Mount(*server_);
   return server_->Start();

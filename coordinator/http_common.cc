@@ -1,7 +1,17 @@
 #include "coordinator/http_common.h"
 
+#include <nlohmann/json.hpp>
+
+#include "common/net/http_server.h"
 
 namespace chorus::coordinator {
+
+void JsonError(net::HttpResponse& res, int status, const std::string& message) {
+  res.status = status;
+  if (status == 429) res.headers.emplace_back("Retry-After", "1");
+  res.Set(nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+          "application/json");
+}
 
 int HttpStatusOf(const Status& status) {
   switch (status.code()) {

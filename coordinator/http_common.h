@@ -1,5 +1,6 @@
 // What the coordinator's HTTP faces (the v2 gateway, the dashboard) share:
-// the HTTP status for a Status, and the bearer-token check (Credentials, Permit).
+// the HTTP status for a Status, the JSON error body, and the bearer-token
+// check (Credentials, Permit).
 #pragma once
 
 #include <memory>
@@ -8,6 +9,10 @@
 #include "common/util/status.h"
 #include "coordinator/access.h"
 #include "coordinator/credentials.h"
+
+namespace chorus::net {
+struct HttpResponse;
+}
 
 namespace chorus::coordinator {
 
@@ -31,6 +36,11 @@ inline bool IsLoopbackHost(const std::string& host) {
 int HttpStatusOf(const Status& status);
 // The same for a Status code name ("NOT_FOUND"), as replies carry it.
 int HttpStatusOf(const std::string& code_name);
+
+// Makes `res` the error reply: `status` and {"error": message} (bytes that
+// are not UTF-8 become U+FFFD), with Retry-After on 429. It fits
+// net::HttpServerOptions::error too.
+void JsonError(net::HttpResponse& res, int status, const std::string& message);
 
 // The principal whose token `authorization` (the Authorization header's
 // value, "Bearer TOKEN") carries; UNAUTHENTICATED (401) otherwise.

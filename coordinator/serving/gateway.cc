@@ -30,13 +30,6 @@ using nlohmann::json;
 // JSON text for a reply; bytes that are not UTF-8 (a client's model name, say) become U+FFFD instead of throwing.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-void Error(net::HttpResponse& res, int status, const std::string& message) {
-  res.status = status;
-  if (status == 429) res.headers.emplace_back("Retry-After", "1");
-  res.Set(Dump(json{{"error", message}}), "application/json");
-}
-
-
 }  // namespace
 
 struct Gateway::Impl {
@@ -50,7 +43,7 @@ struct Gateway::Impl {
   bool Authorized(const net::HttpRequest& req, net::HttpResponse& res, Action action, const Target& target = {}) {
     const Status s = BearerPermit(*options.credentials, req.header("Authorization"), action, target);
     if (s.ok()) return true;
-    Error(res, HttpStatusOf(s), s.message());
+    JsonError(res, HttpStatusOf(s), s.message());
     return false;
   }
   static Target OnModel(const std::string& model) { return {"", 0, 0, model}; }
@@ -80,13 +73,13 @@ struct Gateway::Impl {
     if (req.matches.size() < 3 || req.matches[2].empty()) return 0;
     const std::string v = req.matches[2];
     const int64_t version = ParseVersion(v);
-    if (version == 0) Error(res, 400, "a model version is a positive integer; got '" + v + "'");
+    if (version == 0) JsonError(res, 400, "a model version is a positive integer; got '" + v + "'");
     return version > 0 ? version : -1;
   }
 
   // Writes the 404 for an unknown model or version and returns false.
   static bool Unknown(net::HttpResponse& res, const std::string& model, int64_t version) {
-    Error(res, 404, "unknown model '" + model + "'" + (version ? " version " + std::to_string(version) : ""));
+    JsonError(res, 404, "unknown model '" + model + "'" + (version ? " version " + std::to_string(version) : ""));
     return false;
   }
 
@@ -94,7 +87,7 @@ struct Gateway::Impl {
     if (!Authorized(req, res, Action::kInfer, OnModel(req.matches[1]))) return;
     // Deployed names pass ValidateName; anything else (bytes that are not UTF-8 would not even fit the proto) is unknown.
     if (!ValidateName("model", req.matches[1]).ok())
-      return Error(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
+      return JsonError(res, 404, "unknown model '" + std::string(req.matches[1]) + "'");
     const int64_t version = RouteVersion(req, res);
     if (version < 0) return;
     proto::InferRequest r;
@@ -104,25 +97,25 @@ struct Gateway::Impl {
     std::vector<std::string> outputs;
     const std::string type = req.header("Content-Type");
     if (type.rfind("audio/", 0) == 0 || type == "application/octet-stream") {
-      if (req.body.empty()) return Error(res, 400, "empty audio body");
+      if (req.body.empty()) return JsonError(res, 400, "empty audio body");
       r.set_wav(req.body);
       if (req.has_param("top_k")) r.set_top_k(std::atoi(req.param("top_k").c_str()));
     } else if (Status s = ParseInferJson(req.body, &r, &outputs); !s.ok()) {
-      return Error(res, 400, s.message());
+      return JsonError(res, 400, s.message());
     }
     // The deadline counts from the request's arrival, not from when a thread took it.
     const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
     const int64_t waited = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now() - req.arrived).count();
     if (waited >= timeout)
-      return Error(res, 504, "the request waited " + std::to_string(waited) + " ms for the gateway, past its " +
+      return JsonError(res, 504, "the request waited " + std::to_string(waited) + " ms for the gateway, past its " +
                                  std::to_string(timeout) + " ms deadline");
     r.set_timeout_ms(timeout - waited);
     proto::InferReply reply;
-    if (Status s = CallBroker(r, &reply); !s.ok()) return Error(res, 503, "broker: " + s.message());
-    if (reply.code() != "OK") return Error(res, HttpStatusOf(reply.code()), reply.error());
+    if (Status s = CallBroker(r, &reply); !s.ok()) return JsonError(res, 503, "broker: " + s.message());
+    if (reply.code() != "OK") return JsonError(res, HttpStatusOf(reply.code()), reply.error());
     Result<json> body = ReplyJson(reply, outputs);
-    if (!body.ok()) return Error(res, 400, body.status().message());
+    if (!body.ok()) return JsonError(res, 400, body.status().message());
     res.Set(Dump(*body), "application/json");
   }
 
@@ -158,12 +151,12 @@ struct Gateway::Impl {
                                  [this, &caller](const proto::Request& r) { return Control(caller, r); });
     json body = json::object();
     if (!req.body.empty()) {
-      if (Status s = CheckJsonDepth(req.body, kMaxJsonDepth); !s.ok()) return Error(res, 400, s.message());
+      if (Status s = CheckJsonDepth(req.body, kMaxJsonDepth); !s.ok()) return JsonError(res, 400, s.message());
       body = json::parse(req.body, nullptr, false);
-      if (!body.is_object()) return Error(res, 400, "the body must be a JSON object");
+      if (!body.is_object()) return JsonError(res, 400, "the body must be a JSON object");
     }
     if (action == "index") {
-      if (body.contains("ready") && !body["ready"].is_boolean()) return Error(res, 400, "ready must be a boolean");
+      if (body.contains("ready") && !body["ready"].is_boolean()) return JsonError(res, 400, "ready must be a boolean");
       return Reply(res, repository_api.Index(body.value("ready", false)));
     }
     const std::string model = req.matches[1];
@@ -213,27 +206,27 @@ struct Gateway::Impl {
   }
 
   void Reply(net::HttpResponse& res, const Result<json>& result) {
-    if (!result.ok()) return Error(res, HttpStatusOf(result.status()), result.status().message());
+    if (!result.ok()) return JsonError(res, HttpStatusOf(result.status()), result.status().message());
     res.Set(Dump(*result), "application/json");
   }
 
   // Any speaker operation is use of the model: an infer credential for it may.
   void Speakers(const net::HttpRequest& req, net::HttpResponse& res, const std::string& action) {
     if (!Authorized(req, res, Action::kInfer, OnModel(req.matches[1]))) return;
-    if (!speaker_api) return Error(res, 404, "this coordinator keeps no speaker registry");
+    if (!speaker_api) return JsonError(res, 404, "this coordinator keeps no speaker registry");
     const std::string model = req.matches[1];
     if (action == "list") return Reply(res, speaker_api->List(model));
     if (action == "delete") return Reply(res, speaker_api->Delete(model, req.matches[2]));
     Result<std::vector<std::string>> audio = Utterances(req);
-    if (!audio.ok()) return Error(res, 400, audio.status().message());
+    if (!audio.ok()) return JsonError(res, 400, audio.status().message());
     if (action == "enrol") return Reply(res, speaker_api->Enrol(model, req.matches[2], *audio));
-    if (audio->size() != 1) return Error(res, 400, "send exactly one utterance (got " + std::to_string(audio->size()) + ")");
+    if (audio->size() != 1) return JsonError(res, 400, "send exactly one utterance (got " + std::to_string(audio->size()) + ")");
     if (action == "verify") return Reply(res, speaker_api->Verify(model, req.matches[2], audio->front()));
     int top_k = 3;
     if (req.has_param("top_k")) {
       const std::string k = req.param("top_k");
       if (k.empty() || k.size() > 3 || k.find_first_not_of("0123456789") != std::string::npos)
-        return Error(res, 400, "top_k must be an integer in [1, 100]");
+        return JsonError(res, 400, "top_k must be an integer in [1, 100]");
       top_k = std::stoi(k);
     }
     return Reply(res, speaker_api->Identify(model, audio->front(), top_k));
@@ -260,12 +253,12 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
   http.handler_threads = g->options.threads;
   http.max_queued = g->options.max_queued;
   http.max_body_bytes = g->options.max_body_bytes;
-  http.error = [](net::HttpResponse& res, int status, const std::string& message) { Error(res, status, message); };
+  http.error = JsonError;
   // A request that carries a body is authorised from its headers, before a
   // byte of the body is read or buffered.
   http.before_body = [g](const net::HttpRequest& req, net::HttpResponse& res) {
     Result<Principal> who = BearerPrincipal(*g->options.credentials, req.header("Authorization"));
-    if (!who.ok()) Error(res, 401, who.status().message());
+    if (!who.ok()) JsonError(res, 401, who.status().message());
     return who.ok();
   };
   g->server = std::make_unique<net::HttpServer>(std::move(http));
