@@ -31,6 +31,7 @@
 #include "common/models/model_bundle.h"
 #include "common/net/rpc_client.h"
 #include "common/net/zmq_channel.h"
+#include "common/proto/infer_frames.h"
 #include "common/proto/job.pb.h"
 #include "common/util/allocator.h"
 #include "common/util/fs.h"
@@ -71,10 +72,12 @@ Load RunLoad(const std::string& endpoint, const proto::InferRequest& request, in
     threads.emplace_back([&, i] {
       net::RpcClient client({endpoint, std::chrono::milliseconds(15000), {}});
       proto::InferReply reply;
-      const std::string bytes = request.SerializeAsString();  // a load generator encodes once
+      proto::InferRequest header = request;  // a load generator encodes once
+      const std::string input = proto::TakeInput(&header);
+      const std::string bytes = header.SerializeAsString();
       while (Clock::now() < end) {
         auto t0 = Clock::now();
-        if (!client.CallSerialized(bytes, &reply).ok() || reply.code() != "OK") {
+        if (!client.CallSerialized(bytes, &reply, &input).ok() || reply.code() != "OK") {
           ++errors;
           continue;
         }
@@ -100,25 +103,25 @@ Load RunAsyncLoad(const std::string& endpoint, const proto::InferRequest& reques
   zmq::socket_t socket(net::SharedContext(), zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
   socket.connect(endpoint);
-  const std::string bytes = request.SerializeAsString();
+  proto::InferRequest header = request;
+  const std::string input = proto::TakeInput(&header);
   auto send = [&] {
-    socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-    socket.send(zmq::buffer(bytes), zmq::send_flags::none);
+    zmq::message_t frame(input.data(), input.size());
+    (void)net::SendProto(socket, header, /*delimiter=*/true, &frame);
   };
   for (int i = 0; i < outstanding; ++i) send();
   Load out;
   const auto start = Clock::now();
   int64_t answered = 0, in_flight = outstanding;
   while (in_flight > 0) {
-    zmq::message_t delimiter, payload;
     zmq::pollitem_t item{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(15000));
     if (!(item.revents & ZMQ_POLLIN)) break;
-    (void)socket.recv(delimiter);
-    (void)socket.recv(payload);
+    auto message = net::ReceiveDealt(socket);
+    if (!message.ok() || !message->has_value()) continue;
     --in_flight;
     proto::InferReply reply;
-    if (reply.ParseFromArray(payload.data(), static_cast<int>(payload.size())) && reply.code() == "OK") ++answered;
+    if (net::ParseProto((*message)->header, &reply).ok() && reply.code() == "OK") ++answered;
     else ++out.errors;
     if (Since(start) < seconds) {
       send();

@@ -46,7 +46,7 @@ void CoordinatorServer::Run(const std::function<proto::Reply(const proto::Reques
       if (!message->has_value()) break;
       proto::Request request;
       proto::Reply reply;
-      if (Status s = net::ParseProto((*message)->payload, &request); !s.ok()) {
+      if (Status s = net::ParseProto((*message)->header, &request); !s.ok()) {
         reply.set_code(StatusCodeName(s.code()));
         reply.set_error(s.message());
       } else {

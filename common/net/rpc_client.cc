@@ -6,13 +6,15 @@ namespace chorus::net {
 
 RpcClient::RpcClient(RpcClientOptions options) : options_(std::move(options)) {}
 
-Status RpcClient::Call(const google::protobuf::MessageLite& request, google::protobuf::MessageLite* reply) {
+Status RpcClient::Call(const google::protobuf::MessageLite& request, google::protobuf::MessageLite* reply,
+                       const std::string* payload) {
   std::string bytes;
   if (!request.SerializeToString(&bytes)) return Internal("cannot serialize " + request.GetTypeName());
-  return CallSerialized(bytes, reply);
+  return CallSerialized(bytes, reply, payload);
 }
 
-Status RpcClient::CallSerialized(const std::string& request, google::protobuf::MessageLite* reply) {
+Status RpcClient::CallSerialized(const std::string& request, google::protobuf::MessageLite* reply,
+                                 const std::string* payload) {
   try {
     if (!socket_) {
       socket_ = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::req);
@@ -23,7 +25,9 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
       }
       socket_->connect(options_.endpoint);
     }
-    if (!socket_->send(zmq::buffer(request), zmq::send_flags::none)) return Unavailable("send would block");
+    if (!socket_->send(zmq::buffer(request), payload ? zmq::send_flags::sndmore : zmq::send_flags::none) ||
+        (payload && !socket_->send(zmq::buffer(*payload), zmq::send_flags::none)))
+      return Unavailable("send would block");
     zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, options_.timeout);
     if (!(item.revents & ZMQ_POLLIN)) {
@@ -33,6 +37,10 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
     }
     zmq::message_t frame;
     (void)socket_->recv(frame, zmq::recv_flags::none);
+    while (socket_->get(zmq::sockopt::rcvmore)) {  // a reply is one frame: read the rest away
+      zmq::message_t more;
+      (void)socket_->recv(more, zmq::recv_flags::none);
+    }
     return ParseProto(frame, reply);
   } catch (const zmq::error_t& e) {
     socket_.reset();

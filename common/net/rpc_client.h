@@ -28,11 +28,14 @@ class RpcClient {
   explicit RpcClient(RpcClientOptions options);
 
   // Unavailable when nothing answers within the timeout; InvalidArgument when
-  // the answer does not parse as `reply`.
-  Status Call(const google::protobuf::MessageLite& request, google::protobuf::MessageLite* reply);
+  // the answer does not parse as `reply`. `payload`, when given, goes as a
+  // frame of its own after the request (zmq_channel.h).
+  Status Call(const google::protobuf::MessageLite& request, google::protobuf::MessageLite* reply,
+              const std::string* payload = nullptr);
   // The same with a request serialized once by the caller (load generators
   // send one request many times).
-  Status CallSerialized(const std::string& request, google::protobuf::MessageLite* reply);
+  Status CallSerialized(const std::string& request, google::protobuf::MessageLite* reply,
+                        const std::string* payload = nullptr);
 
   const std::string& endpoint() const { return options_.endpoint; }
   bool curve_enabled() const { return options_.curve.enabled(); }

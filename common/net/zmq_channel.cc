@@ -1,5 +1,7 @@
 #include "common/net/zmq_channel.h"
 
+#include <algorithm>
+
 namespace chorus::net {
 
 zmq::context_t& SharedContext() {
@@ -31,6 +33,10 @@ Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std
   try {
     socket->set(zmq::sockopt::linger, 0);
     socket->set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+    // A peer that reconnects under its routing id (a worker after a silence)
+    // takes it over at once, instead of being refused while the old
+    // connection is still being torn down.
+    socket->set(zmq::sockopt::router_handover, 1);
     if (high_water_mark > 0) {
       socket->set(zmq::sockopt::sndhwm, high_water_mark);
       socket->set(zmq::sockopt::rcvhwm, high_water_mark);
@@ -47,16 +53,48 @@ Result<std::unique_ptr<zmq::socket_t>> BindRouter(const std::string& listen, std
   return socket;
 }
 
-Status SendProto(zmq::socket_t& socket, const google::protobuf::MessageLite& message, bool delimiter) {
+namespace {
+
+// Sends [route...][empty] when asked, then the header and the payload.
+Status SendFrames(zmq::socket_t& socket, const std::vector<zmq::const_buffer>& route, bool delimiter,
+                  const google::protobuf::MessageLite& message, zmq::message_t* payload) {
   std::string bytes;
   if (!message.SerializeToString(&bytes)) return Internal("cannot serialize " + message.GetTypeName());
   try {
+    for (const auto& frame : route) socket.send(frame, zmq::send_flags::sndmore);
     if (delimiter) socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-    if (!socket.send(zmq::buffer(bytes), zmq::send_flags::none)) return Unavailable("send would block");
+    const auto last = payload ? zmq::send_flags::sndmore : zmq::send_flags::none;
+    if (!socket.send(zmq::buffer(bytes), last)) return Unavailable("send would block");
+    if (payload && !socket.send(*payload, zmq::send_flags::none)) return Unavailable("send would block");
   } catch (const zmq::error_t& e) {
     return Unavailable(std::string("zmq send: ") + e.what());
   }
   return Status::Ok();
+}
+
+// Every frame of the message waiting on `socket` (empty when none waits).
+Result<std::vector<zmq::message_t>> ReceiveFrames(zmq::socket_t& socket) {
+  std::vector<zmq::message_t> frames;
+  try {
+    zmq::message_t frame;
+    if (!socket.recv(frame, zmq::recv_flags::dontwait)) return frames;
+    frames.push_back(std::move(frame));
+    while (socket.get(zmq::sockopt::rcvmore)) {
+      zmq::message_t more;
+      (void)socket.recv(more, zmq::recv_flags::none);
+      frames.push_back(std::move(more));
+    }
+  } catch (const zmq::error_t& e) {
+    return Unavailable(std::string("zmq recv: ") + e.what());
+  }
+  return frames;
+}
+
+}  // namespace
+
+Status SendProto(zmq::socket_t& socket, const google::protobuf::MessageLite& message, bool delimiter,
+                 zmq::message_t* payload) {
+  return SendFrames(socket, {}, delimiter, message, payload);
 }
 
 Status ParseProto(const zmq::message_t& frame, google::protobuf::MessageLite* message) {
@@ -66,43 +104,47 @@ Status ParseProto(const zmq::message_t& frame, google::protobuf::MessageLite* me
 }
 
 Result<std::optional<RoutedMessage>> ReceiveRouted(zmq::socket_t& router) {
-  std::vector<zmq::message_t> frames;
-  try {
-    zmq::message_t frame;
-    if (!router.recv(frame, zmq::recv_flags::dontwait)) return std::optional<RoutedMessage>();
-    frames.push_back(std::move(frame));
-    while (router.get(zmq::sockopt::rcvmore)) {
-      zmq::message_t more;
-      (void)router.recv(more, zmq::recv_flags::none);
-      frames.push_back(std::move(more));
-    }
-  } catch (const zmq::error_t& e) {
-    return Unavailable(std::string("zmq recv: ") + e.what());
-  }
-  // identity, [more routing], empty, payload
+  ASSIGN_OR_RETURN(std::vector<zmq::message_t> frames, ReceiveFrames(router));
+  if (frames.empty()) return std::optional<RoutedMessage>();
+  // identity, [more routing], empty, header, [payload]
   size_t delimiter = 0;
   while (delimiter < frames.size() && frames[delimiter].size() != 0) ++delimiter;
-  if (delimiter == 0 || delimiter + 2 != frames.size())
-    return InvalidArgument("message without the [route][empty][payload] framing (" + std::to_string(frames.size()) +
-                           " frames)");
+  const size_t after = frames.size() - std::min(frames.size(), delimiter + 1);
+  if (delimiter == 0 || after < 1 || after > 2)
+    return InvalidArgument("message without the [route][empty][header][payload] framing (" +
+                           std::to_string(frames.size()) + " frames)");
   RoutedMessage out;
   for (size_t i = 0; i < delimiter; ++i) out.route.push_back(std::move(frames[i]));
-  out.payload = std::move(frames.back());
-  out.peer_key = PeerKey(out.payload);
+  out.header = std::move(frames[delimiter + 1]);
+  if (after == 2) out.payload = std::move(frames[delimiter + 2]);
+  out.peer_key = PeerKey(out.header);
   return std::optional<RoutedMessage>(std::move(out));
 }
 
-Status ReplyRouted(zmq::socket_t& router, const RoutedMessage& to, const google::protobuf::MessageLite& reply) {
-  std::string bytes;
-  if (!reply.SerializeToString(&bytes)) return Internal("cannot serialize " + reply.GetTypeName());
-  try {
-    for (const auto& r : to.route) router.send(zmq::buffer(r.data(), r.size()), zmq::send_flags::sndmore);
-    router.send(zmq::message_t(), zmq::send_flags::sndmore);
-    router.send(zmq::buffer(bytes), zmq::send_flags::none);
-  } catch (const zmq::error_t& e) {
-    return Unavailable(std::string("zmq reply: ") + e.what());
-  }
-  return Status::Ok();
+Status ReplyRouted(zmq::socket_t& router, const RoutedMessage& to, const google::protobuf::MessageLite& reply,
+                   zmq::message_t* payload) {
+  std::vector<zmq::const_buffer> route;
+  for (const auto& r : to.route) route.push_back(zmq::buffer(r.data(), r.size()));
+  return SendFrames(router, route, true, reply, payload);
+}
+
+Status SendRouted(zmq::socket_t& router, const std::vector<std::string>& route,
+                  const google::protobuf::MessageLite& message, zmq::message_t* payload) {
+  std::vector<zmq::const_buffer> frames;
+  for (const auto& r : route) frames.push_back(zmq::buffer(r));
+  return SendFrames(router, frames, true, message, payload);
+}
+
+Result<std::optional<DealtMessage>> ReceiveDealt(zmq::socket_t& dealer) {
+  ASSIGN_OR_RETURN(std::vector<zmq::message_t> frames, ReceiveFrames(dealer));
+  if (frames.empty()) return std::optional<DealtMessage>();
+  if (frames.size() < 2 || frames.size() > 3 || frames[0].size() != 0)
+    return InvalidArgument("message without the [empty][header][payload] framing (" +
+                           std::to_string(frames.size()) + " frames)");
+  DealtMessage out;
+  out.header = std::move(frames[1]);
+  if (frames.size() == 3) out.payload = std::move(frames[2]);
+  return std::optional<DealtMessage>(std::move(out));
 }
 
 }  // namespace chorus::net

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/net/rpc_client.h"
+#include "common/proto/infer_frames.h"
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
 #include "common/util/fs.h"
@@ -237,8 +238,9 @@ Result<proto::InferReply> ServeCommands::Send(net::RpcClient& broker, const std:
   r.set_timeout_ms(timeout_ms_);
   for (const auto& [key, value] : parameters_)
     if (!std::isnan(value)) (*r.mutable_parameters())[key] = value;
+  const std::string input = proto::TakeInput(&r);
   proto::InferReply reply;
-  RETURN_IF_ERROR(broker.Call(r, &reply));
+  RETURN_IF_ERROR(broker.Call(r, &reply, &input));
   return reply;
 }
 
@@ -331,7 +333,6 @@ int ServeCommands::Bench() {
   if (!seconds.ok()) return FailWith(seconds.status());
   auto serving = ConnectServing(connect_);
   if (!serving.ok()) return FailWith(serving.status());
-  const proto::ServingStatus* s = &serving->status;
   JobClient* client = &serving->client;
   proto::InferRequest base;
   base.set_token(client->token());
@@ -360,11 +361,13 @@ int ServeCommands::Bench() {
     for (int i = 0; i < c; ++i)
       threads.emplace_back([&, i] {
         net::RpcClient rpc(serving->Broker(std::chrono::milliseconds(timeout_ms_ + 2000)));
-        const std::string bytes = base.SerializeAsString();  // encoded once, like perf_analyzer
+        proto::InferRequest header = base;  // encoded once, like perf_analyzer
+        const std::string input = proto::TakeInput(&header);
+        const std::string bytes = header.SerializeAsString();
         proto::InferReply reply;
         while (std::chrono::steady_clock::now() < end) {
           auto t0 = std::chrono::steady_clock::now();
-          if (!rpc.CallSerialized(bytes, &reply).ok() || reply.code() != "OK") {
+          if (!rpc.CallSerialized(bytes, &reply, &input).ok() || reply.code() != "OK") {
             ++errors;
             continue;
           }

@@ -6,10 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "common/net/heartbeat.h"
 #include "common/net/zmq_channel.h"
 #include "coordinator/access.h"
 #include "coordinator/credentials.h"
-#include "coordinator/serving/broker_wire.h"
 #include "coordinator/serving/serving_router.h"
 
 namespace chorus::coordinator {
@@ -38,7 +38,8 @@ struct Broker::Impl {
   // the bytes a worker gets.
   struct Pending {
     std::vector<std::string> route;  // the client's routing frames
-    std::string forward;             // BrokerMessage{request} for workers, built from the client's bytes
+    proto::BrokerMessage forward;    // the request's header as workers get it
+    std::optional<zmq::message_t> input;  // the client's input frame, forwarded as it came
     std::string client_id;
     std::string model;
   };
@@ -52,7 +53,7 @@ struct Broker::Impl {
   ServingRouter router;
   std::unique_ptr<zmq::socket_t> clients, workers;
   std::map<uint64_t, Pending> pending;
-  Clock::time_point next_heartbeat;
+  net::Heartbeat beat{{options.heartbeat_interval, std::chrono::milliseconds(0)}, Clock::now()};
   std::optional<Clock::time_point> last_publish;  // Publish integrates ongoing since
 
   mutable std::mutex mutex;  // guards everything below
@@ -74,14 +75,8 @@ struct Broker::Impl {
     reply.set_attempts(attempts);
     reply.set_broker_us(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received).count());
     if (reply.model().empty()) reply.set_model(model);
-    std::string bytes = reply.SerializeAsString();
-    try {
-      for (const auto& frame : route) clients->send(zmq::buffer(frame), zmq::send_flags::sndmore);
-      clients->send(zmq::message_t(), zmq::send_flags::sndmore);
-      clients->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-    } catch (const zmq::error_t& e) {
-      spdlog::warn("broker: reply to a client failed: {}", e.what());
-    }
+    if (Status s = net::SendRouted(*clients, route, reply); !s.ok())
+      spdlog::warn("broker: reply to a client failed: {}", s.message());
     std::lock_guard<std::mutex> lock(mutex);
     // Refusals for models nobody serves are counted under one label, so bad
     // requests cannot grow the metrics without bound.
@@ -122,8 +117,14 @@ struct Broker::Impl {
       std::vector<std::string> route;
       for (auto& f : (*message)->route) route.push_back(f.to_string());
       proto::InferRequest in;
-      if (Status s = ParseRequestHeader((*message)->payload.data(), (*message)->payload.size(), &in); !s.ok()) {
+      if (Status s = net::ParseProto((*message)->header, &in); !s.ok()) {
         Refuse(route, in, s);
+        continue;
+      }
+      std::optional<zmq::message_t>& input = (*message)->payload;
+      if ((in.input_frame() != proto::INPUT_IN_MESSAGE) != input.has_value()) {
+        Refuse(route, in, InvalidArgument(input ? "an input frame came with a request that does not name it (input_frame)"
+                                                : "the request names an input frame but none came after it"));
         continue;
       }
       if (Status s = Authorize(in.token(), Action::kInfer, in.model()); !s.ok()) {
@@ -139,17 +140,12 @@ struct Broker::Impl {
       p.route = std::move(route);
       p.client_id = in.id();
       p.model = in.model();
-      // Workers get the client's bytes with the id and token overridden
-      // (appended fields win), wrapped as BrokerMessage.request: no re-encoding.
-      std::string overrides;
-      AppendBytesField(&overrides, proto::InferRequest::kIdFieldNumber, std::to_string(*seq));
-      AppendBytesField(&overrides, proto::InferRequest::kTokenFieldNumber, "");
-      const zmq::message_t& payload = (*message)->payload;
-      AppendVarint(&p.forward, (static_cast<uint64_t>(proto::BrokerMessage::kRequestFieldNumber) << 3) | 2);
-      AppendVarint(&p.forward, payload.size() + overrides.size());
-      p.forward.reserve(p.forward.size() + payload.size() + overrides.size());
-      p.forward.append(static_cast<const char*>(payload.data()), payload.size());
-      p.forward.append(overrides);
+      // Workers get the header with the broker's id for it and no token, and
+      // the client's input frame as it came (shared with ZeroMQ, not copied).
+      in.set_id(std::to_string(*seq));
+      in.clear_token();
+      *p.forward.mutable_request() = std::move(in);
+      p.input = std::move(input);
     }
   }
 
@@ -160,7 +156,7 @@ struct Broker::Impl {
       if (!message->has_value()) return;
       const std::string id = (*message)->route.front().to_string();
       proto::WorkerMessage m;
-      if (!net::ParseProto((*message)->payload, &m).ok()) continue;
+      if (!net::ParseProto((*message)->header, &m).ok()) continue;
       if (Status s = AuthorizeWorker(m.token(), (*message)->peer_key); !s.ok()) {
         spdlog::warn("broker: dropped a message from worker {}: {}", id, s.message());
         continue;
@@ -205,7 +201,12 @@ struct Broker::Impl {
     ServingRouter::Outbox out = router.TakeOutbox();
     for (const auto& d : out.dropped)
       spdlog::warn("broker: worker {} silent for {:.1f} s; dropped", d.worker, d.silent.count() / 1000.0);
-    for (const auto& send : out.sends) SendBytes(send.worker, pending.at(send.seq).forward);
+    for (const auto& send : out.sends) {
+      Pending& p = pending.at(send.seq);
+      zmq::message_t input;
+      if (p.input) input.copy(*p.input);  // a reference to the same bytes: kept for a retry
+      Send(send.worker, p.forward, p.input ? &input : nullptr);
+    }
     for (auto& a : out.answers) {
       auto p = pending.find(a.seq);
       if (p == pending.end()) continue;
@@ -215,16 +216,9 @@ struct Broker::Impl {
     }
   }
 
-  void Send(const std::string& worker, const proto::BrokerMessage& m) { SendBytes(worker, m.SerializeAsString()); }
-
-  void SendBytes(const std::string& worker, const std::string& bytes) {
-    try {
-      workers->send(zmq::buffer(worker), zmq::send_flags::sndmore);
-      workers->send(zmq::message_t(), zmq::send_flags::sndmore);
-      workers->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-    } catch (const zmq::error_t& e) {
-      spdlog::warn("broker: send to worker {} failed: {}", worker, e.what());
-    }
+  void Send(const std::string& worker, const proto::BrokerMessage& m, zmq::message_t* input = nullptr) {
+    if (Status s = net::SendRouted(*workers, {worker}, m, input); !s.ok())
+      spdlog::warn("broker: send to worker {} failed: {}", worker, s.message());
   }
 
   void Commands() {
@@ -322,11 +316,11 @@ void Broker::Run(const std::atomic<bool>& stop) {
     }
     b.router.Dispatch();
     b.Flush();
-    if (Clock::now() >= b.next_heartbeat) {
+    if (b.beat.Due(Clock::now())) {
       proto::BrokerMessage hb;
       hb.set_heartbeat(true);
       for (const auto& [id, w] : b.router.workers()) b.Send(id, hb);
-      b.next_heartbeat = Clock::now() + b.options.heartbeat_interval;
+      b.beat.Sent(Clock::now());
     }
     if (now >= next_publish) {  // what Snapshot() reads: fresh to 10 ms
       b.Publish();

@@ -17,7 +17,9 @@
 //
 // The routing (queues, dispatch, deadlines, liveness, retries) is
 // ServingRouter's (serving_router.h), a pure state machine; the Broker is its
-// socket shell: tokens, the wire format, heartbeats, statistics.
+// socket shell: tokens, the framing (common/net: a small header, and the
+// input frame forwarded to the worker as the client sent it), heartbeats
+// (net::Heartbeat), statistics.
 // Run() owns the sockets and runs on one thread; Snapshot(), Drain() and
 // Expect() may be called from any thread.
 #pragma once

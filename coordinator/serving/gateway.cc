@@ -10,6 +10,7 @@
 #include "common/net/http_server.h"
 #include "common/net/multipart.h"
 #include "common/net/rpc_client.h"
+#include "common/proto/infer_frames.h"
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
 #include "coordinator/control_client.h"
@@ -124,8 +125,9 @@ struct Gateway::Impl {
     const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
     r.set_timeout_ms(timeout);
     thread_local std::unique_ptr<net::RpcClient> client;
+    const std::string input = proto::TakeInput(&r);
     return ThreadClient(client, {options.broker_endpoint, std::chrono::milliseconds(timeout + 2000), options.broker_curve})
-        .Call(r, reply);
+        .Call(r, reply, &input);
   }
 
   // The calling thread's client of `endpoint`, kept in `slot` (a thread_local

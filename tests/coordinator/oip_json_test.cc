@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/serving/broker_wire.h"
 
 namespace chorus::coordinator {
 namespace {
@@ -60,24 +59,6 @@ TEST(OipJson, DataMustMatchItsShapeAndHoldOnlyNumbers) {
   EXPECT_THAT(Parse("{\"inputs\":\"\xff\xfe\"}").message(), HasSubstr("not JSON"));
   EXPECT_THAT(Parse(R"({"inputs":[]})").message(), HasSubstr("exactly one tensor"));
   EXPECT_THAT(Parse("[1]").message(), HasSubstr("must be a JSON object"));
-}
-
-TEST(BrokerWire, ReadsTheRoutingFieldsAndRefusesTruncatedFixedWidthFields) {
-  proto::InferRequest full;
-  full.set_model("kws");
-  full.set_version(3);
-  full.set_timeout_ms(1000);
-  full.set_wav(std::string(1000, 'x'));
-  const std::string bytes = full.SerializeAsString();
-  proto::InferRequest header;
-  ASSERT_TRUE(ParseRequestHeader(bytes.data(), bytes.size(), &header).ok());
-  EXPECT_EQ(header.model(), "kws");
-  EXPECT_EQ(header.version(), 3);
-  EXPECT_EQ(header.timeout_ms(), 1000);
-  EXPECT_FALSE(header.has_wav());  // the audio is forwarded, not parsed
-  // A fixed64 (wire type 1) or fixed32 (5) field cut short is malformed, not read past the end.
-  for (const std::string& cut : {std::string("\x09\x01\x02", 3), std::string("\x0d\x01", 2)})
-    EXPECT_FALSE(ParseRequestHeader(cut.data(), cut.size(), &header).ok());
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "common/models/model_bundle.h"
 #include "common/net/rpc_client.h"
 #include "common/net/zmq_channel.h"
+#include "common/proto/infer_frames.h"
 #include "common/tasks/outputs.h"
 #include "coordinator/credentials.h"
 #include "coordinator/serving/broker.h"
@@ -173,10 +174,12 @@ class ServingTest : public ::testing::Test {
     if (must_send) EXPECT_TRUE(sent);
     return socket;
   }
-  proto::InferReply Call(const proto::InferRequest& r) {
+  // Sends `r` as clients do: the header, then its input as a frame of its own.
+  proto::InferReply Call(proto::InferRequest r) {
     net::RpcClient client({broker_->client_endpoint(), 10000ms});
+    const std::string input = proto::TakeInput(&r);
     proto::InferReply reply;
-    EXPECT_TRUE(client.Call(r, &reply).ok());
+    EXPECT_TRUE(client.Call(r, &reply, &input).ok());
     return reply;
   }
 
@@ -620,10 +623,82 @@ TEST_F(ServingTest, AMessageOverTheSizeLimitIsDroppedUnreadAndOthersAreServed) {
   // worker would answer that it is not audio.
   proto::InferRequest huge = Tone(0);
   huge.set_wav(std::string(net::kMaxMessageBytes + 1, 'x'));
+  const std::string input = proto::TakeInput(&huge);
   net::RpcClient client({broker_->client_endpoint(), 2000ms});
   proto::InferReply reply;
-  Status s = client.Call(huge, &reply);
+  Status s = client.Call(huge, &reply, &input);
   EXPECT_FALSE(s.ok()) << "answered: " << reply.code() << " " << reply.error();
+  EXPECT_EQ(Call(Tone(1)).code(), "OK");
+}
+
+TEST_F(ServingTest, TheInputTravelsAsItsOwnFrameAndReachesTheWorkerAsTheClientSentIt) {
+  StartBroker();
+  zmq::socket_t worker = HandMadeWorker("hand", kToken, 10);
+  WaitForWorkers(1);
+  proto::InferRequest r = Tone(3);
+  r.set_id("client-7");
+  r.set_wav(audio::testing::WavBytes(16000, 1, 16, 32000, audio::testing::Pcm16Data(16000)));
+  const std::string wav = r.wav();
+  std::thread client([&] {
+    proto::InferReply reply = Call(r);
+    EXPECT_EQ(reply.code(), "OK") << reply.error();
+    EXPECT_EQ(reply.id(), "client-7");
+  });
+  // The worker gets the header without the audio (the broker's id, no token)
+  // and the audio as the frame after it, byte for byte.
+  zmq::pollitem_t item{static_cast<void*>(worker), 0, ZMQ_POLLIN, 0};
+  std::optional<net::DealtMessage> got;
+  proto::BrokerMessage m;
+  for (int i = 0; i < 100 && !got; ++i) {
+    zmq::poll(&item, 1, 50ms);
+    auto message = net::ReceiveDealt(worker);
+    ASSERT_TRUE(message.ok()) << message.status().ToString();
+    if (!message->has_value()) continue;
+    ASSERT_TRUE(net::ParseProto((**message).header, &m).ok());
+    if (m.has_request()) got = std::move(**message);
+  }
+  ASSERT_TRUE(got.has_value()) << "the worker got no request";
+  EXPECT_FALSE(m.request().has_wav());
+  EXPECT_EQ(m.request().input_frame(), proto::INPUT_WAV);
+  EXPECT_NE(m.request().id(), "client-7");
+  EXPECT_EQ(m.request().token(), "");
+  ASSERT_TRUE(got->payload.has_value());
+  EXPECT_EQ(got->payload->to_string(), wav);
+  proto::WorkerMessage answer;
+  answer.set_token(kToken);
+  answer.mutable_reply()->set_id(m.request().id());
+  answer.mutable_reply()->set_code("OK");
+  ASSERT_TRUE(net::SendProto(worker, answer, true).ok());
+  client.join();
+}
+
+TEST_F(ServingTest, AnInputFrameThatItsHeaderDoesNotNameOrThatDoesNotParseIsRefused) {
+  StartBroker();
+  StartWorker("w1");
+  WaitForWorkers(1);
+  net::RpcClient client({broker_->client_endpoint(), 10000ms});
+  proto::InferReply reply;
+  // A frame the header does not name, and a header naming a frame that is not there.
+  proto::InferRequest r = Tone(1);
+  const std::string input = proto::TakeInput(&r);
+  proto::InferRequest unnamed = r;
+  unnamed.set_input_frame(proto::INPUT_IN_MESSAGE);
+  ASSERT_TRUE(client.Call(unnamed, &reply, &input).ok());
+  EXPECT_EQ(reply.code(), "INVALID_ARGUMENT");
+  EXPECT_THAT(reply.error(), HasSubstr("does not name it"));
+  ASSERT_TRUE(client.Call(r, &reply).ok());
+  EXPECT_EQ(reply.code(), "INVALID_ARGUMENT");
+  EXPECT_THAT(reply.error(), HasSubstr("none came after it"));
+  // A frame said to be PCM that is not: the worker refuses it and serves on.
+  proto::InferRequest pcm = r;
+  pcm.set_input_frame(proto::INPUT_PCM);
+  const std::string garbage = "\xff\xff\xff";
+  ASSERT_TRUE(client.Call(pcm, &reply, &garbage).ok());
+  EXPECT_EQ(reply.code(), "INVALID_ARGUMENT");
+  EXPECT_THAT(reply.error(), HasSubstr("not a chorus.proto.Pcm"));
+  // The input inside the message still works (one message, no frame).
+  ASSERT_TRUE(client.Call(Tone(2), &reply).ok());
+  EXPECT_EQ(reply.code(), "OK") << reply.error();
   EXPECT_EQ(Call(Tone(1)).code(), "OK");
 }
 

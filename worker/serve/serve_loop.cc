@@ -10,7 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
-#include "common/net/zmq_channel.h"
+#include "common/net/dealer_channel.h"
+#include "common/proto/infer_frames.h"
 #include "common/proto/serve.pb.h"
 #include "worker/serve/served_model.h"
 
@@ -45,9 +46,11 @@ class Loop : public ServeLoop {
   }
 
   Status Run(const std::atomic<bool>& stop) override {
-    Connect();
+    channel_ = std::make_unique<net::DealerChannel>(net::DealerOptions{
+        options_.broker, options_.worker_id, options_.curve,
+        {options_.heartbeat_interval, options_.broker_liveness}, std::chrono::milliseconds(200)});
+    SendHello();
     last_contact_ = Clock::now();
-    auto next_heartbeat = Clock::now();
     bool draining = false;
     while (true) {
       if (stop.load() && !draining) {
@@ -55,22 +58,23 @@ class Loop : public ServeLoop {
         draining = true;
       }
       const auto now = Clock::now();
-      if (now >= next_heartbeat) {
-        // Every tenth beat repeats the hello, so a restarted broker learns our models.
-        if (++beats_ % 10 == 0) SendHello();
-        else Send([](proto::WorkerMessage& m) { m.set_heartbeat(true); });
-        next_heartbeat = now + options_.heartbeat_interval;
+      switch (channel_->Poll(now)) {
+        case net::DealerChannel::Event::kBeat:
+          // Every tenth beat repeats the hello, so a restarted broker learns our models.
+          if (++beats_ % 10 == 0) SendHello();
+          else Send([](proto::WorkerMessage& m) { m.set_heartbeat(true); });
+          break;
+        case net::DealerChannel::Event::kReconnected:
+          SendHello();
+          break;
+        case net::DealerChannel::Event::kNone:
+          break;
       }
       if (options_.give_up.count() > 0 && now - last_contact_ > options_.give_up)
         return Unavailable("no word from the broker " + options_.broker + " for " +
                            std::to_string(options_.give_up.count()) + " ms; giving up");
-      if (now - last_heard_ > options_.broker_liveness) {
-        spdlog::warn("broker {} silent for {} ms; reconnecting", options_.broker,
-                     std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heard_).count());
-        Connect();
-      }
       // Run every batch that is due; find how long until the next one may be.
-      auto wait = std::chrono::duration_cast<std::chrono::microseconds>(next_heartbeat - Clock::now());
+      auto wait = std::chrono::duration_cast<std::chrono::microseconds>(channel_->UntilDue(Clock::now()));
       for (auto& [name, queue] : queues_) {
         while (!queue.empty()) {
           BatchDecision d = DecideBatch(options_.batching, static_cast<int>(queue.size()),
@@ -90,7 +94,7 @@ class Loop : public ServeLoop {
         spdlog::info("drained; goodbye");
         return Status::Ok();
       }
-      zmq::pollitem_t item{static_cast<void*>(*socket_), 0, ZMQ_POLLIN, 0};
+      zmq::pollitem_t item{static_cast<void*>(channel_->socket()), 0, ZMQ_POLLIN, 0};
       const long ms = std::max<long>(0, static_cast<long>((wait.count() + 999) / 1000));
       try {
         zmq::poll(&item, 1, std::chrono::milliseconds(std::min<long>(ms, 100)));
@@ -127,26 +131,12 @@ class Loop : public ServeLoop {
     return n;
   }
 
-  void Connect() {
-    socket_ = std::make_unique<zmq::socket_t>(net::SharedContext(), zmq::socket_type::dealer);
-    socket_->set(zmq::sockopt::linger, 1000);
-    socket_->set(zmq::sockopt::maxmsgsize, net::kMaxMessageBytes);
-    // With no broker connected a DEALER's send blocks forever; the loop must
-    // keep beating, draining and noticing the silence instead.
-    socket_->set(zmq::sockopt::sndtimeo, 200);
-    socket_->set(zmq::sockopt::routing_id, options_.worker_id);
-    if (Status s = net::MakeCurveClient(*socket_, options_.curve); !s.ok()) spdlog::error("{}", s.ToString());
-    socket_->connect(options_.broker);
-    last_heard_ = Clock::now();
-    SendHello();
-  }
-
   template <typename Fill>
   void Send(Fill fill) {
     proto::WorkerMessage m;
     m.set_token(options_.token);
     fill(m);
-    if (Status s = net::SendProto(*socket_, m, /*delimiter=*/true); !s.ok()) spdlog::warn("{}", s.ToString());
+    if (Status s = channel_->Send(m); !s.ok()) spdlog::warn("{}", s.ToString());
   }
 
   void SendHello() {
@@ -172,17 +162,28 @@ class Loop : public ServeLoop {
 
   Status Receive(bool* draining) {
     while (true) {
-      zmq::message_t delimiter, payload;
-      try {
-        if (!socket_->recv(delimiter, zmq::recv_flags::dontwait)) return Status::Ok();
-        if (delimiter.size() != 0 || !socket_->get(zmq::sockopt::rcvmore)) continue;  // not our framing
-        (void)socket_->recv(payload, zmq::recv_flags::none);
-      } catch (const zmq::error_t& e) {
-        return Unavailable(std::string("recv: ") + e.what());
+      auto message = channel_->Receive();
+      if (!message.ok()) {
+        if (message.status().code() == StatusCode::kUnavailable) return message.status();
+        spdlog::warn("from the broker: {}", message.status().message());
+        continue;
       }
-      last_heard_ = last_contact_ = Clock::now();
+      if (!message->has_value()) return Status::Ok();
+      last_contact_ = Clock::now();
       proto::BrokerMessage m;
-      if (!net::ParseProto(payload, &m).ok()) continue;
+      if (Status s = net::ParseProto((*message)->header, &m); !s.ok()) {
+        spdlog::warn("from the broker: {}", s.message());
+        continue;
+      }
+      if (m.kind_case() == proto::BrokerMessage::kRequest) {
+        const auto& payload = (*message)->payload;
+        if (Status s = proto::PutInput(m.mutable_request(), payload ? payload->data() : nullptr,
+                                       payload ? payload->size() : 0, payload.has_value());
+            !s.ok()) {
+          ReplyError(m.request(), s);
+          continue;
+        }
+      }
       switch (m.kind_case()) {
         case proto::BrokerMessage::kRequest:
           Accept(m.request());
@@ -200,7 +201,7 @@ class Loop : public ServeLoop {
           SendHello();
           break;
         default:
-          break;  // heartbeat: last_heard_ is enough
+          break;  // heartbeat: receiving it was the sign of life
       }
     }
   }
@@ -254,15 +255,14 @@ class Loop : public ServeLoop {
       reply->set_batch_size(static_cast<int>(batch.size()));
       reply->set_worker(options_.worker_id);
       messages[i].set_token(options_.token);
-      if (Status sent = net::SendProto(*socket_, messages[i], true); !sent.ok()) spdlog::warn("{}", sent.ToString());
+      if (Status sent = channel_->Send(messages[i]); !sent.ok()) spdlog::warn("{}", sent.ToString());
     }
   }
 
   ServeOptions options_;
   std::map<std::string, std::unique_ptr<ServedModel>> models_;
   std::map<std::string, std::deque<Pending>> queues_;
-  std::unique_ptr<zmq::socket_t> socket_;
-  Clock::time_point last_heard_;    // reset by reconnecting
+  std::unique_ptr<net::DealerChannel> channel_;
   Clock::time_point last_contact_;  // the broker's last message, ever
   int64_t beats_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "common/net/dealer_channel.h"
 #include "common/net/zmq_channel.h"
 #include "common/proto/job.pb.h"
 
@@ -44,12 +45,12 @@ std::optional<CoordinatorLink> CoordinatorLinkFromEnvironment() {
 
 CoordinatorReporter::CoordinatorReporter(CoordinatorLink link, ProgressReporter* inner, int world_size)
     : link_(std::move(link)), inner_(inner), world_size_(world_size) {
-  socket_ = std::make_unique<zmq::socket_t>(net::SharedContext(), zmq::socket_type::dealer);
-  socket_->set(zmq::sockopt::sndhwm, 1000);
-  socket_->set(zmq::sockopt::linger, 1000);
-  socket_->set(zmq::sockopt::immediate, 0);
-  if (Status s = net::MakeCurveClient(*socket_, link_.curve); !s.ok()) spdlog::error("{}", s.ToString());
-  socket_->connect(link_.endpoint);
+  // Never reconnects (liveness 0): ZeroMQ reconnects the TCP link by itself,
+  // and a fresh socket would drop the reports queued for the coordinator.
+  // Sends never wait (send_timeout 0): a full queue drops the report.
+  channel_ = std::make_unique<net::DealerChannel>(net::DealerOptions{
+      link_.endpoint, "", link_.curve, {link_.heartbeat_interval, std::chrono::milliseconds(0)},
+      std::chrono::milliseconds(0), /*send_high_water_mark=*/1000, std::chrono::milliseconds(1000)});
   heartbeat_ = std::thread([this] { HeartbeatLoop(); });
 }
 
@@ -61,7 +62,7 @@ CoordinatorReporter::~CoordinatorReporter() {
   stop_cv_.notify_all();
   heartbeat_.join();
   std::lock_guard<std::mutex> lock(mutex_);
-  socket_.reset();  // linger: pending reports get one second to leave
+  channel_.reset();  // linger: pending reports get one second to leave
 }
 
 void CoordinatorReporter::Send(proto::WorkerReport& report) {
@@ -73,33 +74,39 @@ void CoordinatorReporter::Send(proto::WorkerReport& report) {
   proto::Request request;
   request.set_token(link_.token);
   *request.mutable_report() = report;
-  std::string bytes = request.SerializeAsString();
   std::lock_guard<std::mutex> lock(mutex_);
-  try {
-    // Replies (acks or refusals) are read and dropped; a refusal is logged.
-    zmq::message_t frame;
-    while (socket_->recv(frame, zmq::recv_flags::dontwait)) {
-      if (frame.size() == 0) continue;
-      proto::Reply reply;
-      if (reply.ParseFromArray(frame.data(), static_cast<int>(frame.size())) && reply.code() != "OK")
-        spdlog::warn("coordinator refused a report: {} {}", reply.code(), reply.error());
-    }
-    socket_->send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-  } catch (const zmq::error_t& e) {
-    spdlog::debug("report to {} dropped: {}", link_.endpoint, e.what());
+  // Replies (acks or refusals) are read and dropped; a refusal is logged.
+  while (true) {
+    auto reply_frames = channel_->Receive();
+    if (!reply_frames.ok() && reply_frames.status().code() == StatusCode::kUnavailable) break;
+    if (!reply_frames.ok()) continue;  // malformed: consumed
+    if (!reply_frames->has_value()) break;
+    proto::Reply reply;
+    if (net::ParseProto((*reply_frames)->header, &reply).ok() && reply.code() != "OK")
+      spdlog::warn("coordinator refused a report: {} {}", reply.code(), reply.error());
   }
+  if (Status s = channel_->Send(request); !s.ok()) spdlog::debug("report to {} dropped: {}", link_.endpoint, s.message());
 }
 
 void CoordinatorReporter::HeartbeatLoop() {
   std::unique_lock<std::mutex> lock(stop_mutex_);
   while (!stop_) {
     lock.unlock();
-    proto::WorkerReport report;
-    report.set_heartbeat(true);
-    Send(report);
+    bool beat = false;
+    std::chrono::steady_clock::duration wait;
+    {
+      std::lock_guard<std::mutex> channel_lock(mutex_);
+      const auto now = std::chrono::steady_clock::now();
+      beat = channel_->Poll(now) == net::DealerChannel::Event::kBeat;
+      wait = channel_->UntilDue(now);
+    }
+    if (beat) {
+      proto::WorkerReport report;
+      report.set_heartbeat(true);
+      Send(report);
+    }
     lock.lock();
-    stop_cv_.wait_for(lock, link_.heartbeat_interval, [this] { return stop_; });
+    stop_cv_.wait_for(lock, wait, [this] { return stop_; });
   }
 }
 

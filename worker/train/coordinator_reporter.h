@@ -4,7 +4,8 @@
 // from a background thread every `heartbeat_interval` (also while the dataset
 // loads, before the first step). Sending never blocks training: while the
 // coordinator is away, reports queue up to a bound and the oldest are dropped
-// (the next report supersedes them). Every event is also passed to `inner`
+// (the next report supersedes them). The link is a net::DealerChannel, like
+// a serving worker's. Every event is also passed to `inner`
 // (the log). Thread-safe.
 #pragma once
 
@@ -20,8 +21,8 @@
 #include "common/net/curve.h"
 #include "worker/train/progress.h"
 
-namespace zmq {
-class socket_t;
+namespace chorus::net {
+class DealerChannel;
 }
 namespace chorus::proto {
 class WorkerReport;
@@ -59,8 +60,8 @@ class CoordinatorReporter : public ProgressReporter {
   CoordinatorLink link_;
   ProgressReporter* inner_;
   int world_size_;
-  std::mutex mutex_;  // guards socket_
-  std::unique_ptr<zmq::socket_t> socket_;
+  std::mutex mutex_;  // guards channel_
+  std::unique_ptr<net::DealerChannel> channel_;
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
