@@ -205,8 +205,7 @@ int Serve(CoordinatorConfig config) {
     broker = std::move(*bound);
     config.http.token = *token;
     config.http.credentials = &credentials;
-    config.http.broker_endpoint = broker->in_process_endpoint();  // the gateway is in this process
-    config.http.broker_curve = {curve.public_key, {}};
+    config.http.control_curve = {curve.public_key, {}};  // the gateway submits to the broker in process
     config.http.speakers = speakers->get();
     config.http.control_endpoint = endpoint;
     if (config.dashboard.enabled) {

@@ -1,6 +1,11 @@
 #include "coordinator/serving/broker.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -8,6 +13,7 @@
 
 #include "common/net/heartbeat.h"
 #include "common/net/zmq_channel.h"
+#include "common/proto/infer_frames.h"
 #include "coordinator/access.h"
 #include "coordinator/credentials.h"
 #include "coordinator/serving/serving_router.h"
@@ -36,8 +42,14 @@ void Histogram::Add(double s) {
 struct Broker::Impl {
   // What the router does not keep of a request: where its answer goes and
   // the bytes a worker gets.
+  // Where an answer goes: back along a client's routing frames, or to the
+  // callback of a request submitted in process.
+  struct Origin {
+    std::vector<std::string> route;
+    Done done;
+  };
   struct Pending {
-    std::vector<std::string> route;  // the client's routing frames
+    Origin origin;
     proto::BrokerMessage forward;    // the request's header as workers get it
     std::optional<zmq::message_t> input;  // the client's input frame, forwarded as it came
     std::string client_id;
@@ -63,20 +75,31 @@ struct Broker::Impl {
   std::set<std::string> expected;
   std::vector<std::string> drain_commands;
   std::vector<WorkerStatus> worker_status;
+  std::vector<std::pair<proto::InferRequest, Done>> submitted;  // in process, not yet taken
+  bool stopped = false;  // Run returned: Submit answers at once
+
+  int wake_fd = -1;  // an eventfd: Submit wakes Run's poll
 
   bool Expected(const std::string& model) const {
     std::lock_guard<std::mutex> lock(mutex);
     return expected.count(model) > 0;
   }
 
-  void SendToClient(const std::vector<std::string>& route, const std::string& client_id, const std::string& model,
-                    proto::InferReply reply, int attempts, Clock::time_point received) {
+  void Answer(const Origin& to, const std::string& client_id, const std::string& model, proto::InferReply reply,
+              int attempts, Clock::time_point received) {
     reply.set_id(client_id);
     reply.set_attempts(attempts);
     reply.set_broker_us(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received).count());
     if (reply.model().empty()) reply.set_model(model);
-    if (Status s = net::SendRouted(*clients, route, reply); !s.ok())
+    Count(model, reply);
+    if (to.done) {
+      to.done(std::move(reply));
+    } else if (Status s = net::SendRouted(*clients, to.route, reply); !s.ok()) {
       spdlog::warn("broker: reply to a client failed: {}", s.message());
+    }
+  }
+
+  void Count(const std::string& model, const proto::InferReply& reply) {
     std::lock_guard<std::mutex> lock(mutex);
     // Refusals for models nobody serves are counted under one label, so bad
     // requests cannot grow the metrics without bound.
@@ -105,8 +128,8 @@ struct Broker::Impl {
   }
 
   // Refusal before the request was queued.
-  void Refuse(const std::vector<std::string>& route, const proto::InferRequest& in, const Status& s) {
-    SendToClient(route, in.id(), in.model(), ServingRouter::ErrorReply(s), 0, Clock::now());
+  void Refuse(const Origin& to, const proto::InferRequest& in, const Status& s) {
+    Answer(to, in.id(), in.model(), ServingRouter::ErrorReply(s), 0, Clock::now());
   }
 
   void OnClient() {
@@ -114,39 +137,64 @@ struct Broker::Impl {
       auto message = net::ReceiveRouted(*clients);
       if (!message.ok()) continue;
       if (!message->has_value()) return;
-      std::vector<std::string> route;
-      for (auto& f : (*message)->route) route.push_back(f.to_string());
+      Origin origin;
+      for (auto& f : (*message)->route) origin.route.push_back(f.to_string());
       proto::InferRequest in;
       if (Status s = net::ParseProto((*message)->header, &in); !s.ok()) {
-        Refuse(route, in, s);
+        Refuse(origin, in, s);
         continue;
       }
-      std::optional<zmq::message_t>& input = (*message)->payload;
-      if ((in.input_frame() != proto::INPUT_IN_MESSAGE) != input.has_value()) {
-        Refuse(route, in, InvalidArgument(input ? "an input frame came with a request that does not name it (input_frame)"
-                                                : "the request names an input frame but none came after it"));
-        continue;
-      }
-      if (Status s = Authorize(in.token(), Action::kInfer, in.model()); !s.ok()) {
-        Refuse(route, in, s);
-        continue;
-      }
-      auto seq = router.Submit(in.model(), in.version(), in.timeout_ms(), Expected(in.model()), Clock::now());
-      if (!seq.ok()) {
-        Refuse(route, in, seq.status());
-        continue;
-      }
-      Pending& p = pending[*seq];
-      p.route = std::move(route);
-      p.client_id = in.id();
-      p.model = in.model();
-      // Workers get the header with the broker's id for it and no token, and
-      // the client's input frame as it came (shared with ZeroMQ, not copied).
-      in.set_id(std::to_string(*seq));
-      in.clear_token();
-      *p.forward.mutable_request() = std::move(in);
-      p.input = std::move(input);
+      Accept(std::move(origin), std::move(in), std::move((*message)->payload));
     }
+  }
+
+  // Requests submitted in process: their input becomes the frame workers
+  // get, handed to ZeroMQ without a copy.
+  void OnSubmitted() {
+    uint64_t count;
+    (void)!read(wake_fd, &count, sizeof count);
+    std::vector<std::pair<proto::InferRequest, Done>> taken;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      taken.swap(submitted);
+    }
+    for (auto& [in, done] : taken) {
+      std::optional<zmq::message_t> input;
+      if (in.input_case() != proto::InferRequest::INPUT_NOT_SET) {
+        auto* bytes = new std::string(proto::TakeInput(&in));
+        input.emplace(bytes->data(), bytes->size(),
+                      [](void*, void* owner) { delete static_cast<std::string*>(owner); }, bytes);
+      }
+      Accept(Origin{{}, std::move(done)}, std::move(in), std::move(input));
+    }
+  }
+
+  // One request, from a client or from this process: checked, then queued.
+  void Accept(Origin origin, proto::InferRequest in, std::optional<zmq::message_t> input) {
+    if ((in.input_frame() != proto::INPUT_IN_MESSAGE) != input.has_value()) {
+      Refuse(origin, in, InvalidArgument(input ? "an input frame came with a request that does not name it (input_frame)"
+                                               : "the request names an input frame but none came after it"));
+      return;
+    }
+    if (Status s = Authorize(in.token(), Action::kInfer, in.model()); !s.ok()) {
+      Refuse(origin, in, s);
+      return;
+    }
+    auto seq = router.Submit(in.model(), in.version(), in.timeout_ms(), Expected(in.model()), Clock::now());
+    if (!seq.ok()) {
+      Refuse(origin, in, seq.status());
+      return;
+    }
+    Pending& p = pending[*seq];
+    p.origin = std::move(origin);
+    p.client_id = in.id();
+    p.model = in.model();
+    // Workers get the header with the broker's id for it and no token, and
+    // the input frame as it came (shared with ZeroMQ, not copied).
+    in.set_id(std::to_string(*seq));
+    in.clear_token();
+    *p.forward.mutable_request() = std::move(in);
+    p.input = std::move(input);
   }
 
   void OnWorker() {
@@ -210,8 +258,7 @@ struct Broker::Impl {
     for (auto& a : out.answers) {
       auto p = pending.find(a.seq);
       if (p == pending.end()) continue;
-      SendToClient(p->second.route, p->second.client_id, p->second.model, std::move(a.reply), a.attempts,
-                   a.received);
+      Answer(p->second.origin, p->second.client_id, p->second.model, std::move(a.reply), a.attempts, a.received);
       pending.erase(p);
     }
   }
@@ -267,7 +314,9 @@ struct Broker::Impl {
 };
 
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Broker::~Broker() = default;
+Broker::~Broker() {
+  if (impl_->wake_fd >= 0) close(impl_->wake_fd);
+}
 
 Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   if (!options.credentials) return InvalidArgument("the broker needs credentials to check tokens");
@@ -279,15 +328,9 @@ Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   ASSIGN_OR_RETURN(impl->workers,
                    net::BindRouter(options.worker_listen, &worker_endpoint,
                                    {kHighWaterMark, options.advertise, options.curve, kWorkerDomain}));
-  static std::atomic<int> brokers{0};
-  const std::string in_process = "inproc://chorus-broker-clients-" + std::to_string(brokers++);
-  try {
-    impl->clients->bind(in_process);
-  } catch (const zmq::error_t& e) {
-    return Unavailable("cannot bind " + in_process + ": " + e.what());
-  }
+  impl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (impl->wake_fd < 0) return Internal(std::string("eventfd: ") + std::strerror(errno));
   std::unique_ptr<Broker> broker(new Broker(std::move(impl)));
-  broker->in_process_endpoint_ = in_process;
   broker->client_endpoint_ = client_endpoint;
   broker->worker_endpoint_ = worker_endpoint;
   broker->curve_server_key_ = broker->impl_->options.curve.public_key;
@@ -300,15 +343,17 @@ void Broker::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     b.Commands();
     zmq::pollitem_t items[] = {{static_cast<void*>(*b.clients), 0, ZMQ_POLLIN, 0},
-                               {static_cast<void*>(*b.workers), 0, ZMQ_POLLIN, 0}};
+                               {static_cast<void*>(*b.workers), 0, ZMQ_POLLIN, 0},
+                               {nullptr, b.wake_fd, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(20));
+      zmq::poll(items, 3, std::chrono::milliseconds(20));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) spdlog::error("broker poll: {}", e.what());
       continue;
     }
     if (items[1].revents & ZMQ_POLLIN) b.OnWorker();
     if (items[0].revents & ZMQ_POLLIN) b.OnClient();
+    if (items[2].revents & ZMQ_POLLIN) b.OnSubmitted();
     const auto now = Clock::now();
     if (now >= next_sweep) {  // deadlines and liveness to 5 ms
       b.router.Tick(now);
@@ -327,6 +372,31 @@ void Broker::Run(const std::atomic<bool>& stop) {
       next_publish = now + std::chrono::milliseconds(10);
     }
   }
+  // Requests from this process get an answer whatever happens to the rest.
+  std::vector<std::pair<proto::InferRequest, Done>> left;
+  {
+    std::lock_guard<std::mutex> lock(b.mutex);
+    b.stopped = true;
+    left.swap(b.submitted);
+  }
+  const proto::InferReply stopped = ServingRouter::ErrorReply(Unavailable("the broker stopped"));
+  for (auto& [in, done] : left) done(stopped);
+  for (auto& [seq, p] : b.pending)
+    if (p.origin.done) p.origin.done(stopped);
+  b.pending.clear();
+}
+
+void Broker::Submit(proto::InferRequest request, Done done) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (!impl_->stopped) {
+      impl_->submitted.emplace_back(std::move(request), std::move(done));
+      const uint64_t one = 1;
+      (void)!write(impl_->wake_fd, &one, sizeof one);
+      return;
+    }
+  }
+  done(ServingRouter::ErrorReply(Unavailable("the broker stopped")));
 }
 
 BrokerSnapshot Broker::Snapshot() const {

@@ -20,13 +20,14 @@
 // socket shell: tokens, the framing (common/net: a small header, and the
 // input frame forwarded to the worker as the client sent it), heartbeats
 // (net::Heartbeat), statistics.
-// Run() owns the sockets and runs on one thread; Snapshot(), Drain() and
-// Expect() may be called from any thread.
+// Run() owns the sockets and runs on one thread; Submit(), Snapshot(),
+// Drain() and Expect() may be called from any thread.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -106,14 +107,19 @@ class Broker {
 
   const std::string& client_endpoint() const { return client_endpoint_; }
   const std::string& worker_endpoint() const { return worker_endpoint_; }
-  // The client socket's endpoint inside this process (inproc://): the
-  // gateway's, with no TCP, no copy through the kernel and no CURVE (requests
-  // carry their tokens, checked as on client_endpoint).
-  const std::string& in_process_endpoint() const { return in_process_endpoint_; }
   // The public key of its CURVE sockets ("" : no CURVE).
   const std::string& curve_server_key() const { return curve_server_key_; }
 
   void Run(const std::atomic<bool>& stop);
+
+  // A request from this process (the gateway): checked and routed like one
+  // from the client socket (its token, its model, the queue bound, its
+  // deadline), with no socket and no serialization; its input goes to the
+  // worker as a frame without a copy. `done` gets the one answer, on the
+  // broker's thread (keep it short); a request submitted after Run returned
+  // is answered UNAVAILABLE at once. Any thread.
+  using Done = std::function<void(proto::InferReply)>;
+  void Submit(proto::InferRequest request, Done done);
 
   BrokerSnapshot Snapshot() const;
   // Asks a worker to finish its requests and leave; no new request goes to it.
@@ -126,7 +132,7 @@ class Broker {
   struct Impl;
   explicit Broker(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  std::string client_endpoint_, worker_endpoint_, in_process_endpoint_, curve_server_key_;
+  std::string client_endpoint_, worker_endpoint_, curve_server_key_;
 };
 
 }  // namespace chorus::coordinator

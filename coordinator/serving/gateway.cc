@@ -1,6 +1,7 @@
 #include "coordinator/serving/gateway.h"
 
 #include <algorithm>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -9,8 +10,6 @@
 
 #include "common/net/http_server.h"
 #include "common/net/multipart.h"
-#include "common/net/rpc_client.h"
-#include "common/proto/infer_frames.h"
 #include "common/proto/serve.pb.h"
 #include "common/tasks/outputs.h"
 #include "coordinator/control_client.h"
@@ -120,21 +119,20 @@ struct Gateway::Impl {
     res.Set(Dump(*body), "application/json");
   }
 
-  // Sends `r` to the broker on this thread's client socket (the deadline: the request's, or the default).
+  // Submits `r` to the broker in process and waits for its answer (the
+  // deadline: the request's, or the default; the broker answers by then).
   Status CallBroker(proto::InferRequest& r, proto::InferReply* reply) {
     const int64_t timeout = r.timeout_ms() > 0 ? r.timeout_ms() : options.timeout.count();
     r.set_timeout_ms(timeout);
-    thread_local std::unique_ptr<net::RpcClient> client;
-    const std::string input = proto::TakeInput(&r);
-    return ThreadClient(client, {options.broker_endpoint, std::chrono::milliseconds(timeout + 2000), options.broker_curve})
-        .Call(r, reply, &input);
-  }
-
-  // The calling thread's client of `endpoint`, kept in `slot` (a thread_local
-  // of the caller's), made on first use: REQ sockets belong to one thread.
-  static net::RpcClient& ThreadClient(std::unique_ptr<net::RpcClient>& slot, const net::RpcClientOptions& options) {
-    if (!slot || slot->endpoint() != options.endpoint) slot = std::make_unique<net::RpcClient>(options);
-    return *slot;
+    auto answer = std::make_shared<std::promise<proto::InferReply>>();
+    std::future<proto::InferReply> answered = answer->get_future();
+    broker->Submit(std::move(r), [answer](proto::InferReply a) { answer->set_value(std::move(a)); });
+    // The broker answers every request by its deadline; the margin only
+    // covers a broker that has stopped turning.
+    if (answered.wait_for(std::chrono::milliseconds(timeout + 2000)) != std::future_status::ready)
+      return Unavailable("no answer from the broker within " + std::to_string(timeout + 2000) + " ms");
+    *reply = answered.get();
+    return Status::Ok();
   }
 
   // ---- the model repository extension ----
@@ -143,7 +141,7 @@ struct Gateway::Impl {
   // this thread's client socket, with the caller's own token: the job API
   // checks its role again and audits the action as the caller's.
   Result<proto::Reply> Control(const std::string& caller_token, const proto::Request& request) {
-    return ControlClient(options.control_endpoint, caller_token, options.broker_curve).Call(request);
+    return ControlClient(options.control_endpoint, caller_token, options.control_curve).Call(request);
   }
 
   void Repository(const net::HttpRequest& req, net::HttpResponse& res, const std::string& action) {

@@ -27,10 +27,9 @@
 // may infer on that model, repository index the serving view, load/unload
 // admin. Errors are JSON {"error": "..."} with
 // 400/401/403/404/409/413/429 (+Retry-After)/431/503/504.
-// Requests go to the broker over its client socket (in the coordinator, its
-// in-process endpoint: Broker::in_process_endpoint), one REQ socket per
-// handler thread (GatewayOptions::threads of them; max_queued more wait, then
-// 429). An infer's deadline counts from its arrival: one that waited past it
+// Requests go to the broker in process (Broker::Submit: no socket, no
+// serialization), each waited on by a handler thread (GatewayOptions::threads
+// of them; max_queued more wait, then 429). An infer's deadline counts from its arrival: one that waited past it
 // for a thread is answered 504 without reaching the broker. Health, /v2 and
 // /metrics answer on the I/O thread, whatever the load. A body is read only
 // after its request's token passed. Start() listens on threads of its own;
@@ -58,8 +57,7 @@ struct GatewayOptions {
   int port = 8000;  // 0: any free port
   std::string token;             // the gateway's own (admin) token, for the broker (control requests carry the caller's)
   const Credentials* credentials = nullptr;  // required: checks the clients' bearer tokens
-  std::string broker_endpoint;  // the broker's client endpoint
-  net::CurveClient broker_curve;  // enabled: the broker's sockets speak CURVE (also the control endpoint's)
+  net::CurveClient control_curve;  // enabled: the control endpoint speaks CURVE
   size_t max_body_bytes = 16 << 20;
   size_t threads = 128;     // requests handled at once (each may wait on the broker)
   size_t max_queued = 1024;  // complete requests waiting for a thread; then 429

@@ -150,7 +150,6 @@ class ServingTest : public ::testing::Test {
     go.port = 0;
     go.token = kToken;
     go.credentials = &credentials_;
-    go.broker_endpoint = broker_->client_endpoint();
     return go;
   }
   // A DEALER on the broker's worker socket that has said hello for the
@@ -700,6 +699,51 @@ TEST_F(ServingTest, AnInputFrameThatItsHeaderDoesNotNameOrThatDoesNotParseIsRefu
   ASSERT_TRUE(client.Call(Tone(2), &reply).ok());
   EXPECT_EQ(reply.code(), "OK") << reply.error();
   EXPECT_EQ(Call(Tone(1)).code(), "OK");
+}
+
+TEST_F(ServingTest, ARequestSubmittedInProcessIsCheckedAndRoutedLikeOneFromTheSocket) {
+  StartBroker();
+  StartWorker("w1");
+  WaitForWorkers(1);
+  auto submit = [&](proto::InferRequest r) {
+    auto answer = std::make_shared<std::promise<proto::InferReply>>();
+    auto answered = answer->get_future();
+    broker_->Submit(std::move(r), [answer](proto::InferReply a) { answer->set_value(std::move(a)); });
+    EXPECT_EQ(answered.wait_for(5s), std::future_status::ready);
+    return answered.get();
+  };
+  proto::InferRequest r = Tone(2);
+  r.set_id("mine");
+  proto::InferReply ok = submit(r);
+  EXPECT_EQ(ok.code(), "OK") << ok.error();
+  EXPECT_EQ(ok.id(), "mine");
+  EXPECT_EQ(ok.worker(), "w1");
+  // The same answer as through the socket, for the same input.
+  proto::InferReply socket = Call(Tone(2));
+  ASSERT_EQ(socket.outputs_size(), ok.outputs_size());
+  for (int i = 0; i < ok.outputs_size(); ++i) {
+    EXPECT_EQ(socket.outputs(i).fp32_size(), ok.outputs(i).fp32_size());
+    EXPECT_EQ(socket.outputs(i).bytes().size(), ok.outputs(i).bytes().size());
+    for (int j = 0; j < ok.outputs(i).bytes_size(); ++j) EXPECT_EQ(socket.outputs(i).bytes(j), ok.outputs(i).bytes(j));
+  }
+  r.set_token("not a token");
+  EXPECT_EQ(submit(r).code(), "UNAUTHENTICATED");
+  r.set_token(kToken);
+  r.set_model("nobody-serves-this");
+  EXPECT_EQ(submit(r).code(), "NOT_FOUND");
+  // A broker that stopped answers at once, and so do requests it held.
+  coordinator::BrokerOptions o;
+  o.credentials = &credentials_;
+  auto other = coordinator::Broker::Bind(o).value();
+  std::atomic<bool> stop_other{false};
+  std::thread run([&] { other->Run(stop_other); });
+  stop_other = true;
+  run.join();
+  auto answer = std::make_shared<std::promise<proto::InferReply>>();
+  auto answered = answer->get_future();
+  other->Submit(Tone(1), [answer](proto::InferReply a) { answer->set_value(std::move(a)); });
+  ASSERT_EQ(answered.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(answered.get().code(), "UNAVAILABLE");
 }
 
 TEST_F(ServingTest, AWorkerWhoseBrokerIsGoneGivesUp) {
