@@ -1,7 +1,8 @@
 // ServeLoop: the body of `chorus-worker serve`. One thread does everything:
-// it keeps a DEALER connection to the broker (hello with the models it
+// it keeps a net::DealerChannel to the broker (hello with the models it
 // serves and its capacity, heartbeats both ways, reconnect when the broker
-// falls silent), prepares each request's input as it arrives, queues it per
+// falls silent; each request's input arrives as a frame of its own beside
+// its header), prepares each request's input as it arrives, queues it per
 // model, and runs batches when the batching policy says so, replying with
 // top-k labels and the time spent queued and computing. A drain request (or
 // the stop flag) finishes what is queued, says goodbye and returns.
