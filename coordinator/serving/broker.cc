@@ -40,14 +40,14 @@ void Histogram::Add(double s) {
 }
 
 struct Broker::Impl {
-  // What the router does not keep of a request: where its answer goes and
-  // the bytes a worker gets.
   // Where an answer goes: back along a client's routing frames, or to the
   // callback of a request submitted in process.
   struct Origin {
     std::vector<std::string> route;
     Done done;
   };
+  // What the router does not keep of a request: where its answer goes and
+  // what a worker gets.
   struct Pending {
     Origin origin;
     proto::BrokerMessage forward;    // the request's header as workers get it
