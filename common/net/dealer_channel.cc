@@ -28,7 +28,9 @@ Status DealerChannel::Send(const google::protobuf::MessageLite& header, zmq::mes
 
 Result<std::optional<DealtMessage>> DealerChannel::Receive() {
   auto message = ReceiveDealt(*socket_);
-  if (!message.ok() || message->has_value()) heartbeat_.Heard(Clock::now());
+  // A message, even a malformed one, is a sign of life; a failing socket is not.
+  const bool heard = message.ok() ? message->has_value() : message.status().code() == StatusCode::kInvalidArgument;
+  if (heard) heartbeat_.Heard(Clock::now());
   return message;
 }
 
