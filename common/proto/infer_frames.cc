@@ -27,14 +27,20 @@ std::string TakeInput(InferRequest* request) {
   return bytes;
 }
 
+Status CheckInputFrame(const InferRequest& header, bool has_frame) {
+  const InputFrame kind = header.input_frame();
+  if (kind == INPUT_IN_MESSAGE && has_frame)
+    return InvalidArgument("an input frame came with a request that does not name it: a request with an input frame "
+                           "must say how to read it (input_frame)");
+  if (kind != INPUT_IN_MESSAGE && !has_frame)
+    return InvalidArgument("the request names an input frame (" + InputFrame_Name(kind) + ") but none came after it");
+  return Status::Ok();
+}
+
 Status PutInput(InferRequest* request, const void* frame, size_t size, bool has_frame) {
+  RETURN_IF_ERROR(CheckInputFrame(*request, has_frame));
   const InputFrame kind = request->input_frame();
-  if (kind == INPUT_IN_MESSAGE) {
-    if (has_frame) return InvalidArgument("a request with an input frame must say how to read it (input_frame)");
-    return Status::Ok();
-  }
-  if (!has_frame) return InvalidArgument("the request names an input frame (" + InputFrame_Name(kind) +
-                                         ") but none came after it");
+  if (kind == INPUT_IN_MESSAGE) return Status::Ok();
   if (request->input_case() != InferRequest::INPUT_NOT_SET)
     return InvalidArgument("the request has its input both in the message and in a frame");
   if (size > static_cast<size_t>(INT32_MAX)) return InvalidArgument("the input frame is over 2 GiB");

@@ -23,6 +23,11 @@ namespace chorus::proto {
 
 std::string TakeInput(InferRequest* request);
 
+// Whether a header and the presence of an input frame agree: a frame comes
+// exactly when the header names one. PutInput checks it too; the broker
+// checks it alone, since it forwards the frame unread.
+Status CheckInputFrame(const InferRequest& header, bool has_frame);
+
 // `has_frame` false: the request came without an input frame.
 Status PutInput(InferRequest* request, const void* frame, size_t size, bool has_frame);
 

@@ -29,6 +29,9 @@ constexpr int kHighWaterMark = 100000;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// The answer to a request submitted in process once Run has returned.
+proto::InferReply StoppedReply() { return ServingRouter::ErrorReply(Unavailable("the broker stopped")); }
+
 }  // namespace
 
 void Histogram::Add(double s) {
@@ -171,9 +174,8 @@ struct Broker::Impl {
 
   // One request, from a client or from this process: checked, then queued.
   void Accept(Origin origin, proto::InferRequest in, std::optional<zmq::message_t> input) {
-    if ((in.input_frame() != proto::INPUT_IN_MESSAGE) != input.has_value()) {
-      Refuse(origin, in, InvalidArgument(input ? "an input frame came with a request that does not name it (input_frame)"
-                                               : "the request names an input frame but none came after it"));
+    if (Status s = proto::CheckInputFrame(in, input.has_value()); !s.ok()) {
+      Refuse(origin, in, s);
       return;
     }
     if (Status s = Authorize(in.token(), Action::kInfer, in.model()); !s.ok()) {
@@ -379,7 +381,7 @@ void Broker::Run(const std::atomic<bool>& stop) {
     b.stopped = true;
     left.swap(b.submitted);
   }
-  const proto::InferReply stopped = ServingRouter::ErrorReply(Unavailable("the broker stopped"));
+  const proto::InferReply stopped = StoppedReply();
   for (auto& [in, done] : left) done(stopped);
   for (auto& [seq, p] : b.pending)
     if (p.origin.done) p.origin.done(stopped);
@@ -396,7 +398,7 @@ void Broker::Submit(proto::InferRequest request, Done done) {
       return;
     }
   }
-  done(ServingRouter::ErrorReply(Unavailable("the broker stopped")));
+  done(StoppedReply());
 }
 
 BrokerSnapshot Broker::Snapshot() const {

@@ -109,7 +109,7 @@ struct Gateway::Impl {
                                std::chrono::steady_clock::now() - req.arrived).count();
     if (waited >= timeout)
       return JsonError(res, 504, "the request waited " + std::to_string(waited) + " ms for the gateway, past its " +
-                                 std::to_string(timeout) + " ms deadline");
+                                     std::to_string(timeout) + " ms deadline");
     r.set_timeout_ms(timeout - waited);
     proto::InferReply reply;
     if (Status s = CallBroker(r, &reply); !s.ok()) return JsonError(res, 503, "broker: " + s.message());

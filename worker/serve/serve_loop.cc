@@ -175,19 +175,15 @@ class Loop : public ServeLoop {
         spdlog::warn("from the broker: {}", s.message());
         continue;
       }
-      if (m.kind_case() == proto::BrokerMessage::kRequest) {
-        const auto& payload = (*message)->payload;
-        if (Status s = proto::PutInput(m.mutable_request(), payload ? payload->data() : nullptr,
-                                       payload ? payload->size() : 0, payload.has_value());
-            !s.ok()) {
-          ReplyError(m.request(), s);
-          continue;
-        }
-      }
       switch (m.kind_case()) {
-        case proto::BrokerMessage::kRequest:
-          Accept(m.request());
+        case proto::BrokerMessage::kRequest: {
+          const auto& payload = (*message)->payload;
+          Status s = proto::PutInput(m.mutable_request(), payload ? payload->data() : nullptr,
+                                     payload ? payload->size() : 0, payload.has_value());
+          if (s.ok()) Accept(m.request());
+          else ReplyError(m.request(), s);
           break;
+        }
         case proto::BrokerMessage::kDrain:
           spdlog::info("the broker asked to drain");
           *draining = true;

@@ -5,7 +5,6 @@
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
-#include <zmq.hpp>
 
 #include "common/net/dealer_channel.h"
 #include "common/net/zmq_channel.h"
