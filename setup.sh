@@ -21,6 +21,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libboost1.81-dev libmicrohttpd-dev libsimdjson-dev
   gnuplot-nox chromium hey
+  libpqxx-dev postgresql
 )
 # Node.js runs the voice-activity benchmark's anchor (Silero VAD on
 # onnxruntime-node, bench/vad_anchor); a machine that already has node and npm

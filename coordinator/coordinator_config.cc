@@ -5,6 +5,7 @@
 
 #include "common/config/yaml_reader.h"
 #include "common/net/zmq_channel.h"
+#include "coordinator/client/store_location.h"
 
 namespace chorus::coordinator {
 
@@ -21,6 +22,15 @@ std::string DefaultWorker() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
   return ec ? "chorus-worker" : (self.parent_path() / "chorus-worker").string();
+}
+
+// tcp://HOST:PORT with a port other than 0.
+bool FixedTcpEndpoint(const std::string& e) {
+  if (e.rfind("tcp://", 0) != 0) return false;
+  const size_t colon = e.rfind(':');
+  const std::string port = e.substr(colon + 1);
+  return colon > 6 && !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+         std::atoi(port.c_str()) > 0 && std::atoi(port.c_str()) < 65536;
 }
 
 }  // namespace
@@ -49,6 +59,9 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     root.Check(c.advertise.find_first_of(" \t/:[]") == std::string::npos, "advertise",
                "must be a host name or IPv4 address (no scheme, port or spaces), e.g. 198.18.0.1");
     root.Get("state_dir", &c.state_dir);
+    root.Get("job_store", &c.job_store);
+    root.Check(c.job_store.empty() || IsPostgresUri(c.job_store), "job_store",
+               "must be empty (SQLite in state_dir) or a postgresql:// URI");
     root.Get("curve", &c.curve);
     if (c.curve == "true") c.curve = "on";
     if (c.curve == "false") c.curve = "off";
@@ -187,6 +200,30 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     dashboard.Get("sample_ms", &sample_ms);
     dashboard.Check(sample_ms >= 100 && sample_ms <= 60000, "sample_ms", "must be in [100, 60000]");
     c.dashboard.sample_interval = std::chrono::milliseconds(std::clamp<int64_t>(sample_ms, 100, 60000));
+    if (root.Has("peer")) {
+      config::ConfigNode peer = root.Child("peer");
+      peer.Get("listen", &c.peer.listen);
+      peer.Get("client_listen", &c.peer.client_listen);
+      peer.Get("worker_listen", &c.peer.worker_listen);
+      peer.Get("http", &c.peer.http);
+      // Clients hold both addresses for good: none may be "any free port".
+      for (auto [key, value] : {std::pair<const char*, const std::string*>{"listen", &c.peer.listen},
+                                {"client_listen", &c.peer.client_listen},
+                                {"worker_listen", &c.peer.worker_listen}})
+        peer.Check(FixedTcpEndpoint(*value) && value->find("://0.0.0.0:") == std::string::npos &&
+                       value->find("://*:") == std::string::npos,
+                   key,
+                   "must be the peer's tcp://HOST:PORT as clients reach it (a fixed port, no wildcard)");
+      peer.Check(c.peer.http.empty() || c.peer.http.rfind("http://", 0) == 0 || c.peer.http.rfind("https://", 0) == 0,
+                 "http", "must be the peer's gateway URL, http(s)://HOST:PORT");
+      peer.Check(IsPostgresUri(c.job_store), "listen",
+                 "a peer needs a shared job store: set job_store to a postgresql:// URI");
+      for (auto [key, value] : {std::pair<const char*, const std::string*>{"listen", &c.listen},
+                                {"serving.client_listen", &c.broker.client_listen},
+                                {"serving.worker_listen", &c.broker.worker_listen}})
+        peer.Check(FixedTcpEndpoint(*value), key,
+                   std::string("with a peer, this coordinator's ") + key + " needs a fixed tcp:// port too");
+    }
     root.Check(c.scheduler.default_launcher == "local" || c.scheduler.default_launcher == "slurm",
                "default_launcher", "must be local or slurm");
     RETURN_IF_ERROR(reader.Finish());

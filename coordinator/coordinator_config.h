@@ -23,6 +23,17 @@ struct CoordinatorConfig {
   // the workers' --broker. "": 127.0.0.1 (one host).
   std::string advertise;
   std::string state_dir = "runs/coordinator";
+  // The job store: "" : SQLite STATE_DIR/jobs.db (one coordinator); a
+  // postgresql:// URI: PostgreSQL, which an active/standby pair shares.
+  std::string job_store;
+  // The other coordinator of an active/standby pair (same job_store, same
+  // state_dir on a shared file system or host), as clients reach it: its job
+  // socket, broker sockets and HTTP gateway. Clients, ranks and workers are
+  // given both addresses and follow whichever is active. Empty: no peer.
+  struct Peer {
+    std::string listen, client_listen, worker_listen, http;
+    bool enabled() const { return !listen.empty(); }
+  } peer;
   // The unprivileged user jobs' ranks and serving workers run as when the
   // coordinator runs as root ("" : as the coordinator). Resolved into
   // local.run_as and slurm.run_as.

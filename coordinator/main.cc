@@ -2,7 +2,12 @@
 // and answers the `chorus` CLI. See configs/coordinator.yaml.
 // Stopping it (SIGINT/SIGTERM, or kill -9) leaves running jobs running; the
 // next coordinator started on the same state directory re-attaches to them.
-// Exit codes: 0 stopped by a signal, 1 could not start, 2 bad usage or config.
+// With a PostgreSQL job store two coordinators can share it as an
+// active/standby pair: each first waits for the lease (leader_lease.h), and
+// only the holder binds its sockets and acts; the other takes over when it
+// ends, re-attaching its jobs and adopting its serving workers.
+// Exit codes: 0 stopped by a signal, 1 could not start, 2 bad usage or config,
+// 3 lost the lease (another coordinator may be active now).
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -21,11 +26,13 @@
 #include <spdlog/spdlog.h>
 
 #include "common/net/curve.h"
+#include "common/net/endpoints.h"
 #include "common/net/zmq_channel.h"
 #include "common/util/fs.h"
 #include "common/util/logging.h"
 #include "coordinator/audit_log.h"
 #include "coordinator/control_client.h"
+#include "coordinator/client/store_location.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/credentials.h"
 #include "coordinator/dashboard.h"
@@ -38,6 +45,7 @@
 #include "coordinator/serving/speaker_registry.h"
 #include "coordinator/token.h"
 #include "coordinator/training/job_store.h"
+#include "coordinator/training/leader_lease.h"
 #include "coordinator/training/local_launcher.h"
 #include "coordinator/training/scheduler.h"
 #include "coordinator/training/slurm_launcher.h"
@@ -103,6 +111,45 @@ void AddCurveEnvironment(const std::string& server_key, const net::CurveKeys& ow
   (*env)["CHORUS_CURVE_SECRET_KEY"] = own.secret_key;
 }
 
+// With a shared (PostgreSQL) store: blocks until this process holds the
+// coordinator lease, trying every 100 ms. nullptr when stopped by a signal first.
+Result<std::unique_ptr<LeaderLease>> BecomeActive(const std::string& uri) {
+  ASSIGN_OR_RETURN(std::unique_ptr<LeaderLease> lease, LeaderLease::Connect(uri));
+  const auto start = std::chrono::steady_clock::now();
+  bool said = false;
+  while (!g_stop) {
+    ASSIGN_OR_RETURN(bool held, lease->TryAcquire());
+    if (held) {
+      if (said)
+        spdlog::info("taking over as the active coordinator ({} ms after standing by)",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+                         .count());
+      return lease;
+    }
+    if (!said) spdlog::info("standby: another coordinator is active; taking over when it stops");
+    said = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::unique_ptr<LeaderLease>();
+}
+
+// The state directory's lock: one coordinator per directory. A standby that
+// just won the lease waits a moment for the old active's process to end.
+Result<int> LockStateDir(const std::string& state_dir, bool wait) {
+  const std::string lock_path = state_dir + "/coordinator.lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError(lock_path + ": " + std::strerror(errno));
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(wait ? 10 : 0);
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (std::chrono::steady_clock::now() >= give_up) {
+      close(fd);
+      return Unavailable("another coordinator already uses " + state_dir + " (lock " + lock_path + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return fd;
+}
+
 int Serve(CoordinatorConfig config) {
   // The job store, job files, logs and checkpoints are the users' business:
   // everything the coordinator and the processes it starts write is theirs
@@ -118,16 +165,27 @@ int Serve(CoordinatorConfig config) {
     spdlog::error("{}", s.ToString());
     return 1;
   }
-  // One coordinator per state directory.
-  const std::string lock_path = config.state_dir + "/coordinator.lock";
-  int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    spdlog::error("another coordinator already uses {} (lock {})", config.state_dir, lock_path);
+  const bool shared_store = IsPostgresUri(config.job_store);
+  std::unique_ptr<LeaderLease> lease;
+  if (shared_store) {
+    auto active = BecomeActive(config.job_store);
+    if (!active.ok()) {
+      spdlog::error("{}", active.status().ToString());
+      return 1;
+    }
+    if (!*active) return 0;  // stopped while standing by
+    lease = std::move(*active);
+  }
+  auto lock_fd = LockStateDir(config.state_dir, shared_store);
+  if (!lock_fd.ok()) {
+    spdlog::error("{}", lock_fd.status().ToString());
     return 1;
   }
   auto token = LoadOrCreateToken(config.token, config.state_dir);
-  auto store = JobStore::Open(config.state_dir + "/jobs.db");
-  auto speakers = SpeakerRegistry::Open(config.state_dir + "/jobs.db");  // the same file, its own connection
+  auto store = JobStore::Open(shared_store ? config.job_store : config.state_dir + "/jobs.db");
+  // Enrolled speakers stay in SQLite beside the state: with SQLite jobs, the
+  // same file (its own connection).
+  auto speakers = SpeakerRegistry::Open(config.state_dir + (shared_store ? "/speakers.db" : "/jobs.db"));
   for (const Status& s : {token.status(), store.status(), speakers.status()}) {
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
@@ -160,7 +218,8 @@ int Serve(CoordinatorConfig config) {
     spdlog::error("{}", server.status().ToString());
     return 1;
   }
-  const std::string endpoint = (*server)->endpoint();
+  // Clients, ranks and workers get both coordinators of a pair (endpoints.h).
+  const std::string endpoint = net::JoinEndpoints((*server)->endpoint(), config.peer.listen);
   if (Status s = AtomicWriteFile(config.state_dir + "/endpoint", endpoint + "\n"); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;
@@ -197,6 +256,8 @@ int Serve(CoordinatorConfig config) {
     config.broker.credentials = &credentials;
     config.broker.advertise = config.advertise;
     config.broker.curve = curve;
+    config.broker.peer_client_endpoint = config.peer.client_listen;
+    config.broker.peer_worker_endpoint = config.peer.worker_listen;
     auto bound = Broker::Bind(config.broker);
     if (!bound.ok()) {
       spdlog::error("{}", bound.status().ToString());
@@ -222,6 +283,7 @@ int Serve(CoordinatorConfig config) {
         (config.http.tls.enabled() ? "https://" : "http://") + net::AdvertisedHost(config.http.host, config.advertise) + ":" + std::to_string(gateway->port());
     nlohmann::json serving = {{"client", broker->client_endpoint()}, {"worker", broker->worker_endpoint()},
                               {"http", http}, {"curve_server_key", curve.public_key}};
+    if (!config.peer.http.empty()) serving["http_peer"] = config.peer.http;
     if (dashboard && !dashboard->own_listener()) dashboard_url = http + "/dashboard/";
     if (Status s = AtomicWriteFile(config.state_dir + "/serving.json", serving.dump(2) + "\n"); !s.ok()) {
       spdlog::error("{}", s.ToString());
@@ -278,7 +340,16 @@ int Serve(CoordinatorConfig config) {
   std::string names;
   for (const auto& [name, l] : launchers) names += " " + name + "(" + std::to_string(l->slots()) + " slots)";
   spdlog::info("coordinator listening on {}; state in {}; launchers:{}", endpoint, config.state_dir, names);
+  bool lost_lease = false;
   (*server)->Run([&](const proto::Request& r, const std::string& peer_key) { return api.Handle(r, peer_key); }, [&] {
+                   if (lease) {  // fencing: without the lease, act no more
+                     if (Status s = lease->Check(); !s.ok()) {
+                       spdlog::error("{}; stopping at once (the standby may be active now)", s.ToString());
+                       lost_lease = true;
+                       g_stop = true;
+                       return;
+                     }
+                   }
                    scheduler.Tick();
                    if (autoscaler) autoscaler->Tick();
                  },
@@ -287,7 +358,7 @@ int Serve(CoordinatorConfig config) {
   gateway.reset();
   dashboard.reset();
   spdlog::info("coordinator stopping; running jobs keep running and are re-attached at the next start");
-  return 0;
+  return lost_lease ? 3 : 0;
 }
 
 }  // namespace

@@ -303,7 +303,7 @@ int main(int argc, char** argv) {
   CLI::App* serve = app.add_subcommand("serve", "Answer inference requests from the coordinator's broker");
   chorus::serve::ServeOptions serve_options;
   int64_t max_delay_us = 0;
-  serve->add_option("--broker", serve_options.broker, "the broker's worker endpoint, e.g. tcp://127.0.0.1:7452")
+  serve->add_option("--broker", serve_options.broker, "the broker's worker endpoint, e.g. tcp://127.0.0.1:7452; an active/standby pair: both, comma-separated")
       ->required();
   serve->add_option("--model", serve_options.model_dirs,
                     "model version folder(s), e.g. models/kws-synth/1, or NAME=FOLDER to serve it as NAME");

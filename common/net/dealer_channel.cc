@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/net/endpoints.h"
+
 namespace chorus::net {
 
 DealerChannel::DealerChannel(DealerOptions options)
@@ -19,7 +21,11 @@ void DealerChannel::Connect() {
   if (options_.send_high_water_mark > 0) socket_->set(zmq::sockopt::sndhwm, options_.send_high_water_mark);
   if (!options_.routing_id.empty()) socket_->set(zmq::sockopt::routing_id, options_.routing_id);
   if (Status s = MakeCurveClient(*socket_, options_.curve); !s.ok()) spdlog::error("{}", s.ToString());
-  socket_->connect(options_.endpoint);
+  const std::vector<std::string> endpoints = SplitEndpoints(options_.endpoint);
+  // Several peers (an active/standby pair): messages go only to one that is
+  // connected, never queue for one that is not there.
+  if (endpoints.size() > 1) socket_->set(zmq::sockopt::immediate, true);
+  for (const auto& e : endpoints) socket_->connect(e);
 }
 
 Status DealerChannel::Send(const google::protobuf::MessageLite& header, zmq::message_t* payload) {

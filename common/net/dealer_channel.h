@@ -30,7 +30,9 @@
 namespace chorus::net {
 
 struct DealerOptions {
-  std::string endpoint;    // the peer's ROUTER
+  // The peer's ROUTER; a list (endpoints.h) for an active/standby pair:
+  // connected to each, messages go only to the one that is there.
+  std::string endpoint;
   std::string routing_id;  // "" : ZeroMQ picks one
   CurveClient curve;       // enabled: the peer is a CURVE server with this key
   HeartbeatOptions heartbeat;  // liveness 0: never reconnect

@@ -2,12 +2,21 @@
 // socket, with a deadline. When no reply arrives in time the socket is thrown
 // away and re-created on the next call (the ZeroMQ guide's "lazy pirate"), so
 // a late reply is never mistaken for the answer to a later request.
+//
+// An endpoint list (endpoints.h: both coordinators of an active/standby pair)
+// makes it fail over by itself: the socket is connected to every endpoint
+// and a request goes only to a peer that is there; when the peer holding a
+// request goes away (ZeroMQ reports the disconnect) the request is sent again
+// to whichever peer is there next, within the same deadline. Requests sent to
+// a list must therefore be safe to repeat (inference, queries; a submit
+// carries its client request id).
 // Not thread-safe: one client per thread.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <google/protobuf/message_lite.h>
 #include <zmq.hpp>
@@ -18,7 +27,7 @@
 namespace chorus::net {
 
 struct RpcClientOptions {
-  std::string endpoint;                     // e.g. tcp://127.0.0.1:7450
+  std::string endpoint;                     // e.g. tcp://127.0.0.1:7450, or a list
   std::chrono::milliseconds timeout{5000};  // per call
   CurveClient curve;                        // enabled: the server is a CURVE server with this key
 };
@@ -41,8 +50,14 @@ class RpcClient {
   bool curve_enabled() const { return options_.curve.enabled(); }
 
  private:
+  Status Connect();
+  // Whether the monitor reported a peer gone since the last call (drains it).
+  bool PeerLeft();
+
   RpcClientOptions options_;
+  std::vector<std::string> endpoints_;
   std::unique_ptr<zmq::socket_t> socket_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // with several endpoints: disconnect events
 };
 
 }  // namespace chorus::net

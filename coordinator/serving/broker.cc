@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "common/net/heartbeat.h"
+#include "common/net/endpoints.h"
 #include "common/net/zmq_channel.h"
 #include "common/proto/infer_frames.h"
 #include "coordinator/access.h"
@@ -228,7 +229,17 @@ struct Broker::Impl {
         }
         continue;
       }
-      if (!router.Heard(id, now)) continue;  // not registered (yet): its hello will come
+      if (!router.Heard(id, now)) {
+        // Not registered: a broker that just took over (a standby, a restart)
+        // or one that dropped it as silent. Ask for its hello now rather than
+        // wait for the one it repeats every few seconds.
+        if (m.kind_case() != proto::WorkerMessage::kGoodbye) {
+          proto::BrokerMessage greet;
+          greet.set_greet(true);
+          Send(id, greet);
+        }
+        continue;
+      }
       switch (m.kind_case()) {
         case proto::WorkerMessage::kReply: {
           // The sequence number first: the reply is moved into the call.
@@ -333,8 +344,8 @@ Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   impl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl->wake_fd < 0) return Internal(std::string("eventfd: ") + std::strerror(errno));
   std::unique_ptr<Broker> broker(new Broker(std::move(impl)));
-  broker->client_endpoint_ = client_endpoint;
-  broker->worker_endpoint_ = worker_endpoint;
+  broker->client_endpoint_ = net::JoinEndpoints(client_endpoint, options.peer_client_endpoint);
+  broker->worker_endpoint_ = net::JoinEndpoints(worker_endpoint, options.peer_worker_endpoint);
   broker->curve_server_key_ = broker->impl_->options.curve.public_key;
   return broker;
 }

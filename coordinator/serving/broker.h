@@ -47,6 +47,10 @@ struct BrokerOptions {
   std::string client_listen = "tcp://127.0.0.1:0";
   std::string worker_listen = "tcp://127.0.0.1:0";
   std::string advertise;  // the host in the endpoints when a listen address is a wildcard ("": 127.0.0.1)
+  // An active/standby pair: the other coordinator's broker endpoints, as its
+  // clients and workers reach them. client_endpoint() and worker_endpoint()
+  // then name both (net::JoinEndpoints), so whoever connects follows a failover.
+  std::string peer_client_endpoint, peer_worker_endpoint;
   const Credentials* credentials = nullptr;  // required; outlives the broker
   // Not empty: both sockets are CURVE servers with these keys (ZAP domains
   // kClientDomain and kWorkerDomain; a ZapHandler must run in the process),

@@ -1,15 +1,62 @@
 #include "coordinator/training/job_store.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
+#include "coordinator/training/leader_lease.h"
+#include "coordinator/training/postgres_job_store.h"
 #include "tests/coordinator/coordinator_test_util.h"
 
 namespace chorus::coordinator {
 namespace {
 
 using testing::TempDir;
+
+// The test PostgreSQL server (tests/integration/postgres_fixture.sh, started
+// by ctest as a fixture; $CHORUS_TEST_POSTGRES names another); "" when it is
+// not running (the binary run by hand).
+std::string TestServer() {
+  const char* env = std::getenv("CHORUS_TEST_POSTGRES");
+  const std::string uri = env ? env : CHORUS_TEST_POSTGRES_URI;
+  try {
+    pqxx::connection probe(uri);
+    return uri;
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// A database of its own on the test server, so tests do not see each other's rows.
+std::string FreshDatabase() {
+  static std::atomic<int> counter{0};
+  const std::string name = "t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  pqxx::connection admin(TestServer());
+  pqxx::nontransaction(admin).exec("DROP DATABASE IF EXISTS " + name);
+  pqxx::nontransaction(admin).exec("CREATE DATABASE " + name);
+  std::string uri = TestServer();
+  const size_t db = uri.find("/chorus");
+  return uri.replace(db, 7, "/" + name);
+}
+
+// Each store test runs on both backends: a SQLite file, and a PostgreSQL database.
+class JobStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgres" && TestServer().empty()) GTEST_SKIP() << "no test PostgreSQL server (ctest starts one)";
+    location_ = GetParam() == "postgres" ? FreshDatabase() : dir_.path() + "/jobs.db";
+  }
+  const std::string& location() const { return location_; }
+
+ private:
+  TempDir dir_;
+  std::string location_;
+};
 
 proto::Job NewJob(const std::string& name, int priority = 0) {
   proto::Job job;
@@ -22,9 +69,8 @@ proto::Job NewJob(const std::string& name, int priority = 0) {
   return job;
 }
 
-TEST(JobStore, CreatesLoadsAndListsJobs) {
-  TempDir dir;
-  auto store = JobStore::Open(dir.path() + "/jobs.db");
+TEST_P(JobStoreTest, CreatesLoadsAndListsJobs) {
+  auto store = JobStore::Open(location());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   proto::Job a = NewJob("a"), b = NewJob("b", 5);
   auto id_a = (*store)->CreateJob(&a, "name: a\n");
@@ -52,9 +98,8 @@ TEST(JobStore, CreatesLoadsAndListsJobs) {
   EXPECT_EQ((*active)[0].name(), "a");
 }
 
-TEST(JobStore, UnknownIdIsNotFound) {
-  TempDir dir;
-  auto store = JobStore::Open(dir.path() + "/jobs.db");
+TEST_P(JobStoreTest, UnknownIdIsNotFound) {
+  auto store = JobStore::Open(location());
   auto job = (*store)->LoadJob(42);
   EXPECT_EQ(job.status().code(), StatusCode::kNotFound);
   EXPECT_NE(job.status().message().find("42"), std::string::npos);
@@ -63,9 +108,8 @@ TEST(JobStore, UnknownIdIsNotFound) {
   EXPECT_EQ((*store)->SaveJob(ghost).code(), StatusCode::kNotFound);
 }
 
-TEST(JobStore, EverythingSurvivesReopening) {
-  TempDir dir;
-  const std::string path = dir.path() + "/jobs.db";
+TEST_P(JobStoreTest, EverythingSurvivesReopening) {
+  const std::string path = location();
   int64_t id = 0;
   {
     auto store = JobStore::Open(path);
@@ -104,9 +148,8 @@ TEST(JobStore, EverythingSurvivesReopening) {
   EXPECT_EQ(plain->attempt_history_size(), 0);
 }
 
-TEST(JobStore, AtomicallyRollsBackOnError) {
-  TempDir dir;
-  auto store = JobStore::Open(dir.path() + "/jobs.db");
+TEST_P(JobStoreTest, AtomicallyRollsBackOnError) {
+  auto store = JobStore::Open(location());
   proto::Job job = NewJob("x");
   int64_t id = *(*store)->CreateJob(&job, "");
   Status s = (*store)->Atomically([&]() -> Status {
@@ -125,6 +168,115 @@ TEST(JobStore, RefusesAFileThatIsNotADatabase) {
   auto store = JobStore::Open(path);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find(path), std::string::npos) << store.status().message();
+}
+
+TEST_P(JobStoreTest, DeploymentsCredentialsAndSubmitIdsAreKept) {
+  auto store = JobStore::Open(location());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  proto::Deployment d;
+  d.set_name("kws");
+  d.set_model_dir("/models/kws/1");
+  ASSERT_TRUE((*store)->SaveDeployment(d).ok());
+  d.set_model_dir("/models/kws/2");  // replaced, by name
+  ASSERT_TRUE((*store)->SaveDeployment(d).ok());
+  auto deployments = (*store)->Deployments();
+  ASSERT_TRUE(deployments.ok());
+  ASSERT_EQ(deployments->size(), 1u);
+  EXPECT_EQ((*deployments)[0].model_dir(), "/models/kws/2");
+  ASSERT_TRUE((*store)->DeleteDeployment("kws").ok());
+  EXPECT_TRUE((*store)->Deployments()->empty());
+
+  proto::Credential c;
+  c.set_id("c1");
+  c.set_role("infer");
+  ASSERT_TRUE((*store)->SaveCredential(c).ok());
+  c.set_revoked(true);
+  ASSERT_TRUE((*store)->SaveCredential(c).ok());
+  auto credentials = (*store)->Credentials();
+  ASSERT_EQ(credentials->size(), 1u);
+  EXPECT_TRUE((*credentials)[0].revoked());
+
+  proto::Job job = NewJob("once");
+  auto id = (*store)->CreateJob(&job, "spec", "request-1");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*(*store)->JobForRequest("request-1"), *id);
+  EXPECT_EQ(*(*store)->JobForRequest("request-2"), 0);
+  proto::Job again = NewJob("twice");
+  EXPECT_FALSE((*store)->CreateJob(&again, "spec", "request-1").ok());  // the id is taken
+  EXPECT_EQ((*store)->ListJobs(false, 0)->size(), 1u);                  // and nothing half-made stays
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// An active/standby pair: two coordinators' stores on one server see one truth.
+TEST(PostgresJobStore, TwoStoresOnOneDatabaseShareEverything) {
+  if (TestServer().empty()) GTEST_SKIP() << "no test PostgreSQL server (ctest starts one)";
+  const std::string uri = FreshDatabase();
+  auto active = JobStore::Open(uri);
+  auto standby = JobStore::Open(uri);
+  ASSERT_TRUE(active.ok() && standby.ok());
+  proto::Job job = NewJob("shared");
+  const int64_t id = *(*active)->CreateJob(&job, "spec");
+  job.set_state(proto::RUNNING);
+  ASSERT_TRUE((*active)->SaveJob(job).ok());
+  auto seen = (*standby)->LoadJob(id);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->state(), proto::RUNNING);
+}
+
+TEST(PostgresJobStore, AnUnreachableServerIsAClearErrorWithoutThePassword) {
+  auto store = JobStore::Open("postgresql://chorus:s3cret@127.0.0.1:1/chorus?connect_timeout=2");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().message().find("s3cret"), std::string::npos) << store.status().message();
+  EXPECT_NE(store.status().message().find("cannot connect to the job store"), std::string::npos)
+      << store.status().message();
+}
+
+TEST(PostgresJobStore, RedactsPasswords) {
+  EXPECT_EQ(RedactedUri("postgresql://u:pw@h:5432/db"), "postgresql://u:***@h:5432/db");
+  EXPECT_EQ(RedactedUri("postgresql:///db?host=/tmp&password=pw&user=u"), "postgresql:///db?host=/tmp&password=***&user=u");
+  EXPECT_EQ(RedactedUri("postgresql://u@h/db"), "postgresql://u@h/db");
+}
+
+TEST(LeaderLease, OneHolderAtATimeAndTheNextTakesOverWhenItGoes) {
+  if (TestServer().empty()) GTEST_SKIP() << "no test PostgreSQL server (ctest starts one)";
+  const std::string uri = FreshDatabase();
+  auto first = LeaderLease::Connect(uri);
+  auto second = LeaderLease::Connect(uri);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_FALSE((*second)->Check().ok());  // not held yet
+  EXPECT_TRUE(*(*first)->TryAcquire());
+  EXPECT_FALSE(*(*second)->TryAcquire());
+  EXPECT_TRUE((*first)->Check().ok());
+  first->reset();  // the active's connection ends (as when its process dies)
+  bool taken = false;
+  for (int i = 0; i < 50 && !taken; ++i) {
+    taken = *(*second)->TryAcquire();
+    if (!taken) usleep(20000);
+  }
+  EXPECT_TRUE(taken);
+  EXPECT_TRUE((*second)->Check().ok());
+}
+
+TEST(LeaderLease, AHolderCutOffFromTheServerKnowsItLostTheLease) {
+  if (TestServer().empty()) GTEST_SKIP() << "no test PostgreSQL server (ctest starts one)";
+  const std::string uri = FreshDatabase();
+  auto lease = LeaderLease::Connect(uri);
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE(*(*lease)->TryAcquire());
+  pqxx::connection admin(uri);  // the server ends the holder's session, as when its network goes
+  pqxx::nontransaction(admin).exec(
+      "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND pid <> pg_backend_pid()");
+  Status s = (*lease)->Check();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  auto other = LeaderLease::Connect(uri);
+  bool taken = false;
+  for (int i = 0; i < 50 && !taken; ++i) {
+    taken = *(*other)->TryAcquire();
+    if (!taken) usleep(20000);
+  }
+  EXPECT_TRUE(taken);
 }
 
 }  // namespace

@@ -192,6 +192,9 @@ class Loop : public ServeLoop {
           if (Status s = LoadModel(m.load_model()); !s.ok()) spdlog::error("load: {}", s.ToString());
           SendHello();
           break;
+        case proto::BrokerMessage::kGreet:  // a broker that does not know us (it took over)
+          SendHello();
+          break;
         case proto::BrokerMessage::kUnloadModel:
           models_.erase(m.unload_model());
           SendHello();
