@@ -289,7 +289,6 @@ int Serve(CoordinatorConfig config) {
       spdlog::error("{}", s.ToString());
       return 1;
     }
-    broker_thread = std::thread([&] { broker->Run(g_stop); });
     http_url = http;
     AutoscalerOptions ao;
     ao.state_dir = config.state_dir;
@@ -299,10 +298,12 @@ int Serve(CoordinatorConfig config) {
     autoscaler = std::make_unique<Autoscaler>(ao, *broker, launchers, **store, clock);
     if (Status s = autoscaler->Recover(); !s.ok()) {
       spdlog::error("restoring deployments: {}", s.ToString());
-      g_stop = true;
-      broker_thread.join();
       return 1;
     }
+    // Only now: a request that arrives (a standby taking over under load)
+    // finds its deployed model expected and waits for a worker, instead of
+    // being told the model is unknown.
+    broker_thread = std::thread([&] { broker->Run(g_stop); });
     spdlog::info("serving: clients {}, workers {}, HTTP {}", broker->client_endpoint(), broker->worker_endpoint(),
                  http);
   }

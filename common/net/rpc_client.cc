@@ -20,11 +20,8 @@ Status RpcClient::Connect() {
     return s;
   }
   if (endpoints_.size() > 1) {
-    // Only to a peer that is there; a request may be sent again (relaxed)
-    // and a late reply to the first sending is told apart (correlate).
+    // Only to a peer that is there, never queued for one that is not.
     socket_->set(zmq::sockopt::immediate, true);
-    socket_->set(zmq::sockopt::req_relaxed, true);
-    socket_->set(zmq::sockopt::req_correlate, true);
     static std::atomic<uint64_t> next{0};
     const std::string address = "inproc://rpc-client-monitor-" + std::to_string(next++);
     if (zmq_socket_monitor(static_cast<void*>(*socket_), address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
@@ -56,7 +53,6 @@ Status RpcClient::Call(const google::protobuf::MessageLite& request, google::pro
 Status RpcClient::CallSerialized(const std::string& request, google::protobuf::MessageLite* reply,
                                  const std::string* payload) {
   try {
-    if (!socket_) RETURN_IF_ERROR(Connect());
     const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
     const auto Remaining = [&] {
       return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -70,7 +66,10 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
     };
     bool answered = false;
     while (!answered) {
-      (void)PeerLeft();  // a peer that left before this sending is no reason to send again
+      // A peer gone (since the last call, or with this request): a fresh
+      // socket, for the old one may still hold the gone peer's pipe and put
+      // the request there; it waits for whichever peer is there.
+      if (!socket_ || PeerLeft()) RETURN_IF_ERROR(Connect());
       // With several endpoints a send waits for a peer to be there, at most until the deadline.
       if (monitor_) socket_->set(zmq::sockopt::sndtimeo, static_cast<int>(std::max<int64_t>(1, Remaining().count())));
       if (!socket_->send(zmq::buffer(request), payload ? zmq::send_flags::sndmore : zmq::send_flags::none) ||
@@ -86,7 +85,11 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
           answered = true;
           break;
         }
-        if (monitor_ && (items[1].revents & ZMQ_POLLIN) && PeerLeft()) break;  // send it again
+        if (monitor_ && (items[1].revents & ZMQ_POLLIN)) {  // the peer went: send it again, on a fresh socket
+          monitor_.reset();
+          socket_.reset();
+          break;
+        }
         if (Remaining().count() == 0) return Lost();
       }
     }

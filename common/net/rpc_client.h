@@ -6,8 +6,9 @@
 // An endpoint list (endpoints.h: both coordinators of an active/standby pair)
 // makes it fail over by itself: the socket is connected to every endpoint
 // and a request goes only to a peer that is there; when the peer holding a
-// request goes away (ZeroMQ reports the disconnect) the request is sent again
-// to whichever peer is there next, within the same deadline. Requests sent to
+// request goes away (a socket monitor reports the disconnect) the request is
+// sent again, on a fresh socket, to whichever peer is there next, within the
+// same deadline. Requests sent to
 // a list must therefore be safe to repeat (inference, queries; a submit
 // carries its client request id).
 // Not thread-safe: one client per thread.

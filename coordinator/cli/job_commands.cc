@@ -128,7 +128,7 @@ proto::Request JobRequest(int64_t id, proto::JobRequest* (proto::Request::*field
 
 void JobCommands::Register(CLI::App& app) {
   app.add_option("--coordinator", connect_.coordinator,
-                 "coordinator endpoint (default: $CHORUS_COORDINATOR, else STATE_DIR/endpoint, else the config's "
+                 "coordinator endpoint, or both of an active/standby pair comma-separated (default: $CHORUS_COORDINATOR, else STATE_DIR/endpoint, else the config's "
                  "listen address)");
   app.add_option("--config", connect_.config_path,
                  "coordinator config (default: $CHORUS_CONFIG, else configs/coordinator.yaml when present)");

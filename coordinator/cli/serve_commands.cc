@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -355,6 +356,8 @@ int ServeCommands::Bench() {
     std::vector<std::vector<double>> latencies(c);
     std::vector<double> queue(c), compute(c), broker(c);
     std::atomic<int64_t> errors{0};
+    std::mutex first_error_mutex;
+    std::string first_error;  // what the first failed request was told
     std::vector<std::thread> threads;
     const auto start = std::chrono::steady_clock::now();
     const auto end = start + std::chrono::duration<double>(*seconds);
@@ -367,8 +370,12 @@ int ServeCommands::Bench() {
         proto::InferReply reply;
         while (std::chrono::steady_clock::now() < end) {
           auto t0 = std::chrono::steady_clock::now();
-          if (!rpc.CallSerialized(bytes, &reply, &input).ok() || reply.code() != "OK") {
-            ++errors;
+          const Status sent = rpc.CallSerialized(bytes, &reply, &input);
+          if (!sent.ok() || reply.code() != "OK") {
+            if (errors++ == 0) {
+              std::lock_guard<std::mutex> lock(first_error_mutex);
+              first_error = sent.ok() ? reply.code() + ": " + reply.error() : sent.ToString();
+            }
             continue;
           }
           latencies[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -391,6 +398,7 @@ int ServeCommands::Bench() {
     std::printf("%-11d %10.1f %9.2f %9.2f %9.2f %10.0f %10.0f %10.0f %8lld\n", c, all.size() / elapsed,
                 1e3 * Percentile(all, 0.5), 1e3 * Percentile(all, 0.9), 1e3 * Percentile(all, 0.99), q / n, k / n,
                 b / n, (long long)errors.load());
+    if (!first_error.empty()) std::fprintf(stderr, "the first failed request: %s\n", first_error.c_str());
     std::fflush(stdout);
   }
   std::printf("queue: waiting in the worker's batcher; compute: front end + forward of the batch; other: broker, "
