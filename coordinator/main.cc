@@ -112,25 +112,42 @@ void AddCurveEnvironment(const std::string& server_key, const net::CurveKeys& ow
 }
 
 // With a shared (PostgreSQL) store: blocks until this process holds the
-// coordinator lease, trying every 100 ms. nullptr when stopped by a signal first.
-Result<std::unique_ptr<LeaderLease>> BecomeActive(const std::string& uri) {
-  ASSIGN_OR_RETURN(std::unique_ptr<LeaderLease> lease, LeaderLease::Connect(uri));
+// coordinator lease, trying every 100 ms; while the database cannot be
+// reached it says so and tries again every second (a standby outlives a
+// database restart). nullptr when stopped by a signal first.
+std::unique_ptr<LeaderLease> BecomeActive(const std::string& uri) {
   const auto start = std::chrono::steady_clock::now();
-  bool said = false;
+  std::unique_ptr<LeaderLease> lease;
+  bool standing_by = false;
+  std::string last_error;
   while (!g_stop) {
-    ASSIGN_OR_RETURN(bool held, lease->TryAcquire());
-    if (held) {
-      if (said)
+    Result<bool> held = false;
+    if (!lease) {
+      auto connected = LeaderLease::Connect(uri);
+      if (connected.ok()) lease = std::move(*connected);
+      else held = connected.status();
+    }
+    if (lease) held = lease->TryAcquire();
+    if (held.ok() && *held) {
+      if (standing_by)
         spdlog::info("taking over as the active coordinator ({} ms after standing by)",
                      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
                          .count());
       return lease;
     }
-    if (!said) spdlog::info("standby: another coordinator is active; taking over when it stops");
-    said = true;
+    if (!held.ok()) {
+      if (held.status().message() != last_error) spdlog::warn("{}; trying again every second", held.status().ToString());
+      last_error = held.status().message();
+      lease.reset();
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (!standing_by) spdlog::info("standby: another coordinator is active; taking over when it stops");
+    standing_by = true;
+    last_error.clear();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return std::unique_ptr<LeaderLease>();
+  return nullptr;
 }
 
 // The state directory's lock: one coordinator per directory. A standby that
@@ -168,13 +185,8 @@ int Serve(CoordinatorConfig config) {
   const bool shared_store = IsPostgresUri(config.job_store);
   std::unique_ptr<LeaderLease> lease;
   if (shared_store) {
-    auto active = BecomeActive(config.job_store);
-    if (!active.ok()) {
-      spdlog::error("{}", active.status().ToString());
-      return 1;
-    }
-    if (!*active) return 0;  // stopped while standing by
-    lease = std::move(*active);
+    lease = BecomeActive(config.job_store);
+    if (!lease) return 0;  // stopped while standing by
   }
   auto lock_fd = LockStateDir(config.state_dir, shared_store);
   if (!lock_fd.ok()) {

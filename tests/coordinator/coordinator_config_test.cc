@@ -141,5 +141,43 @@ TEST(CoordinatorConfigRunAs, TheAccountGoesToBothLaunchersAndRootOrStrangersAreR
   EXPECT_THAT(stranger.status().message(), HasSubstr("no user named 'no-such-chorus-user'"));
 }
 
+constexpr const char* kPair =
+    "listen: tcp://127.0.0.1:7450\n"
+    "job_store: \"postgresql:///chorus?host=/tmp/pg\"\n"
+    "serving: {client_listen: \"tcp://127.0.0.1:7451\", worker_listen: \"tcp://127.0.0.1:7452\"}\n";
+
+TEST(CoordinatorConfigStandby, APairSharesAPostgresStoreAndNamesThePeer) {
+  auto pair = Load(std::string(kPair) +
+                   "peer: {listen: \"tcp://127.0.0.1:7460\", client_listen: \"tcp://127.0.0.1:7461\", "
+                   "worker_listen: \"tcp://127.0.0.1:7462\", http: \"http://127.0.0.1:8010\"}\n");
+  ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+  EXPECT_TRUE(pair->peer.enabled());
+  EXPECT_EQ(pair->job_store, "postgresql:///chorus?host=/tmp/pg");
+  EXPECT_EQ(pair->peer.worker_listen, "tcp://127.0.0.1:7462");
+  auto alone = Load("listen: tcp://127.0.0.1:0\n");
+  ASSERT_TRUE(alone.ok());
+  EXPECT_FALSE(alone->peer.enabled());
+  EXPECT_TRUE(alone->job_store.empty());  // SQLite in the state directory
+}
+
+TEST(CoordinatorConfigStandby, BadPairsAreRefusedByName) {
+  const std::string peer =
+      "peer: {listen: \"tcp://127.0.0.1:7460\", client_listen: \"tcp://127.0.0.1:7461\", "
+      "worker_listen: \"tcp://127.0.0.1:7462\"}\n";
+  for (const auto& [yaml, says] : std::vector<std::pair<std::string, std::string>>{
+           {"job_store: /var/lib/jobs.db\n", "postgresql:// URI"},
+           {"listen: tcp://127.0.0.1:7450\n" + peer, "shared job store"},  // SQLite cannot be shared
+           {std::string(kPair) + "peer: {listen: \"tcp://127.0.0.1:0\"}\n", "fixed port"},
+           {std::string(kPair) + "peer: {listen: \"tcp://0.0.0.0:7460\", client_listen: \"tcp://127.0.0.1:7461\", "
+                                 "worker_listen: \"tcp://127.0.0.1:7462\"}\n", "peer.listen"},
+           {std::string(kPair) + peer.substr(0, peer.size() - 2) + ", http: \"127.0.0.1:8010\"}\n", "gateway URL"},
+           {"job_store: \"postgresql:///c\"\nlisten: tcp://127.0.0.1:0\n" + peer, "fixed tcp:// port"},
+       }) {
+    auto config = Load(yaml);
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_THAT(config.status().message(), HasSubstr(says)) << yaml;
+  }
+}
+
 }  // namespace
 }  // namespace chorus::coordinator

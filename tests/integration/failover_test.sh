@@ -186,6 +186,12 @@ grep -q "re-attached to job $long attempt 1" "$work/coordinator-b.log" || fail "
 wait_state "$long" SUCCEEDED 300
 [ "$(json_field "$long" attempts)" = 1 ] || fail "the job was restarted instead of continuing"
 
+# A restarted A does not fight B: it stands by in its turn.
+a=$(start a); pids+=("$a")
+for _ in $(seq 100); do grep -q "standby: another" "$work/coordinator-a.log" && break; sleep 0.1; done  # A's first life was active
+[ "$(grep -c "standby: another coordinator is active" "$work/coordinator-a.log")" = 1 ] || fail "a restarted A does not stand by"
+chorus list > /dev/null || fail "B stopped answering once A came back"
+
 echo "figures: failover ${failover} s (goal <= $limit s); failed requests: ZeroMQ $bench_errors, HTTP $http_failed" \
      "(of $http_ok HTTP answered, the longest in $http_longest s); job $long continued from step $step_before to SUCCEEDED in 1 attempt; workers 1 of 1"
 [ "$bench_errors" = 0 ] || fail "$bench_errors ZeroMQ requests failed"
