@@ -354,6 +354,7 @@ int ServeCommands::Bench() {
   for (int c : concurrency_) {
     if (c < 1) return FailWith(InvalidArgument("--concurrency values must be positive"));
     std::vector<std::vector<double>> latencies(c);
+    std::vector<std::vector<double>> answered_at(c);  // seconds since start, per client
     std::vector<double> queue(c), compute(c), broker(c);
     std::atomic<int64_t> errors{0};
     std::mutex first_error_mutex;
@@ -378,7 +379,9 @@ int ServeCommands::Bench() {
             }
             continue;
           }
-          latencies[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          const auto t1 = std::chrono::steady_clock::now();
+          latencies[i].push_back(std::chrono::duration<double>(t1 - t0).count());
+          answered_at[i].push_back(std::chrono::duration<double>(t1 - start).count());
           queue[i] += reply.queue_us();
           compute[i] += reply.compute_us();
           broker[i] += std::max<int64_t>(0, reply.broker_us() - reply.queue_us() - reply.compute_us());
@@ -398,6 +401,14 @@ int ServeCommands::Bench() {
     std::printf("%-11d %10.1f %9.2f %9.2f %9.2f %10.0f %10.0f %10.0f %8lld\n", c, all.size() / elapsed,
                 1e3 * Percentile(all, 0.5), 1e3 * Percentile(all, 0.9), 1e3 * Percentile(all, 0.99), q / n, k / n,
                 b / n, (long long)errors.load());
+    // The longest the model went without answering anyone (a rolling update,
+    // a failover, a worker lost): from the start, between answers, to the end.
+    std::vector<double> times;
+    for (const auto& t : answered_at) times.insert(times.end(), t.begin(), t.end());
+    std::sort(times.begin(), times.end());
+    double gap = times.empty() ? elapsed : std::max(times.front(), elapsed - times.back());
+    for (size_t j = 1; j < times.size(); ++j) gap = std::max(gap, times[j] - times[j - 1]);
+    std::printf("  longest gap between answers: %.1f ms\n", 1e3 * gap);
     if (!first_error.empty()) std::fprintf(stderr, "the first failed request: %s\n", first_error.c_str());
     std::fflush(stdout);
   }

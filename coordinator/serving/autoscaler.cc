@@ -86,10 +86,18 @@ Result<proto::Deployment> Autoscaler::Deploy(proto::Deployment d) {
   if (existing != pools_.end() && !existing->second.removed && existing->second.deployment.model_dir() != d.model_dir())
     spdlog::info("autoscaler: rolling update of {}: {} -> {}", d.name(), existing->second.deployment.model_dir(),
                  d.model_dir());
+  // Only the folder changed: the running workers can load it in place.
+  bool in_place = false;
+  if (existing != pools_.end() && !existing->second.removed) {
+    const proto::Deployment& old = existing->second.deployment;
+    in_place = old.launcher() == d.launcher() && old.device() == d.device() && old.threads() == d.threads() &&
+               old.max_batch() == d.max_batch() && old.max_delay_us() == d.max_delay_us();
+  }
   d.set_created_at(clock_.Now());
   RETURN_IF_ERROR(store_.SaveDeployment(d));  // before acting
   Pool& pool = pools_[d.name()];
   pool.deployment = d;
+  pool.in_place = in_place;
   pool.removed = false;
   pool.start_failures = 0;
   pool.hold_until = 0;
@@ -190,6 +198,26 @@ void Autoscaler::Adopt(Pool& pool) {
   }
 }
 
+void Autoscaler::WriteRecord(const Pool& pool, const Worker& w) {
+  const nlohmann::json record = {{"id", w.id},         {"handle", w.handle},       {"launcher", w.launcher},
+                                 {"exit_file", w.exit_file}, {"model_dir", w.model_dir}, {"number", w.number},
+                                 {"broker", broker_.worker_endpoint()}};
+  if (Status s = AtomicWriteFile(RecordPath(pool.deployment, w.id), record.dump()); !s.ok())
+    spdlog::warn("autoscaler: {} (a restarted coordinator will not adopt this worker)", s.ToString());
+}
+
+void Autoscaler::LoadInPlace(Pool& pool, double now) {
+  const std::string& dir = pool.deployment.model_dir();
+  if (!pool.in_place || pool.removed) return;
+  for (auto& w : pool.workers) {
+    if (w.state != "READY" || w.model_dir == dir || w.loading_dir == dir || w.in_place_failed) continue;
+    broker_.LoadModel(w.id, pool.deployment.name() + "=" + dir);
+    w.loading_dir = dir;
+    w.load_sent_at = now;
+    spdlog::info("autoscaler: worker {} of {} loads {} in place", w.id, pool.deployment.name(), dir);
+  }
+}
+
 void Autoscaler::StartWorker(Pool& pool) {
   const proto::Deployment& d = pool.deployment;
   Launcher* launcher = launchers_.at(d.launcher());
@@ -231,11 +259,7 @@ void Autoscaler::StartWorker(Pool& pool) {
   w.exit_file = spec.exit_file;
   w.model_dir = d.model_dir();
   w.number = n;
-  const nlohmann::json record = {{"id", w.id},         {"handle", w.handle},       {"launcher", w.launcher},
-                                 {"exit_file", w.exit_file}, {"model_dir", w.model_dir}, {"number", w.number},
-                                 {"broker", broker_.worker_endpoint()}};
-  if (Status s = AtomicWriteFile(RecordPath(d, w.id), record.dump()); !s.ok())
-    spdlog::warn("autoscaler: {} (a restarted coordinator will not adopt this worker)", s.ToString());
+  WriteRecord(pool, w);
   spdlog::info("autoscaler: starting worker {} for {} on {} (handle {})", w.id, d.name(), d.launcher(), w.handle);
   pool.workers.push_back(w);
 }
@@ -282,6 +306,25 @@ void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
         Kill(w);
       }
     }
+    if (w.state == "READY" && !w.loading_dir.empty()) {
+      auto r = registered.find(w.id);
+      const std::string* serving = nullptr;
+      if (r != registered.end())
+        if (auto src = r->second->sources.find(pool.deployment.name()); src != r->second->sources.end())
+          serving = &src->second;
+      if (serving && *serving == w.loading_dir) {
+        spdlog::info("autoscaler: worker {} of {} serves {} (loaded in place in {:.2f} s)", w.id,
+                     pool.deployment.name(), w.loading_dir, now - w.load_sent_at);
+        w.model_dir = w.loading_dir;
+        w.loading_dir.clear();
+        WriteRecord(pool, w);
+      } else if (now - w.load_sent_at > options_.load_timeout_s) {
+        spdlog::warn("autoscaler: worker {} of {} did not load {} within {:.0f} s; replacing it instead", w.id,
+                     pool.deployment.name(), w.loading_dir, options_.load_timeout_s);
+        w.loading_dir.clear();
+        w.in_place_failed = true;
+      }
+    }
     if (w.state == "DRAINING" && now - w.draining_since > options_.drain_timeout_s) {
       (void)launchers_.at(w.launcher)->Terminate(w.handle, true);
       w.draining_since = now;
@@ -308,14 +351,16 @@ void Autoscaler::Tick() {
   for (auto it = pools_.begin(); it != pools_.end();) {
     Pool& pool = it->second;
     Follow(pool, snapshot);
-    // Workers of the deployed version count; those of an earlier one serve
-    // until enough new ones are ready (a rolling update).
+    LoadInPlace(pool, now);
+    // Workers of the deployed version count (and those loading it in place);
+    // those of an earlier one serve until enough new ones are ready (a
+    // rolling update).
     const std::string& dir = pool.deployment.model_dir();
     int current = 0, ready = 0, old = 0;
     for (const auto& w : pool.workers) {
       if (!Serving(w)) continue;
-      if (w.model_dir != dir) ++old;
-      else ++current, ready += w.state == "READY";
+      if (w.model_dir != dir && w.loading_dir != dir) ++old;
+      else ++current, ready += w.state == "READY" && w.model_dir == dir;
     }
     int desired = 0;
     if (!pool.removed) {

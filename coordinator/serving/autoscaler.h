@@ -8,9 +8,15 @@
 // it answers what it holds, says goodbye and exits), so no request is lost.
 // With min_workers 0 a model scales to zero; its requests then queue in the
 // broker while the first worker starts (cold start).
-// Deploying another version folder under a deployed name is a rolling update:
-// workers of the new version start, and the old ones are drained only once as
-// many new ones are ready as the pool wants, so requests never lack a worker.
+// Deploying another version folder under a deployed name is a rolling update.
+// When only the folder changed (same launcher, device, threads and batching:
+// what a worker process is started with), it happens in place: each ready
+// worker is asked to load the new folder (the broker's load command), opens
+// it while the old version serves, and switches between two requests; no
+// process starts or stops. Otherwise, or when a worker fails to load within
+// load_timeout_s, workers of the new version start, and the old ones are
+// drained only once as many new ones are ready as the pool wants. Either
+// way requests never lack a worker.
 // Workers that end before they were ever ready are restarted after a growing
 // delay (StartBackoffSeconds); a ready worker the broker dropped as silent
 // (stopped, hung) is killed and replaced.
@@ -64,6 +70,7 @@ struct AutoscalerOptions {
   double lost_after_s = 2;       // a ready worker unknown to the broker this long is killed and replaced
   double start_timeout_s = 300;  // a worker not ready after this long is killed (counts as a failed start)
   double adopt_timeout_s = 15;   // an adopted worker must say hello to the new broker within this
+  double load_timeout_s = 120;   // a worker asked to load a new version in place must serve it within this
 };
 
 class Autoscaler {
@@ -85,6 +92,9 @@ class Autoscaler {
     int64_t number = 0;  // the launch attempt number (names its pid file / Slurm job)
     double started_at = 0, draining_since = 0, unregistered_since = -1;
     bool adopted = false;
+    std::string loading_dir;   // asked to load this folder in place; not serving it yet
+    double load_sent_at = 0;
+    bool in_place_failed = false;  // replaced the old way instead
   };
   struct Pool {
     proto::Deployment deployment;
@@ -95,8 +105,11 @@ class Autoscaler {
     double hold_until = 0;    // no new worker before this (backoff)
     int desired = 0;
     bool removed = false;  // undeployed: drain everything, then forget
+    bool in_place = false;  // the last deploy changed only the folder: update workers in place
   };
   void StartWorker(Pool& pool);
+  void WriteRecord(const Pool& pool, const Worker& w);  // what a restarted coordinator adopts
+  void LoadInPlace(Pool& pool, double now);  // asks ready workers of an older folder to load the deployed one
   void Adopt(Pool& pool);  // workers recorded by an earlier coordinator that still run
   std::string RunDir(const proto::Deployment& d) const;
   std::string RecordPath(const proto::Deployment& d, const std::string& id) const;  // the worker's record

@@ -69,6 +69,8 @@ struct Broker::Impl {
   ServingRouter router;
   std::unique_ptr<zmq::socket_t> clients, workers;
   std::map<uint64_t, Pending> pending;
+  // What each worker's latest hello says it loaded its models from (broker thread only).
+  std::map<std::string, std::map<std::string, std::string>> worker_sources;
   net::Heartbeat beat{{options.heartbeat_interval, std::chrono::milliseconds(0)}, Clock::now()};
   std::optional<Clock::time_point> last_publish;  // Publish integrates ongoing since
 
@@ -78,6 +80,7 @@ struct Broker::Impl {
   std::map<std::string, std::map<int64_t, proto::ServedModelInfo>> version_info;
   std::set<std::string> expected;
   std::vector<std::string> drain_commands;
+  std::vector<std::pair<std::string, std::string>> load_commands;  // worker id, NAME=DIR
   std::vector<WorkerStatus> worker_status;
   std::vector<std::pair<proto::InferRequest, Done>> submitted;  // in process, not yet taken
   bool stopped = false;  // Run returned: Submit answers at once
@@ -223,6 +226,7 @@ struct Broker::Impl {
           version_info[info.name()][info.version()] = info;
         }
         router.Hello(id, std::move(models), m.hello().capacity(), m.hello().pid(), now);
+        worker_sources[id] = {m.hello().sources().begin(), m.hello().sources().end()};
         if (fresh) {
           const auto& w = router.workers().at(id);
           spdlog::info("broker: worker {} joined ({} model(s), capacity {})", id, w.models.size(), w.capacity);
@@ -250,6 +254,7 @@ struct Broker::Impl {
         case proto::WorkerMessage::kGoodbye:
           spdlog::info("broker: worker {} drained and left", id);
           router.Remove(id, "left");
+          worker_sources.erase(id);
           break;
         default:
           break;
@@ -260,8 +265,10 @@ struct Broker::Impl {
   // Carries out what the router decided.
   void Flush() {
     ServingRouter::Outbox out = router.TakeOutbox();
-    for (const auto& d : out.dropped)
+    for (const auto& d : out.dropped) {
       spdlog::warn("broker: worker {} silent for {:.1f} s; dropped", d.worker, d.silent.count() / 1000.0);
+      worker_sources.erase(d.worker);
+    }
     for (const auto& send : out.sends) {
       Pending& p = pending.at(send.seq);
       zmq::message_t input;
@@ -283,9 +290,18 @@ struct Broker::Impl {
 
   void Commands() {
     std::vector<std::string> drains;
+    std::vector<std::pair<std::string, std::string>> loads;
     {
       std::lock_guard<std::mutex> lock(mutex);
       drains.swap(drain_commands);
+      loads.swap(load_commands);
+    }
+    for (const auto& [id, spec] : loads) {
+      if (!router.workers().count(id)) continue;
+      proto::BrokerMessage m;
+      m.set_load_model(spec);
+      Send(id, m);
+      spdlog::info("broker: asked worker {} to load {}", id, spec);
     }
     for (const auto& id : drains) {
       if (!router.Drain(id)) continue;
@@ -319,6 +335,7 @@ struct Broker::Impl {
       ws.draining = w.draining;
       ws.pid = w.pid;
       ws.silent_s = Seconds(now - w.last_seen);
+      if (auto sources = worker_sources.find(id); sources != worker_sources.end()) ws.sources = sources->second;
       worker_status.push_back(ws);
       for (const auto& [m, version] : w.models)
         if (!w.draining) ++stats[m].workers, stats[m].versions.insert(version);
@@ -426,6 +443,11 @@ BrokerSnapshot Broker::Snapshot() const {
 void Broker::Drain(const std::string& worker_id) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->drain_commands.push_back(worker_id);
+}
+
+void Broker::LoadModel(const std::string& worker_id, const std::string& spec) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->load_commands.emplace_back(worker_id, spec);
 }
 
 void Broker::Expect(const std::string& model, bool expected) {

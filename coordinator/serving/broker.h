@@ -94,6 +94,7 @@ struct WorkerStatus {
   bool draining = false;
   int pid = 0;
   double silent_s = 0;
+  std::map<std::string, std::string> sources;  // model name -> the folder the worker loaded it from
 };
 
 struct BrokerSnapshot {
@@ -128,6 +129,9 @@ class Broker {
   BrokerSnapshot Snapshot() const;
   // Asks a worker to finish its requests and leave; no new request goes to it.
   void Drain(const std::string& worker_id);
+  // Asks a worker to load a model folder (NAME=DIR) in place of what serves
+  // under NAME; its next hello names the folder (WorkerStatus::sources).
+  void LoadModel(const std::string& worker_id, const std::string& spec);
   // Requests for `model` are queued even while no worker serves it (scale from
   // zero); without it they are refused as NOT_FOUND.
   void Expect(const std::string& model, bool expected);

@@ -169,6 +169,7 @@ cat "$work/bench.out" "$work/http.out"
 bench_errors=$(awk '$1 ~ /^[0-9]+$/ && NF == 9 {e += $9} END {print e + 0}' "$work/bench.out")
 bench_rows=$(awk '$1 ~ /^[0-9]+$/ && NF == 9 {n += 1} END {print n + 0}' "$work/bench.out")
 [ "$bench_rows" = 1 ] || fail "no bench result"
+bench_gap=$(sed -n 's/.*longest gap between answers: \([0-9.]*\) ms/\1/p' "$work/bench.out")
 http_failed=$(sed -n 's/^http ok [0-9]* failed \([0-9]*\).*/\1/p' "$work/http.out")
 http_ok=$(sed -n 's/^http ok \([0-9]*\).*/\1/p' "$work/http.out")
 http_longest=$(sed -n 's/.* longest \([0-9.]*\)$/\1/p' "$work/http.out")
@@ -192,7 +193,8 @@ for _ in $(seq 100); do grep -q "standby: another" "$work/coordinator-a.log" && 
 [ "$(grep -c "standby: another coordinator is active" "$work/coordinator-a.log")" = 1 ] || fail "a restarted A does not stand by"
 chorus list > /dev/null || fail "B stopped answering once A came back"
 
-echo "figures: failover ${failover} s (goal <= $limit s); failed requests: ZeroMQ $bench_errors, HTTP $http_failed" \
+echo "figures: failover ${failover} s (goal <= $limit s); failed requests: ZeroMQ $bench_errors (longest gap" \
+     "between answers $bench_gap ms), HTTP $http_failed" \
      "(of $http_ok HTTP answered, the longest in $http_longest s); job $long continued from step $step_before to SUCCEEDED in 1 attempt; workers 1 of 1"
 [ "$bench_errors" = 0 ] || fail "$bench_errors ZeroMQ requests failed"
 [ "$http_failed" = 0 ] || fail "$http_failed HTTP requests failed"

@@ -306,16 +306,31 @@ rolling)
   v2=$work/models/serve-test/2
   cp -r "$v1" "$v2"
   py "import json; p='$v2/model.json'; j=json.load(open(p)); j['version']=2; json.dump(j, open(p,'w'))"
+  # Only the folder changes: the running worker loads version 2 in place (no process starts or stops).
+  before=$(worker_pids)
   chorus bench kws --concurrency 4 --duration 8s --file "$wav" > "$work/bench.out" 2>&1 &
   load=$!
   sleep 2
   chorus deploy "$v2" --name kws --min 1 --max 1 || fail "rolling deploy failed"
-  finish_load "during the rolling update"
+  finish_load "during the rolling update in place"
   grep -q "rolling update of kws" "$work/coordinator.log" || fail "no rolling update logged"
-  grep -q "replaced by 1 ready worker" "$work/coordinator.log" || fail "the old worker was not drained"
+  grep -q "serves $v2 (loaded in place" "$work/coordinator.log" || fail "version 2 was not loaded in place"
+  [ "$(worker_pids)" = "$before" ] || fail "the in-place update changed the worker processes: $before -> $(worker_pids)"
   wait_workers 1 20
   chorus infer kws "$wav" > "$work/infer.out" || fail "infer failed: $(cat "$work/infer.out")"
   grep -q "version 2," "$work/infer.out" || fail "not answered by version 2: $(cat "$work/infer.out")"
+  # Back to version 1 with other batching: new worker processes, the old one drained once they are ready.
+  chorus bench kws --concurrency 4 --duration 8s --file "$wav" > "$work/bench.out" 2>&1 &
+  load=$!
+  sleep 2
+  chorus deploy "$v1" --name kws --min 1 --max 1 --max-batch 4 || fail "rolling deploy with new batching failed"
+  finish_load "during the rolling update by new workers"
+  grep -q "replaced by 1 ready worker" "$work/coordinator.log" || fail "the old worker was not drained"
+  wait_workers 1 20
+  for _ in $(seq 100); do [ "$(worker_pids | wc -l)" = 1 ] && break; sleep 0.1; done
+  [ "$(worker_pids)" != "$before" ] || fail "new batching needs a new worker process"
+  chorus infer kws "$wav" > "$work/infer.out" || fail "infer failed: $(cat "$work/infer.out")"
+  grep -q "version 1," "$work/infer.out" || fail "not answered by version 1: $(cat "$work/infer.out")"
 
   # A restarted coordinator adopts the worker that still runs instead of starting another.
   pid=$(worker_pids)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <deque>
+#include <future>
 #include <map>
 
 #include <torch/torch.h>
@@ -22,6 +23,23 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t Micros(Clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
+
+// A model opened from a NAME=DIR or DIR spec, not yet serving.
+struct Opened {
+  std::unique_ptr<ServedModel> model;
+  std::string dir;
+};
+
+Result<Opened> OpenModel(const std::string& spec, const std::string& device) {
+  std::string dir = spec, rename;
+  if (size_t eq = spec.find('='); eq != std::string::npos && spec.find('/') > eq) {
+    rename = spec.substr(0, eq);
+    dir = spec.substr(eq + 1);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, ServedModel::Load(dir, device));
+  if (!rename.empty()) model->Rename(rename);
+  return Opened{std::move(model), dir};
+}
 
 struct Pending {
   proto::InferRequest request;
@@ -57,6 +75,7 @@ class Loop : public ServeLoop {
         spdlog::info("stopping: finishing {} queued request(s)", Queued());
         draining = true;
       }
+      FinishLoad();
       const auto now = Clock::now();
       switch (channel_->Poll(now)) {
         case net::DealerChannel::Event::kBeat:
@@ -111,18 +130,39 @@ class Loop : public ServeLoop {
  private:
   // `spec` is DIR, or NAME=DIR to serve it under NAME.
   Status LoadModel(const std::string& spec) {
-    std::string dir = spec, rename;
-    if (size_t eq = spec.find('='); eq != std::string::npos && spec.find('/') > eq) {
-      rename = spec.substr(0, eq);
-      dir = spec.substr(eq + 1);
-    }
-    ASSIGN_OR_RETURN(std::unique_ptr<ServedModel> model, ServedModel::Load(dir, options_.device));
-    if (!rename.empty()) model->Rename(rename);
-    const std::string name = model->info().name();
-    spdlog::info("serving {} version {} (task {}, {}, on {}) from {}", name, model->info().version(),
-                 model->info().task(), model->info().format(), options_.device, dir);
-    models_[name] = std::move(model);
+    ASSIGN_OR_RETURN(Opened opened, OpenModel(spec, options_.device));
+    Install(std::move(opened));
     return Status::Ok();
+  }
+
+  // Serves `opened` under its name from now on, in place of what served it.
+  void Install(Opened opened) {
+    const std::string name = opened.model->info().name();
+    spdlog::info("serving {} version {} (task {}, {}, on {}) from {}", name, opened.model->info().version(),
+                 opened.model->info().task(), opened.model->info().format(), options_.device, opened.dir);
+    models_[name] = std::move(opened.model);
+    sources_[name] = opened.dir;
+  }
+
+  // A load the broker asked for opens on a thread of its own, so requests
+  // and heartbeats go on meanwhile (the old version serves); it is installed
+  // here, on the loop's thread, between two messages. One at a time, in order.
+  void StartLoad(const std::string& spec) {
+    loads_.push_back(spec);
+    NextLoad();
+  }
+  void NextLoad() {
+    if (opening_.valid() || loads_.empty()) return;
+    opening_ = std::async(std::launch::async, OpenModel, loads_.front(), options_.device);
+  }
+  void FinishLoad() {
+    if (!opening_.valid() || opening_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    Result<Opened> opened = opening_.get();
+    if (opened.ok()) Install(std::move(*opened));
+    else spdlog::error("load {}: {}", loads_.front(), opened.status().ToString());
+    loads_.pop_front();
+    SendHello();  // what it serves now, either way
+    NextLoad();
   }
 
   size_t Queued() const {
@@ -146,6 +186,7 @@ class Loop : public ServeLoop {
       h->set_capacity(options_.capacity);
       h->set_pid(static_cast<int>(getpid()));
       for (const auto& [name, model] : models_) *h->add_models() = model->info();
+      for (const auto& [name, dir] : sources_) (*h->mutable_sources())[name] = dir;
     });
   }
 
@@ -189,14 +230,14 @@ class Loop : public ServeLoop {
           *draining = true;
           break;
         case proto::BrokerMessage::kLoadModel:
-          if (Status s = LoadModel(m.load_model()); !s.ok()) spdlog::error("load: {}", s.ToString());
-          SendHello();
+          StartLoad(m.load_model());  // answered by a hello once it serves
           break;
         case proto::BrokerMessage::kGreet:  // a broker that does not know us (it took over)
           SendHello();
           break;
         case proto::BrokerMessage::kUnloadModel:
           models_.erase(m.unload_model());
+          sources_.erase(m.unload_model());
           SendHello();
           break;
         default:
@@ -260,6 +301,9 @@ class Loop : public ServeLoop {
 
   ServeOptions options_;
   std::map<std::string, std::unique_ptr<ServedModel>> models_;
+  std::map<std::string, std::string> sources_;  // model name -> the folder it was loaded from
+  std::deque<std::string> loads_;               // asked for; the front one is opening
+  std::future<Result<Opened>> opening_;
   std::map<std::string, std::deque<Pending>> queues_;
   std::unique_ptr<net::DealerChannel> channel_;
   Clock::time_point last_contact_;  // the broker's last message, ever

@@ -5,7 +5,11 @@
 // its header), prepares each request's input as it arrives, queues it per
 // model, and runs batches when the batching policy says so, replying with
 // top-k labels and the time spent queued and computing. A drain request (or
-// the stop flag) finishes what is queued, says goodbye and returns.
+// the stop flag) finishes what is queued, says goodbye and returns. The
+// broker may ask it to load a model folder (a rolling update in place): the
+// folder opens on a thread of its own while the old version serves, then
+// replaces it between two messages, and a hello says what it serves now
+// (and from which folders).
 #pragma once
 
 #include <atomic>
