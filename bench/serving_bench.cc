@@ -10,6 +10,11 @@
 //     FP32) through the gateway, minus the raw path, against a bare HTTP round
 //     trip of the same payload (cpp-httplib server and client, no work).
 //     Goal: overhead <= that floor + 100 us.
+//  6. Rolling update under load (closed loop, 4 clients): failed requests
+//     (goal 0) and the longest gap between answers, for an update in place
+//     (only the folder changes: the worker loads the new version) and one by
+//     new workers (the batching changes too), beside the same load with no
+//     update.
 // It starts a real chorus-coordinator and real `chorus-worker serve` workers.
 #include <algorithm>
 #include <atomic>
@@ -18,11 +23,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 #include <zmq.hpp>
 
@@ -352,9 +359,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"tcp", "ipc"}))->capture_default_str();
   app.add_option("--device", g_device, "cpu, cuda or cuda:N: where the workers and the raw path run batches")
       ->capture_default_str();
-  std::vector<int> sections = {1, 2, 3, 4, 5};
+  std::vector<int> sections = {1, 2, 3, 4, 5, 6};
   app.add_option("--sections", sections,
-                 "which measurements to run (1 overhead, 2 saturation, 3 batching, 4 scale-up, 5 HTTP overhead)")
+                 "which measurements to run (1 overhead, 2 saturation, 3 batching, 4 scale-up, 5 HTTP overhead, "
+                 "6 rolling update)")
       ->delimiter(',')->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   auto wanted = [&](int section) { return std::find(sections.begin(), sections.end(), section) != sections.end(); };
@@ -574,6 +582,76 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
     (void)coordinator.Undeploy("http");
+  }
+
+  // 6. Rolling updates under load: version 2 in place, then back to version 1 with other batching (new workers).
+  if (wanted(6)) {
+    const std::string v2 = fs::path(*model_dir).parent_path().string() + "/2";
+    fs::copy(*model_dir, v2, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    auto meta_json = ReadFile(v2 + "/model.json");
+    if (ec || !meta_json.ok()) return Fail(Internal("cannot make version 2 in " + v2));
+    nlohmann::json j = nlohmann::json::parse(*meta_json);
+    j["version"] = 2;
+    if (Status s = AtomicWriteFile(v2 + "/model.json", j.dump()); !s.ok()) return Fail(s);
+    if (Status s = coordinator.Deploy(Deployment("roll", *model_dir, kDefaultMaxBatch, g_delay_us, threads, 1, 1, 1000), 1);
+        !s.ok())
+      return Fail(s);
+    proto::InferRequest roll = coordinator.Request("roll");
+    roll.set_wav(audio.wav());
+    const double window = std::max(6.0, seconds);
+    struct Figures {
+      int64_t answers = 0, errors = 0;
+      double gap = 0;
+      int64_t last_version = 0;
+    };
+    // The load, with `update` (if any) deployed a third of the way in.
+    auto measure = [&](const std::function<Status()>& update) -> Result<Figures> {
+      std::vector<Clock::time_point> answered;
+      int64_t last_version = 0;
+      const auto start = Clock::now();
+      Status updated = Status::Ok();
+      std::thread updater([&] {
+        if (!update) return;
+        std::this_thread::sleep_for(std::chrono::duration<double>(window / 3));
+        updated = update();
+      });
+      Load load = RunLoad(coordinator.client_endpoint(), roll, 4, window, [&](const proto::InferReply& r) {
+        answered.push_back(Clock::now());
+        last_version = r.version();
+      });
+      updater.join();
+      RETURN_IF_ERROR(updated);
+      Figures f;
+      f.answers = static_cast<int64_t>(load.latencies.size());
+      f.errors = load.errors;
+      f.last_version = last_version;
+      auto previous = start;
+      for (const auto& t : answered) {
+        f.gap = std::max(f.gap, std::chrono::duration<double>(t - previous).count());
+        previous = t;
+      }
+      return f;
+    };
+    auto steady = measure(nullptr);
+    auto in_place = measure([&] { return coordinator.Deploy(Deployment("roll", v2, kDefaultMaxBatch, g_delay_us, threads, 1, 1, 1000), 1); });
+    auto by_workers = measure([&] { return coordinator.Deploy(Deployment("roll", *model_dir, 4, g_delay_us, threads, 1, 1, 1000), 1); });
+    (void)coordinator.Undeploy("roll");
+    for (const auto* f : {&steady, &in_place, &by_workers})
+      if (!f->ok()) return Fail(f->status());
+    std::printf("6. rolling update under load (4 clients, WAV in, %.0f s each; the update a third of the way in)\n",
+                window);
+    const struct {
+      const char* what;
+      const Figures& f;
+    } rows[] = {{"no update (anchor)", *steady},
+                {"in place (folder only: v1 -> v2)", *in_place},
+                {"by new workers (v2 -> v1, max batch 4)", *by_workers}};
+    for (const auto& row : rows)
+      std::printf("   %-40s answers %7lld | failed %3lld (goal 0: %s) | longest gap between answers %7.1f ms "
+                  "(%.1fx the anchor's) | last answer from version %lld\n",
+                  row.what, (long long)row.f.answers, (long long)row.f.errors, row.f.errors == 0 ? "met" : "NOT met",
+                  row.f.gap * 1e3, row.f.gap / std::max(1e-9, steady->gap), (long long)row.f.last_version);
+    std::printf("\n");
   }
 
   return 0;

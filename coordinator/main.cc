@@ -111,45 +111,6 @@ void AddCurveEnvironment(const std::string& server_key, const net::CurveKeys& ow
   (*env)["CHORUS_CURVE_SECRET_KEY"] = own.secret_key;
 }
 
-// With a shared (PostgreSQL) store: blocks until this process holds the
-// coordinator lease, trying every 100 ms; while the database cannot be
-// reached it says so and tries again every second (a standby outlives a
-// database restart). nullptr when stopped by a signal first.
-std::unique_ptr<LeaderLease> BecomeActive(const std::string& uri) {
-  const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<LeaderLease> lease;
-  bool standing_by = false;
-  std::string last_error;
-  while (!g_stop) {
-    Result<bool> held = false;
-    if (!lease) {
-      auto connected = LeaderLease::Connect(uri);
-      if (connected.ok()) lease = std::move(*connected);
-      else held = connected.status();
-    }
-    if (lease) held = lease->TryAcquire();
-    if (held.ok() && *held) {
-      if (standing_by)
-        spdlog::info("taking over as the active coordinator ({} ms after standing by)",
-                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
-                         .count());
-      return lease;
-    }
-    if (!held.ok()) {
-      if (held.status().message() != last_error) spdlog::warn("{}; trying again every second", held.status().ToString());
-      last_error = held.status().message();
-      lease.reset();
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      continue;
-    }
-    if (!standing_by) spdlog::info("standby: another coordinator is active; taking over when it stops");
-    standing_by = true;
-    last_error.clear();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return nullptr;
-}
-
 // The state directory's lock: one coordinator per directory. A standby that
 // just won the lease waits a moment for the old active's process to end.
 Result<int> LockStateDir(const std::string& state_dir, bool wait) {
@@ -185,7 +146,7 @@ int Serve(CoordinatorConfig config) {
   const bool shared_store = IsPostgresUri(config.job_store);
   std::unique_ptr<LeaderLease> lease;
   if (shared_store) {
-    lease = BecomeActive(config.job_store);
+    lease = LeaderLease::WaitUntilHeld(config.job_store, g_stop);
     if (!lease) return 0;  // stopped while standing by
   }
   auto lock_fd = LockStateDir(config.state_dir, shared_store);

@@ -1,6 +1,10 @@
 #include "coordinator/training/leader_lease.h"
 
+#include <chrono>
+#include <thread>
+
 #include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
 
 #include "coordinator/training/postgres_job_store.h"
 
@@ -26,6 +30,41 @@ Result<std::unique_ptr<LeaderLease>> LeaderLease::Connect(const std::string& uri
   } catch (const std::exception& e) {
     return IoError(RedactedUri(uri) + ": cannot connect for the coordinator lease: " + e.what());
   }
+}
+
+std::unique_ptr<LeaderLease> LeaderLease::WaitUntilHeld(const std::string& uri, const std::atomic<bool>& stop) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<LeaderLease> lease;
+  bool standing_by = false;
+  std::string last_error;
+  while (!stop) {
+    Result<bool> held = false;
+    if (!lease) {
+      auto connected = Connect(uri);
+      if (connected.ok()) lease = std::move(*connected);
+      else held = connected.status();
+    }
+    if (lease) held = lease->TryAcquire();
+    if (held.ok() && *held) {
+      if (standing_by)
+        spdlog::info("taking over as the active coordinator ({} ms after standing by)",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+                         .count());
+      return lease;
+    }
+    if (!held.ok()) {
+      if (held.status().message() != last_error) spdlog::warn("{}; trying again every second", held.status().ToString());
+      last_error = held.status().message();
+      lease.reset();
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (!standing_by) spdlog::info("standby: another coordinator is active; taking over when it stops");
+    standing_by = true;
+    last_error.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return nullptr;
 }
 
 Result<bool> LeaderLease::TryAcquire() {

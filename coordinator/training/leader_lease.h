@@ -12,6 +12,7 @@
 // Not thread-safe (the coordinator's loop owns it).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,11 @@ class LeaderLease {
  public:
   // Connects (an error names the URI without its password).
   static Result<std::unique_ptr<LeaderLease>> Connect(const std::string& uri);
+  // Blocks until this process holds the lease, trying every 100 ms (and
+  // logging once that it stands by); while the database cannot be reached it
+  // says so and tries again every second, so a standby outlives a database
+  // restart. nullptr when `stop` becomes true first.
+  static std::unique_ptr<LeaderLease> WaitUntilHeld(const std::string& uri, const std::atomic<bool>& stop);
   ~LeaderLease();
 
   // true: this process holds the lease now (it stays held until this object

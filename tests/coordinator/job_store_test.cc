@@ -239,6 +239,16 @@ TEST(PostgresJobStore, RedactsPasswords) {
   EXPECT_EQ(RedactedUri("postgresql://u@h/db"), "postgresql://u@h/db");
 }
 
+// The server frees a lease when its session ends; how soon it notices varies a little.
+bool AcquiresWithinASecond(LeaderLease& lease) {
+  for (int i = 0; i < 50; ++i) {
+    auto held = lease.TryAcquire();
+    if (held.ok() && *held) return true;
+    usleep(20000);
+  }
+  return false;
+}
+
 TEST(LeaderLease, OneHolderAtATimeAndTheNextTakesOverWhenItGoes) {
   if (TestServer().empty()) GTEST_SKIP() << "no test PostgreSQL server (ctest starts one)";
   const std::string uri = FreshDatabase();
@@ -250,12 +260,7 @@ TEST(LeaderLease, OneHolderAtATimeAndTheNextTakesOverWhenItGoes) {
   EXPECT_FALSE(*(*second)->TryAcquire());
   EXPECT_TRUE((*first)->Check().ok());
   first->reset();  // the active's connection ends (as when its process dies)
-  bool taken = false;
-  for (int i = 0; i < 50 && !taken; ++i) {
-    taken = *(*second)->TryAcquire();
-    if (!taken) usleep(20000);
-  }
-  EXPECT_TRUE(taken);
+  EXPECT_TRUE(AcquiresWithinASecond(**second));
   EXPECT_TRUE((*second)->Check().ok());
 }
 
@@ -271,12 +276,8 @@ TEST(LeaderLease, AHolderCutOffFromTheServerKnowsItLostTheLease) {
   Status s = (*lease)->Check();
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
   auto other = LeaderLease::Connect(uri);
-  bool taken = false;
-  for (int i = 0; i < 50 && !taken; ++i) {
-    taken = *(*other)->TryAcquire();
-    if (!taken) usleep(20000);
-  }
-  EXPECT_TRUE(taken);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(AcquiresWithinASecond(**other));
 }
 
 }  // namespace

@@ -162,6 +162,7 @@ done
 failover=$(py "print(f'{$answered - $killed:.2f}')")
 grep -q "taking over as the active coordinator" "$work/coordinator-b.log" || fail "B did not take over"
 echo "failover: the CLI was answered by B $failover s after A was killed"
+step_at_failover=$(step_of "$long")
 
 wait "$bench" || fail "bench failed: $(cat "$work/bench.out")"
 wait "$http_client" || fail "the HTTP client failed: $(cat "$work/http.out")"
@@ -182,8 +183,13 @@ for _ in $(seq 30); do
 done
 chorus workers | grep -q READY || fail "the adopted worker is not ready: $(chorus workers)"
 
-# The job goes on: re-attached by B, not restarted, and it finishes.
+# The job goes on: re-attached by B, its rank reporting to B (the step moves
+# on in B's answers), not restarted, and it finishes.
 grep -q "re-attached to job $long attempt 1" "$work/coordinator-b.log" || fail "job $long was not re-attached"
+for _ in $(seq 150); do
+  step=$(step_of "$long"); [ "${step:-0}" -gt "$step_at_failover" ] && break; sleep 0.2
+done
+[ "${step:-0}" -gt "$step_at_failover" ] || fail "the job's progress did not reach B (step $step since $step_at_failover)"
 wait_state "$long" SUCCEEDED 300
 [ "$(json_field "$long" attempts)" = 1 ] || fail "the job was restarted instead of continuing"
 
