@@ -4,7 +4,8 @@
 # server that the test starts in a temporary directory:
 #   failover_test.sh BIN_DIR DATA_DIR WORK_DIR SOURCE_DIR
 # Two coordinators (A, B) share the PostgreSQL job store and one state
-# directory, each on its own ports with the other as its peer. A is active
+# directory, each on its own ports with the other as its peer, CURVE on every
+# ZeroMQ socket as across hosts (both derive the same keys). A is active
 # (it holds the lease), B stands by. Under load from `chorus bench` (ZeroMQ,
 # whose client library fails over by itself) and an HTTP client that falls
 # back to the other gateway, and with a training job running, A is killed.
@@ -53,6 +54,7 @@ config() {  # config NAME OWN_JOB OWN_CLIENT OWN_WORKER OWN_HTTP PEER_JOB PEER_C
 listen: tcp://127.0.0.1:$2
 state_dir: $state
 job_store: "$uri"
+curve: on                         # as two hosts would: CURVE on every ZeroMQ socket
 peer: {listen: "tcp://127.0.0.1:$6", client_listen: "tcp://127.0.0.1:$7", worker_listen: "tcp://127.0.0.1:$8",
        http: "http://127.0.0.1:$9"}
 worker: $bin/chorus-worker
