@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
-#include "common/net/heartbeat.h"
 #include "common/net/endpoints.h"
+#include "common/net/heartbeat.h"
 #include "common/net/zmq_channel.h"
 #include "common/proto/infer_frames.h"
 #include "coordinator/access.h"

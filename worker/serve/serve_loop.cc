@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <future>
 #include <map>
@@ -148,6 +149,7 @@ class Loop : public ServeLoop {
   // and heartbeats go on meanwhile (the old version serves); it is installed
   // here, on the loop's thread, between two messages. One at a time, in order.
   void StartLoad(const std::string& spec) {
+    if (std::find(loads_.begin(), loads_.end(), spec) != loads_.end()) return;  // asked again: already coming
     loads_.push_back(spec);
     NextLoad();
   }
