@@ -24,13 +24,20 @@ std::string DefaultWorker() {
   return ec ? "chorus-worker" : (self.parent_path() / "chorus-worker").string();
 }
 
+// The port after the last ':' of HOST:PORT (or tcp://HOST:PORT); -1 when
+// there is no host, or the port is not a number in [0, 65535].
+int TrailingPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return -1;
+  const std::string port = address.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const int n = std::atoi(port.c_str());
+  return n < 65536 ? n : -1;
+}
+
 // tcp://HOST:PORT with a port other than 0.
 bool FixedTcpEndpoint(const std::string& e) {
-  if (e.rfind("tcp://", 0) != 0) return false;
-  const size_t colon = e.rfind(':');
-  const std::string port = e.substr(colon + 1);
-  return colon > 6 && !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
-         std::atoi(port.c_str()) > 0 && std::atoi(port.c_str()) < 65536;
+  return e.rfind("tcp://", 0) == 0 && e.rfind(':') > 6 && TrailingPort(e) > 0;
 }
 
 }  // namespace
@@ -176,12 +183,8 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     dashboard.Get("enabled", &c.dashboard.enabled);
     dashboard.Get("listen", &c.dashboard.listen);
     if (c.dashboard.listen != "gateway") {
-      const size_t at = c.dashboard.listen.rfind(':');
-      const std::string port = at == std::string::npos ? "" : c.dashboard.listen.substr(at + 1);
-      dashboard.Check(at != std::string::npos && at > 0 && !port.empty() &&
-                          port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5 &&
-                          std::atoi(port.c_str()) < 65536,
-                      "listen", "must be gateway (the serving HTTP listener) or HOST:PORT");
+      dashboard.Check(TrailingPort(c.dashboard.listen) >= 0, "listen",
+                      "must be gateway (the serving HTTP listener) or HOST:PORT");
     }
     // Serving off and no listener named: no dashboard (main says so). Named as gateway: an error.
     dashboard.Check(c.dashboard.listen != "gateway" || c.serving_enabled || !c.dashboard.enabled ||
