@@ -33,7 +33,7 @@
 #include <torch/torch.h>
 #include <zmq.hpp>
 
-#include "bench/bench_process.h"
+#include "bench/bench_coordinator.h"
 #include "common/audio/wav_io.h"
 #include "common/models/model_bundle.h"
 #include "common/net/rpc_client.h"
@@ -219,115 +219,11 @@ Result<double> HttpLatency(int port, const std::string& path, const std::string&
   return Percentile(t, 0.5);
 }
 
-class Coordinator {
- public:
-  ~Coordinator() {
-    if (pid_ > 0) bench::KillSession(pid_);
-  }
-  Status Start(const std::string& bin, const std::string& dir, const std::string& transport) {
-    state_ = dir + "/state";
-    const std::string config = dir + "/coordinator.yaml";
-    std::string client = transport == "ipc" ? "ipc://" + dir + "/clients.sock" : "tcp://127.0.0.1:0";
-    std::string worker = transport == "ipc" ? "ipc://" + dir + "/workers.sock" : "tcp://127.0.0.1:0";
-    std::ofstream(config) << "listen: tcp://127.0.0.1:0\nstate_dir: " << state_ << "\nworker: " << bin
-                          << "/chorus-worker\ntick_ms: 50\nserving: {client_listen: \"" << client
-                          << "\", worker_listen: \"" << worker << "\", http: \"127.0.0.1:0\", max_queue: 4096, model_repository: \""
-                          << dir << "/models\"}\n";
-    pid_ = bench::SpawnSession({bin + "/chorus-coordinator", "--config", config, "--log-level", "warn"},
-                               dir + "/coordinator.log");
-    for (int i = 0; i < 100 && !fs::exists(state_ + "/serving.json"); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto endpoint = ReadFile(state_ + "/endpoint");
-    auto token = ReadFile(state_ + "/token");
-    if (!endpoint.ok() || !token.ok()) return Unavailable("the coordinator did not start; see " + dir);
-    endpoint_ = endpoint->substr(0, endpoint->find('\n'));
-    token_ = token->substr(0, token->find('\n'));
-    ASSIGN_OR_RETURN(proto::ServingStatus s, Serving());
-    client_endpoint_ = s.client_endpoint();
-    http_port_ = std::atoi(s.http().substr(s.http().rfind(':') + 1).c_str());
-    return Status::Ok();
-  }
-  Result<proto::Reply> Call(proto::Request r) {
-    r.set_token(token_);
-    proto::Reply reply;
-    net::RpcClient client({endpoint_, std::chrono::milliseconds(10000), {}});
-    RETURN_IF_ERROR(client.Call(r, &reply));
-    if (reply.code() != "OK") return Internal(reply.error());
-    return reply;
-  }
-  Result<proto::ServingStatus> Serving() {
-    proto::Request r;
-    r.set_serving(true);
-    ASSIGN_OR_RETURN(proto::Reply reply, Call(r));
-    return reply.serving();
-  }
-  int ReadyWorkers(const std::string& model) {
-    auto s = Serving();
-    int n = 0;
-    if (s.ok())
-      for (const auto& w : s->workers()) n += w.model() == model && w.state() == "READY";
-    return n;
-  }
-  // Deploys and waits until `workers` are ready.
-  Status Deploy(proto::Deployment d, int workers) {
-    proto::Request r;
-    *r.mutable_deploy()->mutable_deployment() = d;
-    RETURN_IF_ERROR(Call(r).status());
-    for (int i = 0; i < 600; ++i) {
-      if (ReadyWorkers(d.name()) >= workers) return Status::Ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return DeadlineExceeded("workers of " + d.name() + " did not start");
-  }
-  Status Undeploy(const std::string& name) {
-    proto::Request r;
-    r.set_undeploy(name);
-    RETURN_IF_ERROR(Call(r).status());
-    for (int i = 0; i < 600; ++i) {
-      auto s = Serving();
-      bool any = false;
-      if (s.ok())
-        for (const auto& w : s->workers()) any |= w.model() == name;
-      if (!any) return Status::Ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return DeadlineExceeded("workers of " + name + " did not leave");
-  }
-  proto::InferRequest Request(const std::string& model) const {
-    proto::InferRequest r;
-    r.set_token(token_);
-    r.set_model(model);
-    return r;
-  }
-  const std::string& client_endpoint() const { return client_endpoint_; }
-  int http_port() const { return http_port_; }
-  const std::string& token() const { return token_; }
-
- private:
-  pid_t pid_ = -1;
-  int http_port_ = 0;
-  std::string state_, endpoint_, token_, client_endpoint_;
-};
-
 std::string g_device = "cpu";  // where workers and the raw path run batches
 
 proto::Deployment Deployment(const std::string& name, const std::string& dir, int max_batch, int delay_us,
                              int threads, int min_workers, int max_workers, double target) {
-  proto::Deployment d;
-  d.set_device(g_device);
-  d.set_name(name);
-  d.set_model_dir(dir);
-  d.set_launcher("local");
-  d.set_max_batch(max_batch);
-  d.set_max_delay_us(delay_us);
-  d.set_threads(threads);
-  auto* p = d.mutable_policy();
-  p->set_min_workers(min_workers);
-  p->set_max_workers(max_workers);
-  p->set_target_ongoing(target);
-  p->set_scale_up_delay_s(0);
-  p->set_scale_down_delay_s(3600);
-  return d;
+  return bench::Deployment(name, dir, g_device, max_batch, delay_us, threads, min_workers, max_workers, target);
 }
 
 // What `chorus deploy` gives a user who sets nothing (coordinator/cli/serve_commands.h).
@@ -434,7 +330,7 @@ int main(int argc, char** argv) {
   };
   (void)raw_latency_p50(0.5);  // warm up
 
-  Coordinator coordinator;
+  bench::Coordinator coordinator;
   if (Status s = coordinator.Start(bin, dir, transport); !s.ok()) return Fail(s);
   std::printf("serving a TC-ResNet (width 24, 98x40 log-mel, 12 classes) on %s; %d intra-op thread(s); %s; this "
               "machine: %u cores; medians of %d interleaved rounds\n\n", g_device.c_str(), threads, transport.c_str(),

@@ -167,6 +167,12 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     c.broker.worker_liveness = std::chrono::milliseconds(liveness_ms);
     c.broker.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
     c.http.timeout = c.broker.default_timeout;
+    serving.Get("max_sessions", &c.broker.max_sessions);
+    serving.Check(c.broker.max_sessions >= 1, "max_sessions", "must be at least 1");
+    double session_idle_s = c.broker.session_idle.count() / 1000.0;
+    serving.Get("session_idle_s", &session_idle_s);
+    serving.Check(session_idle_s >= 0.1 && session_idle_s <= 86400, "session_idle_s", "must be in [0.1, 86400] seconds");
+    c.broker.session_idle = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(session_idle_s, 0.1, 86400.0) * 1000));
     serving.Get("max_attempts", &c.broker.max_attempts);
     serving.Check(c.broker.max_attempts >= 1, "max_attempts", "must be at least 1");
     int64_t max_body = static_cast<int64_t>(c.http.max_body_bytes);

@@ -9,6 +9,12 @@ FrameStream::FrameStream(const audio::FeatureExtractor& extractor, std::shared_p
   state_ = model_->InitialState(1);
 }
 
+FrameStream::FrameStream(const audio::FeatureExtractor& extractor, std::shared_ptr<StreamingModel> model,
+                         std::vector<float> pending, at::Tensor state, int64_t frames)
+    : extractor_(extractor), model_(std::move(model)), pending_(std::move(pending)), frames_(frames) {
+  state_ = state.to(model_->device());
+}
+
 Result<std::vector<float>> FrameStream::Push(const float* samples, int64_t n) {
   pending_.insert(pending_.end(), samples, samples + n);
   const int64_t window = extractor_.window_length(), hop = extractor_.hop_length();

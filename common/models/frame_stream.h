@@ -5,7 +5,9 @@
 // carries its state from piece to piece. Pushing a recording in any chunks
 // gives the outputs of the model run on the recording's features at once.
 // The model must be in eval mode. One stream per thread; several streams may
-// share a model and a front end.
+// share a model and a front end. A stream's whole state is pending(),
+// state() and frames(): a stream built from them goes on exactly where the
+// saved one stopped (a streaming session moving to another worker).
 #pragma once
 
 #include <memory>
@@ -22,12 +24,17 @@ namespace chorus::models {
 class FrameStream {
  public:
   FrameStream(const audio::FeatureExtractor& extractor, std::shared_ptr<StreamingModel> model);
+  // Resumes a saved stream; `state` must be [1, model->state_size()] (on any device).
+  FrameStream(const audio::FeatureExtractor& extractor, std::shared_ptr<StreamingModel> model,
+              std::vector<float> pending, at::Tensor state, int64_t frames);
 
   // Appends samples (at the front end's rate); returns the model's outputs
   // (logits) for the frames they complete, in order.
   Result<std::vector<float>> Push(const float* samples, int64_t n);
 
   int64_t frames() const { return frames_; }  // frames output so far
+  const std::vector<float>& pending() const { return pending_; }
+  const at::Tensor& state() const { return state_; }
 
  private:
   const audio::FeatureExtractor& extractor_;

@@ -197,26 +197,54 @@ std::vector<TensorSpec> DetectTask::Outputs() const {
   return {{"speech_probability", "FP32", {-1}}, {"segments", "FP32", {-1, 2}}};
 }
 
-Status DetectTask::Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const {
-  VadOptions o = options_;
-  if (!request.parameters().empty()) {
-    nlohmann::json overrides = options_.ToJson();
-    for (const auto& [key, value] : request.parameters()) {
-      if (key == "frame_seconds") return InvalidArgument("parameter frame_seconds is the model's, not a request's");
-      overrides[key] = value;
-    }
-    Result<VadOptions> parsed = VadOptions::FromJson(overrides);
-    if (!parsed.ok()) return InvalidArgument("parameters: " + parsed.status().message());
-    o = *parsed;
+Result<VadOptions> DetectTask::RequestOptions(const proto::InferRequest& request) const {
+  if (request.parameters().empty()) return options_;
+  nlohmann::json overrides = options_.ToJson();
+  for (const auto& [key, value] : request.parameters()) {
+    if (key == "frame_seconds") return InvalidArgument("parameter frame_seconds is the model's, not a request's");
+    overrides[key] = value;
   }
+  Result<VadOptions> parsed = VadOptions::FromJson(overrides);
+  if (!parsed.ok()) return InvalidArgument("parameters: " + parsed.status().message());
+  return *parsed;
+}
+
+namespace {
+
+std::vector<float> Probabilities(const at::Tensor& row) {
   const torch::Tensor probs = torch::sigmoid(row.to(torch::kCPU, torch::kFloat32)).contiguous();
   const float* p = probs.data_ptr<float>();
-  const std::vector<float> values(p, p + probs.numel());
-  AddFloats(reply, "speech_probability", values, {probs.numel()});
+  return std::vector<float>(p, p + probs.numel());
+}
+
+}  // namespace
+
+Status DetectTask::Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const {
+  ASSIGN_OR_RETURN(const VadOptions o, RequestOptions(request));
+  const std::vector<float> values = Probabilities(row);
+  AddFloats(reply, "speech_probability", values, {static_cast<int64_t>(values.size())});
   std::vector<float> flat;
   const std::vector<Segment> segments = SpeechSegments(values, o);
   for (const auto& [start, end] : segments) flat.insert(flat.end(), {static_cast<float>(start), static_cast<float>(end)});
   AddFloats(reply, "segments", flat, {static_cast<int64_t>(segments.size()), 2});
+  return Status::Ok();
+}
+
+Status DetectTask::DecodeChunk(const at::Tensor& row, int64_t first_frame, bool end, const proto::InferRequest& request,
+                               proto::StreamState* state, proto::InferReply* reply) const {
+  ASSIGN_OR_RETURN(const VadOptions o, RequestOptions(request));
+  VadEventDetector detector(o, {first_frame, state->in_speech(), state->release_start() - 1});
+  const std::vector<float> values = Probabilities(row);
+  std::vector<float> events;
+  auto add = [&](const std::optional<VadEvent>& e) {
+    if (e) events.insert(events.end(), {static_cast<float>(e->seconds), e->start ? 1.0f : 0.0f});
+  };
+  for (float p : values) add(detector.Push(p));
+  if (end) add(detector.Finish());
+  AddFloats(reply, "speech_probability", values, {static_cast<int64_t>(values.size())});
+  AddFloats(reply, "events", events, {static_cast<int64_t>(events.size() / 2), 2});
+  state->set_in_speech(detector.state().triggered);
+  state->set_release_start(detector.state().quiet_since + 1);
   return Status::Ok();
 }
 

@@ -9,7 +9,10 @@
 // records it with the other post-processing settings. A reply carries
 // "speech_probability" [frames] and "segments" [n, 2] (seconds); request
 // parameters (threshold, min_speech_ms, min_silence_ms, speech_pad_ms,
-// max_speech_s) override the model's settings. See task.h.
+// max_speech_s) override the model's settings. A streaming session's chunk
+// gets "speech_probability" for the frames it completed and "events" [n, 2]:
+// (seconds, 1) when speech starts, (seconds, 0) when it ends, as
+// VadEventDetector finds them; the last chunk closes open speech. See task.h.
 #pragma once
 
 #include "common/tasks/task.h"
@@ -37,11 +40,16 @@ class DetectTask : public Task {
   std::vector<TensorSpec> Outputs() const override;
   nlohmann::json ServedParameters() const override { return options_.ToJson(); }
   Status Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const override;
+  bool streams() const override { return true; }
+  Status DecodeChunk(const at::Tensor& row, int64_t first_frame, bool end, const proto::InferRequest& request,
+                     proto::StreamState* state, proto::InferReply* reply) const override;
 
   const VadOptions& options() const { return options_; }
 
  private:
   explicit DetectTask(VadOptions options) : options_(options) { labels_ = {"speech"}; }
+  // The model's settings with the request's parameters over them.
+  Result<VadOptions> RequestOptions(const proto::InferRequest& request) const;
   VadOptions options_;
 };
 

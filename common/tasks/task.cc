@@ -26,6 +26,11 @@ Targets Targets::To(const c10::Device& device, bool non_blocking) const {
 
 int64_t Targets::size() const { return labels.defined() ? labels.size(0) : frames.defined() ? frames.size(0) : 0; }
 
+Status Task::DecodeChunk(const at::Tensor&, int64_t, bool, const proto::InferRequest&, proto::StreamState*,
+                         proto::InferReply*) const {
+  return InvalidArgument("task " + name() + " does not stream; send whole clips or recordings without a sequence");
+}
+
 const std::vector<std::string>& TaskNames() {
   static const std::vector<std::string> names = {"classify", "detect", "embed"};
   return names;

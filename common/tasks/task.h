@@ -13,7 +13,9 @@
 //   export      what model.json records ("task" and "task_options");
 //   serving     the outputs a reply carries (declared for the Open Inference
 //               Protocol metadata) and how one row of model output becomes
-//               them (Decode).
+//               them (Decode); for a streaming session, how each chunk's
+//               rows become outputs, with what the task carries between
+//               chunks kept in the session's state (DecodeChunk).
 //
 // Tasks: classify (a clip to class scores: keyword spotting), detect (a
 // recording to a speech probability per frame and speech segments: voice
@@ -145,6 +147,18 @@ class Task {
   // the real frames) into the reply's outputs. Request parameters the task
   // does not know are an InvalidArgument naming them.
   virtual Status Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const = 0;
+
+  // ---- streaming sessions (per-frame tasks) ----
+  // True: the task decodes a stream chunk by chunk (its network must stream).
+  virtual bool streams() const { return false; }
+  // One chunk of a session: `row` holds the network's outputs for the frames
+  // the chunk completed ([frames], maybe none), the first being frame
+  // `first_frame` of the stream; `end`: the session's last chunk. Reads and
+  // updates the task's part of `state` (and nothing else of it), and writes
+  // the reply's outputs. The same chunks give the same outputs whatever
+  // worker decodes each, since everything carried is in `state`.
+  virtual Status DecodeChunk(const at::Tensor& row, int64_t first_frame, bool end, const proto::InferRequest& request,
+                             proto::StreamState* state, proto::InferReply* reply) const;
 
  protected:
   std::vector<std::string> labels_;

@@ -55,10 +55,19 @@ struct VadEvent {
   double seconds = 0;
 };
 
-// Incremental detection, one probability at a time (VADIterator).
+// Incremental detection, one probability at a time (VADIterator). Its whole
+// state is a State, so a stream may stop here and go on elsewhere.
 class VadEventDetector {
  public:
+  struct State {
+    int64_t frame = 0;         // frames pushed so far
+    bool triggered = false;    // speech is open
+    int64_t quiet_since = -1;  // first frame of the current release, -1 when none
+  };
   explicit VadEventDetector(VadOptions options) : options_(options) {}
+  VadEventDetector(VadOptions options, State state)
+      : options_(options), frame_(state.frame), triggered_(state.triggered), quiet_since_(state.quiet_since) {}
+  State state() const { return {frame_, triggered_, quiet_since_}; }
   // The event this frame completes, if any.
   std::optional<VadEvent> Push(float probability);
   // At the end of the stream: an end event when speech is still open.

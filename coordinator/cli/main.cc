@@ -29,6 +29,7 @@
 #include "coordinator/cli/job_commands.h"
 #include "coordinator/cli/serve_commands.h"
 #include "coordinator/cli/speaker_commands.h"
+#include "coordinator/cli/stream_command.h"
 #include "coordinator/cli/token_commands.h"
 #include "common/util/logging.h"
 
@@ -200,6 +201,8 @@ int main(int argc, char** argv) {
   jobs.Register(app);
   chorus::cli::ServeCommands serving(jobs.connect());
   serving.Register(app);
+  chorus::cli::StreamCommand stream(jobs.connect());
+  stream.Register(app);
   chorus::cli::SpeakerCommands speakers(jobs.connect());
   speakers.Register(app);
   chorus::cli::EvalCommands evaluation(jobs.connect());
@@ -239,6 +242,7 @@ int main(int argc, char** argv) {
   }
   if (std::optional<int> rc = jobs.Run()) return *rc;
   if (std::optional<int> rc = serving.Run()) return *rc;
+  if (std::optional<int> rc = stream.Run()) return *rc;
   if (std::optional<int> rc = speakers.Run()) return *rc;
   if (std::optional<int> rc = evaluation.Run()) return *rc;
   if (std::optional<int> rc = tokens.Run()) return *rc;

@@ -276,6 +276,9 @@ void Autoscaler::Follow(Pool& pool, const BrokerSnapshot& snapshot) {
         spdlog::warn("autoscaler: worker {} of {} ended ({}{})", w.id, pool.deployment.name(),
                      st.state == RunState::kExited ? "exit " + std::to_string(st.exit_code) : "lost",
                      st.detail.empty() ? "" : ": " + st.detail);
+      // Its requests (a stream's chunk among them) go to another worker now,
+      // not once the broker finds it silent.
+      broker_.Forget(w.id, st.state == RunState::kExited ? "exited" : "was lost");
       if (w.state == "STARTING") FailedStart(pool, now);  // a bad model, flags or host: do not spin
       std::error_code ec;
       fs::remove(RecordPath(pool.deployment, w.id), ec);
@@ -442,6 +445,11 @@ proto::ServingStatus Autoscaler::ServingStatus() const {
     m->set_workers(stats.workers);
     m->set_queued(stats.queued);
     m->set_ongoing(stats.ongoing);
+    m->set_sessions(stats.sessions);
+    if (auto info = snapshot.model_info.find(model); info != snapshot.model_info.end()) {
+      m->set_sample_rate(info->second.sample_rate());
+      m->set_streams(info->second.streams());
+    }
     for (const auto& [code, n] : stats.outcomes) {
       if (code == "OK") m->set_answered_ok(m->answered_ok() + n);
       else m->set_answered_error(m->answered_error() + n);

@@ -27,6 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 // Queues are bounded per model by max_queue; the sockets should not drop first.
 constexpr int kHighWaterMark = 100000;
+// A client's name for a streaming session.
+constexpr size_t kMaxSequenceId = 256;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -58,12 +60,13 @@ struct Broker::Impl {
     std::optional<zmq::message_t> input;  // the client's input frame, forwarded as it came
     std::string client_id;
     std::string model;
+    bool chunk = false;  // a streaming session's
   };
 
   explicit Impl(BrokerOptions o)
       : options(std::move(o)),
         router(RouterOptions{options.max_queue, options.default_timeout, options.worker_liveness,
-                             options.max_attempts}) {}
+                             options.max_attempts, options.max_sessions, options.session_idle}) {}
 
   BrokerOptions options;
   ServingRouter router;
@@ -81,6 +84,7 @@ struct Broker::Impl {
   std::set<std::string> expected;
   std::vector<std::string> drain_commands;
   std::vector<std::pair<std::string, std::string>> load_commands;  // worker id, NAME=DIR
+  std::vector<std::pair<std::string, std::string>> forget_commands;  // worker id, why
   std::vector<WorkerStatus> worker_status;
   std::vector<std::pair<proto::InferRequest, Done>> submitted;  // in process, not yet taken
   bool stopped = false;  // Run returned: Submit answers at once
@@ -93,12 +97,12 @@ struct Broker::Impl {
   }
 
   void Answer(const Origin& to, const std::string& client_id, const std::string& model, proto::InferReply reply,
-              int attempts, Clock::time_point received) {
+              int attempts, Clock::time_point received, bool chunk = false) {
     reply.set_id(client_id);
     reply.set_attempts(attempts);
     reply.set_broker_us(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received).count());
     if (reply.model().empty()) reply.set_model(model);
-    Count(model, reply);
+    Count(model, reply, chunk);
     if (to.done) {
       to.done(std::move(reply));
     } else if (Status s = net::SendRouted(*clients, to.route, reply); !s.ok()) {
@@ -106,7 +110,7 @@ struct Broker::Impl {
     }
   }
 
-  void Count(const std::string& model, const proto::InferReply& reply) {
+  void Count(const std::string& model, const proto::InferReply& reply, bool chunk) {
     std::lock_guard<std::mutex> lock(mutex);
     // Refusals for models nobody serves are counted under one label, so bad
     // requests cannot grow the metrics without bound.
@@ -115,6 +119,7 @@ struct Broker::Impl {
     ++s.outcomes[reply.code()];
     const double total = reply.broker_us() * 1e-6;
     s.total.Add(total);
+    if (chunk) s.chunk.Add(total);
     if (reply.code() == "OK") {
       s.queue.Add(reply.queue_us() * 1e-6);
       s.compute.Add(reply.compute_us() * 1e-6);
@@ -122,9 +127,11 @@ struct Broker::Impl {
     }
   }
 
-  Status Authorize(const std::string& token, Action action, const std::string& model) const {
+  // The credential's id when it may `action` on `model`.
+  Result<std::string> Authorize(const std::string& token, Action action, const std::string& model) const {
     ASSIGN_OR_RETURN(Principal who, options.credentials->Authenticate(token));
-    return Permit(who, action, {"", 0, 0, model});
+    RETURN_IF_ERROR(Permit(who, action, {"", 0, 0, model}));
+    return who.id;
   }
 
   // A worker: its token's role, and over CURVE the key it was issued with.
@@ -182,11 +189,25 @@ struct Broker::Impl {
       Refuse(origin, in, s);
       return;
     }
-    if (Status s = Authorize(in.token(), Action::kInfer, in.model()); !s.ok()) {
-      Refuse(origin, in, s);
+    auto who = Authorize(in.token(), Action::kInfer, in.model());
+    if (!who.ok()) {
+      Refuse(origin, in, who.status());
       return;
     }
-    auto seq = router.Submit(in.model(), in.version(), in.timeout_ms(), Expected(in.model()), Clock::now());
+    in.clear_stream_state();  // the session's state is the router's to attach, never a client's
+    std::optional<SessionRef> session;
+    if (in.has_sequence()) {
+      const std::string& id = in.sequence().id();
+      if (id.empty() || id.size() > kMaxSequenceId) {
+        Refuse(origin, in, InvalidArgument("sequence_id must be 1 to " + std::to_string(kMaxSequenceId) +
+                                           " characters"));
+        return;
+      }
+      // The credential's, the model's and the client's names: one client cannot reach another's session.
+      session = SessionRef{*who + '\n' + in.model() + '\n' + id, in.sequence().start(), in.sequence().end()};
+    }
+    auto seq = router.Submit(in.model(), in.version(), in.timeout_ms(), Expected(in.model()), Clock::now(),
+                             session ? &*session : nullptr);
     if (!seq.ok()) {
       Refuse(origin, in, seq.status());
       return;
@@ -195,6 +216,7 @@ struct Broker::Impl {
     p.origin = std::move(origin);
     p.client_id = in.id();
     p.model = in.model();
+    p.chunk = session.has_value();
     // Workers get the header with the broker's id for it and no token, and
     // the input frame as it came (shared with ZeroMQ, not copied).
     in.set_id(std::to_string(*seq));
@@ -271,6 +293,7 @@ struct Broker::Impl {
     }
     for (const auto& send : out.sends) {
       Pending& p = pending.at(send.seq);
+      if (send.chunk) p.forward.mutable_request()->set_stream_state(send.stream_state);
       zmq::message_t input;
       if (p.input) input.copy(*p.input);  // a reference to the same bytes: kept for a retry
       Send(send.worker, p.forward, p.input ? &input : nullptr);
@@ -278,7 +301,8 @@ struct Broker::Impl {
     for (auto& a : out.answers) {
       auto p = pending.find(a.seq);
       if (p == pending.end()) continue;
-      Answer(p->second.origin, p->second.client_id, p->second.model, std::move(a.reply), a.attempts, a.received);
+      Answer(p->second.origin, p->second.client_id, p->second.model, std::move(a.reply), a.attempts, a.received,
+             p->second.chunk);
       pending.erase(p);
     }
   }
@@ -290,11 +314,18 @@ struct Broker::Impl {
 
   void Commands() {
     std::vector<std::string> drains;
-    std::vector<std::pair<std::string, std::string>> loads;
+    std::vector<std::pair<std::string, std::string>> loads, forgets;
     {
       std::lock_guard<std::mutex> lock(mutex);
       drains.swap(drain_commands);
       loads.swap(load_commands);
+      forgets.swap(forget_commands);
+    }
+    for (const auto& [id, why] : forgets) {
+      if (!router.workers().count(id)) continue;
+      spdlog::warn("broker: worker {} {}; dropped", id, why);
+      router.Remove(id, why);
+      worker_sources.erase(id);
     }
     for (const auto& [id, spec] : loads) {
       if (!router.workers().count(id)) continue;
@@ -325,6 +356,13 @@ struct Broker::Impl {
     }
     for (const auto& [model, n] : queued) stats[model].queued = n;
     for (const auto& [model, n] : ongoing) stats[model].ongoing = n;
+    for (const auto& [model, c] : router.Sessions()) {
+      ModelStats& m = stats[model];
+      m.sessions = c.open;
+      m.sessions_opened = c.opened;
+      m.sessions_closed = c.closed;
+      m.sessions_expired = c.expired;
+    }
     worker_status.clear();
     for (const auto& [id, w] : router.workers()) {
       WorkerStatus ws;
@@ -443,6 +481,11 @@ BrokerSnapshot Broker::Snapshot() const {
 void Broker::Drain(const std::string& worker_id) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->drain_commands.push_back(worker_id);
+}
+
+void Broker::Forget(const std::string& worker_id, const std::string& why) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->forget_commands.emplace_back(worker_id, why);
 }
 
 void Broker::LoadModel(const std::string& worker_id, const std::string& spec) {

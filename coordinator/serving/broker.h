@@ -14,6 +14,11 @@
 //  - A worker silent for the liveness window is dropped; its unanswered
 //    requests go to another worker, up to max_attempts, else fail with
 //    UNAVAILABLE. Every request is answered exactly once, by its deadline.
+//  - A request with a `sequence` is a chunk of a streaming session, keyed by
+//    the client's credential, the model and the sequence id; the router
+//    keeps each session's state and sends it with its next chunk, so a
+//    session outlives the worker that served it (serving_router.h). A
+//    client's own stream_state is discarded.
 //
 // The routing (queues, dispatch, deadlines, liveness, retries) is
 // ServingRouter's (serving_router.h), a pure state machine; the Broker is its
@@ -61,6 +66,8 @@ struct BrokerOptions {
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds worker_liveness{2000};
   int max_attempts = 3;
+  int max_sessions = 1024;                        // streaming sessions open at once
+  std::chrono::milliseconds session_idle{60000};  // a session with no chunk for this long expires
 };
 
 // Latencies in seconds, Prometheus-style cumulative buckets.
@@ -76,6 +83,7 @@ struct Histogram {
 struct ModelStats {
   std::map<std::string, int64_t> outcomes;  // reply code -> requests
   Histogram queue, compute, overhead, total;
+  Histogram chunk;  // streaming sessions' chunks: from arrival to answer
   int queued = 0;   // waiting in the broker
   int ongoing = 0;  // queued + at workers
   // Integral of `ongoing` over time (request-seconds), sampled every publish;
@@ -83,6 +91,8 @@ struct ModelStats {
   // between them, which a momentary dip (a batch just answered) cannot zero.
   double ongoing_seconds = 0;
   int workers = 0;
+  int sessions = 0;  // streaming sessions open
+  int64_t sessions_opened = 0, sessions_closed = 0, sessions_expired = 0;
   std::set<int64_t> versions;  // served now by workers that are not draining
 };
 
@@ -129,6 +139,9 @@ class Broker {
   BrokerSnapshot Snapshot() const;
   // Asks a worker to finish its requests and leave; no new request goes to it.
   void Drain(const std::string& worker_id);
+  // The worker's process is gone (its launcher saw it end): it is dropped
+  // now, and what it held goes to other workers, as if found silent.
+  void Forget(const std::string& worker_id, const std::string& why);
   // Asks a worker to load a model folder (NAME=DIR) in place of what serves
   // under NAME; its next hello names the folder (WorkerStatus::sources).
   void LoadModel(const std::string& worker_id, const std::string& spec);

@@ -312,6 +312,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options, Broker& 
     parameters["task"] = info.task();
     parameters["sample_rate"] = info.sample_rate();
     parameters["clip_seconds"] = info.clip_seconds();
+    parameters["streams"] = info.streams();  // takes sequence_id / sequence_start / sequence_end
     parameters["workers"] = workers;
     res.Set(Dump(json{{"name", info.name()},
                               {"versions", versions},

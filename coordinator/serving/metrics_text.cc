@@ -45,6 +45,8 @@ std::string RenderMetrics(const BrokerSnapshot& s) {
       {"chorus_inference_overhead_seconds", "Broker, network and framing: total minus queue and compute.",
        &ModelStats::overhead},
       {"chorus_inference_seconds", "From the broker receiving a request to its reply.", &ModelStats::total},
+      {"chorus_stream_chunk_seconds", "A streaming session's chunk: from the broker receiving it to its reply.",
+       &ModelStats::chunk},
   };
   for (const auto& h : histograms) {
     out << "# HELP " << h.name << " " << h.help << "\n# TYPE " << h.name << " histogram\n";
@@ -57,6 +59,17 @@ std::string RenderMetrics(const BrokerSnapshot& s) {
   out << "# HELP chorus_ongoing_requests Requests queued or at workers.\n# TYPE chorus_ongoing_requests gauge\n";
   for (const auto& [model, m] : s.models)
     out << "chorus_ongoing_requests{model=\"" << model << "\"} " << m.ongoing << "\n";
+  out << "# HELP chorus_stream_sessions Streaming sessions open.\n# TYPE chorus_stream_sessions gauge\n";
+  for (const auto& [model, m] : s.models)
+    out << "chorus_stream_sessions{model=\"" << model << "\"} " << m.sessions << "\n";
+  out << "# HELP chorus_stream_sessions_total Streaming sessions by what became of them: opened, closed (their end "
+         "chunk answered, or started again), expired (idle).\n# TYPE chorus_stream_sessions_total counter\n";
+  for (const auto& [model, m] : s.models) {
+    for (const auto& [outcome, n] : {std::pair<const char*, int64_t>{"opened", m.sessions_opened},
+                                     {"closed", m.sessions_closed},
+                                     {"expired", m.sessions_expired}})
+      out << "chorus_stream_sessions_total{model=\"" << model << "\",outcome=\"" << outcome << "\"} " << n << "\n";
+  }
   return out.str();
 }
 

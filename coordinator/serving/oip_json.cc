@@ -128,6 +128,21 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out, std::ve
       } else if (key == "timeout_ms") {
         ASSIGN_OR_RETURN(const int64_t t, IntegerIn(value, "parameters.timeout_ms", 1, kMaxTimeoutMs));
         out->set_timeout_ms(t);
+      } else if (key == "sequence_id") {
+        // Triton's sequence batcher: an unsigned integer or a string.
+        uint64_t number = 0;
+        if (value.get(text) == simdjson::SUCCESS && !text.empty() && text.size() <= 256) {
+          out->mutable_sequence()->set_id(std::string(text));
+        } else if (value.get(number) == simdjson::SUCCESS && number > 0) {
+          out->mutable_sequence()->set_id(std::to_string(number));
+        } else {
+          return InvalidArgument("parameters.sequence_id must be a positive integer or a string of 1 to 256 characters");
+        }
+      } else if (key == "sequence_start" || key == "sequence_end") {
+        bool b = false;
+        if (value.get(b) != simdjson::SUCCESS) return InvalidArgument("parameters." + std::string(key) + " must be true or false");
+        if (key == "sequence_start") out->mutable_sequence()->set_start(b);
+        else out->mutable_sequence()->set_end(b);
       } else if (key == "sample_rate") {
         ASSIGN_OR_RETURN(const int64_t r, IntegerIn(value, "parameters.sample_rate", 1, 1000000));
         rate = static_cast<int>(r);
@@ -140,6 +155,8 @@ Status ParseInferJson(const std::string& body, proto::InferRequest* out, std::ve
       }
     }
   }
+  if (out->has_sequence() && out->sequence().id().empty())
+    return InvalidArgument("parameters.sequence_start and sequence_end need a sequence_id");
   dom::array inputs;
   if (auto field = Field(j, "inputs"); !field || field->get(inputs) != simdjson::SUCCESS || inputs.size() != 1)
     return InvalidArgument("inputs must be an array with exactly one tensor ('features' or 'audio')");

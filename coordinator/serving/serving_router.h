@@ -42,6 +42,18 @@ struct RouterOptions {
   std::chrono::milliseconds default_timeout{10000};
   std::chrono::milliseconds worker_liveness{2000};
   int max_attempts = 3;
+  int max_sessions = 1024;                         // streaming sessions open at once (all models)
+  std::chrono::milliseconds session_idle{60000};   // a session with no chunk for this long expires
+  int max_session_backlog = 64;                    // chunks waiting behind a session's one in flight
+};
+
+// A request's streaming session: `key` names it (the broker makes it from
+// the client's credential, the model and its sequence id, so one client
+// cannot reach another's sessions); `start` opens it, `end` closes it.
+struct SessionRef {
+  std::string key;
+  bool start = false;
+  bool end = false;
 };
 
 class ServingRouter {
@@ -49,8 +61,10 @@ class ServingRouter {
   using Time = std::chrono::steady_clock::time_point;
 
   struct Send {  // request `seq` goes to `worker`
-    uint64_t seq;
+    uint64_t seq = 0;
     std::string worker;
+    bool chunk = false;        // a session's chunk: it carries stream_state
+    std::string stream_state;  // the session's state before it ("" : its start)
   };
   struct Answer {  // the one answer to request `seq`
     uint64_t seq;
@@ -66,6 +80,11 @@ class ServingRouter {
     std::vector<Send> sends;
     std::vector<Answer> answers;
     std::vector<Dropped> dropped;
+    std::vector<std::string> expired;  // models of sessions that expired idle
+  };
+  struct SessionCounts {  // per model
+    int open = 0;
+    int64_t opened = 0, closed = 0, expired = 0;
   };
   struct WorkerState {
     std::map<std::string, int64_t> models;  // name -> version
@@ -86,7 +105,10 @@ class ServingRouter {
   // wait for a worker to come (scale from zero). Returns the request's
   // sequence number, or the refusal; a refused request is not answered
   // through the outbox.
-  Result<uint64_t> Submit(const std::string& model, int64_t version, int64_t timeout_ms, bool expected, Time now);
+  // `session`: the request is a chunk of that streaming session (see above;
+  // a chunk for no open session, or after its end, is refused).
+  Result<uint64_t> Submit(const std::string& model, int64_t version, int64_t timeout_ms, bool expected, Time now,
+                          const SessionRef* session = nullptr);
 
   // A worker's hello: (re)registers it with what it serves now.
   void Hello(const std::string& worker, std::map<std::string, int64_t> models, int capacity, int pid, Time now);
@@ -110,6 +132,8 @@ class ServingRouter {
   // (not yet answered).
   std::map<std::string, int> Queued() const;
   std::map<std::string, int> Ongoing() const;
+  // Per model: streaming sessions open now, opened, closed and expired ever.
+  std::map<std::string, SessionCounts> Sessions() const;
 
  private:
   struct Request {
@@ -119,16 +143,30 @@ class ServingRouter {
     int attempts = 0;
     std::string worker;  // where it is now ("": queued)
     bool answered = false;
+    std::string session;  // the key of its streaming session ("": none)
+    bool end = false;     // the session's last chunk
+  };
+  struct Session {
+    std::string model;
+    std::string state;              // after the last chunk answered OK
+    Time last_chunk;                // the last chunk's arrival
+    uint64_t busy = 0;              // the chunk queued or at a worker (0: none)
+    std::deque<uint64_t> backlog;   // chunks waiting behind it, in order
+    bool ending = false;            // its end chunk has come
   };
 
   bool Serves(const std::string& model, int64_t version) const;
   static bool Takes(const WorkerState& w, const std::string& model, int64_t version);
   void Fail(uint64_t seq, Request& r, const Status& s);
+  // Request `seq` was answered (or failed): its session moves on to its next chunk, or closes.
+  void Answered(uint64_t seq, const Request& r);
 
   RouterOptions options_;
   std::map<uint64_t, Request> requests_;
   std::map<std::string, std::deque<uint64_t>> queues_;
   std::map<std::string, WorkerState> pool_;
+  std::map<std::string, Session> sessions_;
+  std::map<std::string, SessionCounts> session_counts_;  // open is filled in by Sessions()
   std::string last_pick_;  // the worker chosen last: ties start after it
   uint64_t next_seq_ = 1;
   Outbox outbox_;

@@ -1,5 +1,6 @@
 // ServingRouter on a fake clock: admission, dispatch policy, deadlines,
-// liveness, retries and exactly-once answers, with no socket and no sleep.
+// liveness, retries and exactly-once answers, and streaming sessions (order,
+// state carried, a lost worker, bounds, expiry), with no socket and no sleep.
 #include "coordinator/serving/serving_router.h"
 
 #include <gmock/gmock.h>
@@ -21,6 +22,9 @@ class RouterTest : public ::testing::Test {
     o.default_timeout = 1000ms;
     o.worker_liveness = 2000ms;
     o.max_attempts = 2;
+    o.max_sessions = 2;
+    o.session_idle = 5000ms;
+    o.max_session_backlog = 2;
     return o;
   }
 
@@ -28,6 +32,19 @@ class RouterTest : public ::testing::Test {
     auto seq = router_.Submit(model, version, timeout_ms, false, now_);
     EXPECT_TRUE(seq.ok()) << seq.status().ToString();
     return seq.ok() ? *seq : 0;
+  }
+
+  // A chunk of streaming session `key`.
+  Result<uint64_t> Chunk(const std::string& key, bool start = false, bool end = false, int64_t timeout_ms = 60000) {
+    const SessionRef session{key, start, end};
+    return router_.Submit("vad", 0, timeout_ms, false, now_, &session);
+  }
+
+  static proto::InferReply WithState(const std::string& state, const std::string& code = "OK") {
+    proto::InferReply r;
+    r.set_code(code);
+    r.set_stream_state(state);
+    return r;
   }
 
   void Hello(const std::string& id, int capacity = 1, int64_t version = 1, const std::string& model = "kws") {
@@ -262,6 +279,149 @@ TEST_F(RouterTest, AHelloReplacesWhatAWorkerServes) {
   EXPECT_EQ(router_.workers().at("w").capacity, 1);  // at least one
   EXPECT_TRUE(router_.Submit("vad", 3, 0, false, now_).ok());
   EXPECT_EQ(router_.Submit("kws", 0, 0, false, now_).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(RouterTest, ASessionsChunksGoOneAtATimeInOrderEachWithTheStateTheOneBeforeLeft) {
+  Hello("a", 4, 1, "vad");
+  Hello("b", 4, 1, "vad");
+  auto c1 = Chunk("s", true), c2 = Chunk("s"), c3 = Chunk("s", false, true);
+  ASSERT_TRUE(c1.ok() && c2.ok() && c3.ok());
+  auto out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);  // the others wait for it, though both workers have room
+  EXPECT_EQ(out.sends[0].seq, *c1);
+  EXPECT_TRUE(out.sends[0].chunk);
+  EXPECT_EQ(out.sends[0].stream_state, "");  // the session's start
+  EXPECT_EQ(router_.Sessions().at("vad").open, 1);
+  router_.Reply(out.sends[0].worker, *c1, WithState("after 1"));
+  out = Step();
+  ASSERT_EQ(out.answers.size(), 1u);
+  EXPECT_EQ(out.answers[0].reply.stream_state(), "");  // the state is the router's, not the client's
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].seq, *c2);
+  EXPECT_EQ(out.sends[0].stream_state, "after 1");
+  router_.Reply(out.sends[0].worker, *c2, WithState("after 2"));
+  out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].seq, *c3);
+  EXPECT_EQ(out.sends[0].stream_state, "after 2");
+  router_.Reply(out.sends[0].worker, *c3, WithState("after 3"));
+  out = Step();
+  ASSERT_EQ(out.answers.size(), 1u);
+  // The end chunk's answer closed it: a chunk after it finds no session.
+  EXPECT_EQ(router_.Sessions().at("vad").open, 0);
+  EXPECT_EQ(router_.Sessions().at("vad").closed, 1);
+  EXPECT_EQ(Chunk("s").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(RouterTest, AChunkWhoseWorkerIsLostGoesToAnotherWithTheStateItFirstHad) {
+  Hello("a", 4, 1, "vad");
+  auto c1 = Chunk("s", true);
+  auto out = Step();
+  router_.Reply("a", *c1, WithState("after 1"));
+  auto c2 = Chunk("s");
+  out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].worker, "a");
+  Hello("b", 4, 1, "vad");
+  router_.Remove("a", "was killed");
+  out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].seq, *c2);
+  EXPECT_EQ(out.sends[0].worker, "b");
+  EXPECT_EQ(out.sends[0].stream_state, "after 1");
+  router_.Reply("a", *c2, WithState("stale"));  // the lost worker's late answer: dropped
+  router_.Reply("b", *c2, WithState("after 2"));
+  out = Step();
+  ASSERT_EQ(out.answers.size(), 1u);
+  EXPECT_EQ(out.answers[0].attempts, 2);
+  auto c3 = Chunk("s");
+  out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].stream_state, "after 2");
+}
+
+TEST_F(RouterTest, AFailedChunkLeavesTheStateAsItWasAndTheSessionGoesOn) {
+  Hello("a", 4, 1, "vad");
+  auto c1 = Chunk("s", true);
+  Step();
+  router_.Reply("a", *c1, WithState("after 1"));
+  auto c2 = Chunk("s");
+  Step();
+  router_.Reply("a", *c2, WithState("half-made", "INVALID_ARGUMENT"));
+  auto c3 = Chunk("s");
+  auto out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].seq, *c3);
+  EXPECT_EQ(out.sends[0].stream_state, "after 1");
+}
+
+TEST_F(RouterTest, SessionsAreRefusedBeyondTheBoundAndChecked) {
+  Hello("a", 4, 1, "vad");
+  EXPECT_EQ(Chunk("never-started").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(Chunk("one", true).ok());
+  ASSERT_TRUE(Chunk("two", true).ok());
+  auto third = Chunk("three", true);
+  EXPECT_EQ(third.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(third.status().message(), HasSubstr("2 streaming sessions are open"));
+  // "one" has a chunk in flight: starting it again is refused, and its backlog is bounded.
+  EXPECT_EQ(Chunk("one", true).status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Chunk("one").ok());
+  ASSERT_TRUE(Chunk("one", false, true).ok());
+  EXPECT_EQ(Chunk("one").status().code(), StatusCode::kFailedPrecondition);  // after its end
+  EXPECT_EQ(router_.Sessions().at("vad").open, 2);
+  // Answering all of "one" closes it: room for another.
+  for (int i = 0; i < 3; ++i) {
+    auto out = Step();
+    for (const auto& send : out.sends) router_.Reply(send.worker, send.seq, WithState("x"));
+  }
+  Step();
+  EXPECT_EQ(router_.Sessions().at("vad").open, 1);
+  EXPECT_TRUE(Chunk("three", true).ok());
+}
+
+TEST_F(RouterTest, AnIdleSessionExpiresButOneWithAChunkInFlightDoesNot) {
+  Hello("a", 4, 1, "vad");
+  auto idle = Chunk("idle", true);
+  auto busy = Chunk("busy", true);
+  auto out = Step();
+  ASSERT_EQ(out.sends.size(), 2u);
+  router_.Reply("a", *idle, WithState("i"));
+  for (int i = 0; i < 5; ++i) {  // the worker stays alive, holding "busy"'s chunk
+    now_ += 999ms;
+    router_.Heard("a", now_);
+  }
+  Step();
+  EXPECT_EQ(router_.Sessions().at("vad").open, 2);
+  now_ += 6ms;
+  router_.Heard("a", now_);
+  out = Step();
+  ASSERT_EQ(out.expired.size(), 1u);
+  EXPECT_EQ(router_.Sessions().at("vad").open, 1);  // "busy" waits for its worker
+  EXPECT_EQ(router_.Sessions().at("vad").expired, 1);
+  auto late = Chunk("idle");
+  EXPECT_EQ(late.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(late.status().message(), HasSubstr("expired after 5 s"));
+}
+
+TEST_F(RouterTest, AChunkWaitingBehindItsSessionFailsAtItsDeadline) {
+  Hello("a", 4, 1, "vad");
+  auto c1 = Chunk("s", true, false, 60000);
+  auto c2 = Chunk("s", false, false, 100);
+  auto out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);
+  now_ += 101ms;
+  out = Step();
+  ASSERT_EQ(out.answers.size(), 1u);
+  EXPECT_EQ(out.answers[0].seq, *c2);
+  EXPECT_EQ(out.answers[0].reply.code(), "DEADLINE_EXCEEDED");
+  router_.Reply("a", *c1, WithState("after 1"));
+  out = Step();
+  ASSERT_EQ(out.answers.size(), 1u);
+  EXPECT_EQ(out.answers[0].seq, *c1);
+  auto c3 = Chunk("s");
+  out = Step();
+  ASSERT_EQ(out.sends.size(), 1u);
+  EXPECT_EQ(out.sends[0].stream_state, "after 1");
 }
 
 }  // namespace

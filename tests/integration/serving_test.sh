@@ -2,7 +2,7 @@
 # End-to-end tests of serving with real processes: the coordinator's broker,
 # HTTP gateway and autoscaler, `chorus-worker serve` workers, the chorus CLI.
 #   serving_test.sh BIN_DIR DATA_DIR WORK_DIR MODE
-# MODE: deploy | kill_worker | autoscale | slurm | vad | speaker | rolling | tls | curve | soak
+# MODE: deploy | kill_worker | autoscale | slurm | vad | stream | speaker | rolling | tls | curve | soak
 # Every process it starts is killed by pid at exit. Loopback only.
 set -u
 bin=$1 data=$2 work=$3 mode=$4
@@ -21,6 +21,7 @@ cleanup() {
   [ -n "${worker_endpoint:-}" ] && for pid in $(worker_pids); do kill -9 "$pid" 2>/dev/null; done
   [ -n "${load:-}" ] && kill -9 "$load" 2>/dev/null
   [ -n "${impostor:-}" ] && kill -9 "$impostor" 2>/dev/null
+  [ -n "${streamer:-}" ] && kill -9 "$streamer" 2>/dev/null
   [ -n "${handle:-}" ] && scancel --signal=KILL --full "$handle" 2>/dev/null
 }
 trap cleanup EXIT
@@ -44,6 +45,7 @@ print(*[x.getsockname()[1] for x in s])")
 fi
 http_listen=127.0.0.1:0 tls_yaml="" queue_yaml=""
 [ "$mode" = soak ] && queue_yaml=", max_queue: 16"  # a small queue: overload is refused, not queued
+[ "$mode" = stream ] && queue_yaml=", max_sessions: 2, session_idle_s: 2"  # bounds and expiry within the test
 if [ "$mode" = tls ]; then  # HTTPS on every interface, with a certificate made here
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2> "$work/openssl.out" || fail "openssl: $(cat "$work/openssl.out")"
@@ -105,6 +107,25 @@ finish_load() {
   cat "$work/bench.out"
   [ "$(bench_count "$work/bench.out")" = 1 ] || fail "no bench result"
   [ "$(bench_errors "$work/bench.out")" = 0 ] || fail "requests failed $1"
+}
+
+# train_vad: a small voice-activity (detect) model trained through the
+# coordinator on vad-synth recordings; sets $vad_job.
+train_vad() {
+  "$bin/chorus" --log-level warn dataset vad-synth --out "$work/vad-data" --recordings 24 --voices 3 \
+    --min-seconds 2 --max-seconds 3 > /dev/null 2>&1 || fail "vad-synth failed"
+  cat > "$work/vad.yaml" <<YAML
+name: vad-test
+task: detect
+dataset: {kind: segments, root: $work/vad-data, validation_percentage: 20, testing_percentage: 20, crop_seconds: 2}
+augment: {enabled: false}
+model: {name: vad_crnn, width: 8, hidden: 8}
+training: {batch_size: 4, max_steps: 12, threads: 1}
+output: {dir: $work/unused-vad, model_repository: $work/models, model_name: vad-test}
+YAML
+  out=$(timeout 120 "$bin/chorus" --state-dir "$state" submit "$work/vad.yaml" --watch) || fail "vad training failed: $out"
+  echo "$out" | grep -q "test roc_auc" || fail "no test ROC-AUC reported: $out"
+  vad_job=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
 }
 
 case "$mode" in
@@ -386,20 +407,7 @@ print('cluster:', len(nodes), 'Slurm node(s):', ', '.join(n['name'] + ' (' + n['
   ;;
 vad)
   # A voice-activity model: made, trained and deployed like any other.
-  "$bin/chorus" --log-level warn dataset vad-synth --out "$work/vad-data" --recordings 24 --voices 3 \
-    --min-seconds 2 --max-seconds 3 > /dev/null 2>&1 || fail "vad-synth failed"
-  cat > "$work/vad.yaml" <<YAML
-name: vad-test
-task: detect
-dataset: {kind: segments, root: $work/vad-data, validation_percentage: 20, testing_percentage: 20, crop_seconds: 2}
-augment: {enabled: false}
-model: {name: vad_crnn, width: 8, hidden: 8}
-training: {batch_size: 4, max_steps: 12, threads: 1}
-output: {dir: $work/unused-vad, model_repository: $work/models, model_name: vad-test}
-YAML
-  out=$(timeout 120 "$bin/chorus" --state-dir "$state" submit "$work/vad.yaml" --watch) || fail "vad training failed: $out"
-  echo "$out" | grep -q "test roc_auc" || fail "no test ROC-AUC reported: $out"
-  vad_job=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+  train_vad
   chorus deploy "$vad_job" --name vad --min 1 --max 1 || fail "deploy failed"
   chorus deploy "$job" --name kws --min 1 --max 1 || fail "deploy kws failed"
   wait_workers 2 30
@@ -424,6 +432,72 @@ assert [o['name'] for o in m['outputs']] == ['speech_probability', 'segments'] a
   # A keyword spotter is not a detector: chorus vad says so, naming both.
   chorus vad kws "$wav" > "$work/wrong.out" 2>&1 && fail "chorus vad accepted a classify model"
   grep -q "not a voice-activity (detect) model" "$work/wrong.out" || fail "unclear refusal: $(cat "$work/wrong.out")"
+  ;;
+stream)
+  # Streaming sessions: a file played as a live stream over ZeroMQ (chorus
+  # stream), once undisturbed and once with a worker killed (kill -9) in the
+  # middle: the same events, no chunk lost. Then over HTTP with Triton's
+  # sequence parameters, the bound on open sessions, expiry, and /metrics.
+  train_vad
+  chorus deploy "$vad_job" --name vad --min 2 --max 2 > /dev/null || fail "deploy failed"
+  wait_workers 2 30
+  rec=$work/vad-data/recordings/rec_00001.wav
+  chorus stream vad "$rec" --output json > "$work/clean.json" || fail "chorus stream failed: $(cat "$work/clean.json")"
+  chorus stream vad "$rec" --chunk-ms 32 > "$work/stream.txt" || fail "chorus stream (table) failed"
+  grep -q "chunk latency p50" "$work/stream.txt" || fail "no summary: $(cat "$work/stream.txt")"
+  chorus stream vad "$rec" --real-time --output json > "$work/killed.json" &
+  streamer=$!
+  sleep 1
+  victim=$(worker_pids | head -1)
+  kill -9 "$victim" || fail "no worker to kill"
+  wait $streamer || fail "the stream failed when its worker was killed: $(cat "$work/killed.json")"
+  streamer=""
+  py "
+import json
+clean, killed = json.load(open('$work/clean.json')), json.load(open('$work/killed.json'))
+strip = lambda d: [(round(e['seconds'], 4), e['event']) for e in d['events']]
+assert clean['chunks'] == killed['chunks'] and clean['frames'] == killed['frames'], (clean, killed)
+assert strip(clean) == strip(killed), (strip(clean), strip(killed))
+assert killed['retried_chunks'] >= 1, killed
+print('stream: %d chunks, %d events; killed a worker mid-way: same events, %d chunk(s) sent again, longest chunk %.0f ms'
+      % (killed['chunks'], len(killed['events']), killed['retried_chunks'], killed['latency_ms']['max']))
+" || fail "the killed run differs from the clean one"
+  # HTTP: Triton's sequence parameters on /infer.
+  chunk() {  # chunk ID PARAMETERS -> HTTP code; the body in $work/chunk.json
+    local samples
+    samples=$(py "import math; print(','.join('%.4f' % (0.3 * math.sin(i / 5.0)) for i in range(512)))")
+    curl -s -o "$work/chunk.json" -w "%{http_code}" -H "Authorization: Bearer $token" \
+      -d '{"parameters":{"sequence_id":'"$1$2"'},"inputs":[{"name":"audio","datatype":"FP32","shape":[512],"data":['"$samples"']}]}' \
+      "$http/v2/models/vad/infer"
+  }
+  [ "$(chunk '"h1"' ',"sequence_start":true')" = 200 ] || fail "start chunk: $(cat "$work/chunk.json")"
+  py "import json; o = {t['name']: t for t in json.load(open('$work/chunk.json'))['outputs']}; \
+assert o['events']['shape'][1] == 2 and len(o['speech_probability']['data']) == 1, o" ||
+    fail "a chunk's reply lacks events or its one frame: $(cat "$work/chunk.json")"
+  [ "$(chunk '"h1"' '')" = 200 ] || fail "second chunk: $(cat "$work/chunk.json")"
+  [ "$(chunk '"h1"' ',"sequence_end":true')" = 200 ] || fail "end chunk: $(cat "$work/chunk.json")"
+  [ "$(chunk '"h1"' '')" = 404 ] || fail "a chunk after the end was not refused: $(cat "$work/chunk.json")"
+  grep -q "sequence_start" "$work/chunk.json" || fail "unclear refusal: $(cat "$work/chunk.json")"
+  [ "$(chunk '[1]' ',"sequence_start":true')" = 400 ] || fail "a bad sequence_id was not refused"
+  # Two sessions open (the bound): a third is refused with 429 until idle ones expire.
+  [ "$(chunk 7 ',"sequence_start":true')" = 200 ] || fail "session 7: $(cat "$work/chunk.json")"
+  [ "$(chunk 8 ',"sequence_start":true')" = 200 ] || fail "session 8: $(cat "$work/chunk.json")"
+  [ "$(chunk 9 ',"sequence_start":true')" = 429 ] || fail "a third session was not refused: $(cat "$work/chunk.json")"
+  grep -q "streaming sessions are open" "$work/chunk.json" || fail "unclear refusal: $(cat "$work/chunk.json")"
+  curl -s "$http/metrics" > "$work/metrics.txt"
+  grep -q '^chorus_stream_sessions{model="vad"} 2' "$work/metrics.txt" || fail "metrics lack 2 open sessions"
+  sleep 2.5  # session_idle_s: 2
+  [ "$(chunk 7 '')" = 404 ] || fail "an expired session still took a chunk"
+  [ "$(chunk 9 ',"sequence_start":true')" = 200 ] || fail "no room after expiry: $(cat "$work/chunk.json")"
+  curl -s "$http/metrics" > "$work/metrics.txt"
+  grep -q '^chorus_stream_sessions_total{model="vad",outcome="expired"} 2' "$work/metrics.txt" ||
+    fail "metrics lack 2 expired sessions: $(grep chorus_stream "$work/metrics.txt")"
+  grep -q '^chorus_stream_chunk_seconds_count{model="vad"} [1-9]' "$work/metrics.txt" || fail "no chunk latency in /metrics"
+  # A keyword spotter does not stream: said by name.
+  chorus deploy "$job" --name kws --min 1 --max 1 > /dev/null || fail "deploy kws failed"
+  wait_workers 3 30
+  chorus stream kws "$wav" > "$work/wrong.out" 2>&1 && fail "chorus stream accepted a keyword spotter"
+  grep -q "does not stream" "$work/wrong.out" || fail "unclear refusal: $(cat "$work/wrong.out")"
   ;;
 speaker)
   # Speaker recognition: an embed model trained through the coordinator on

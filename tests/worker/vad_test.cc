@@ -2,7 +2,8 @@
 // job trained, evaluated and exported, then served: recordings of different
 // lengths batched together, each answered from its own frames; bad inputs
 // refused with a reason; a model and a task that do not fit refused with
-// both named.
+// both named; a streaming session chunk by chunk across two copies.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -14,6 +15,7 @@
 #include "common/data/vad_synth.h"
 #include "common/models/model_bundle.h"
 #include "common/tasks/outputs.h"
+#include "common/tasks/vad_postprocess.h"
 #include "common/util/fs.h"
 #include "tests/common/audio/audio_test_util.h"
 #include "tests/worker/train_test_util.h"
@@ -217,6 +219,99 @@ TEST_F(VadTest, AModelThatDoesNotFitTheTaskIsRefusedNamingBoth) {
   ASSERT_FALSE(served.ok());
   EXPECT_THAT(served.status().message(), HasSubstr("model vad_crnn gives one output per frame"));
   EXPECT_THAT(served.status().message(), HasSubstr("task classify needs one output per clip"));
+}
+
+// A streaming session served chunk by chunk, its chunks alternating between
+// two loaded copies of the model (two workers) with only the state carried
+// between them: the same probabilities as the whole recording at once, and
+// the events the incremental detector finds in them.
+TEST_F(VadTest, AStreamChunkByChunkAcrossTwoWorkersGivesWhatTheWholeRecordingGives) {
+  models::ModelMetadata meta;
+  meta.name = "vad";
+  meta.task = "detect";
+  meta.model.name = "vad_crnn";
+  meta.model.width = 8;
+  meta.model.hidden = 8;
+  meta.shape = {200, 40, 1};
+  meta.labels = {"speech"};
+  torch::manual_seed(7);
+  auto model = models::CreateModel(meta.model, meta.shape);
+  ASSERT_TRUE(model.ok());
+  auto dir = models::ExportModel(**model, meta, (root_ / "stream-models").string());
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  auto first = serve::ServedModel::Load(*dir), second = serve::ServedModel::Load(*dir);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_TRUE((*first)->info().streams());
+  auto wave = audio::ReadAudio((root_ / "data/recordings/rec_00005.wav").string());
+  ASSERT_TRUE(wave.ok());
+
+  // The whole recording at once.
+  proto::InferRequest whole = Pcm(wave->samples);
+  auto input = (*first)->Prepare(whole);
+  ASSERT_TRUE(input.ok());
+  proto::InferReply all;
+  std::vector<proto::InferReply*> out = {&all};
+  ASSERT_TRUE((*first)->Predict({*input}, {&whole}, out).ok());
+  const proto::NamedTensor* p = tasks::FindOutput(all, "speech_probability");
+  std::vector<float> probabilities(p->fp32().begin(), p->fp32().end());
+  // Thresholds inside this untrained model's range, so the stream has events.
+  std::vector<float> sorted = probabilities;
+  std::sort(sorted.begin(), sorted.end());
+  tasks::VadOptions vad;
+  vad.threshold = sorted[sorted.size() * 6 / 10];
+  vad.release_threshold = sorted[sorted.size() * 4 / 10];
+  vad.min_silence_ms = 30;
+  std::vector<float> expected_events;
+  tasks::VadEventDetector detector(vad);
+  auto add = [&](const std::optional<tasks::VadEvent>& e) {
+    if (e) expected_events.insert(expected_events.end(), {static_cast<float>(e->seconds), e->start ? 1.0f : 0.0f});
+  };
+  for (float v : probabilities) add(detector.Push(v));
+  add(detector.Finish());
+  ASSERT_GE(expected_events.size(), 4u);
+
+  // 32 ms chunks (512 samples), alternating between the two copies.
+  std::string state;
+  std::vector<float> streamed, events;
+  const size_t chunk = 512, n = wave->samples.size();
+  for (size_t from = 0, i = 0; from < n; from += chunk, ++i) {
+    proto::InferRequest r = Pcm(std::vector<float>(wave->samples.begin() + from,
+                                                   wave->samples.begin() + std::min(n, from + chunk)));
+    r.mutable_sequence()->set_id("s");
+    r.mutable_sequence()->set_end(from + chunk >= n);
+    r.set_stream_state(state);
+    (*r.mutable_parameters())["threshold"] = vad.threshold;
+    (*r.mutable_parameters())["release_threshold"] = vad.release_threshold;
+    (*r.mutable_parameters())["min_silence_ms"] = vad.min_silence_ms;
+    proto::InferReply reply;
+    serve::ServedModel& worker = i % 2 ? **second : **first;
+    ASSERT_TRUE(worker.StreamChunk(r, &reply).ok()) << "chunk " << i;
+    state = reply.stream_state();
+    const proto::NamedTensor* q = tasks::FindOutput(reply, "speech_probability");
+    const proto::NamedTensor* e = tasks::FindOutput(reply, "events");
+    ASSERT_TRUE(q && e);
+    streamed.insert(streamed.end(), q->fp32().begin(), q->fp32().end());
+    events.insert(events.end(), e->fp32().begin(), e->fp32().end());
+  }
+  ASSERT_EQ(streamed.size(), probabilities.size());
+  for (size_t k = 0; k < streamed.size(); ++k) ASSERT_NEAR(streamed[k], probabilities[k], 1e-5) << "frame " << k;
+  ASSERT_EQ(events.size(), expected_events.size());
+  for (size_t k = 0; k < events.size(); ++k) EXPECT_NEAR(events[k], expected_events[k], 1e-6) << "event value " << k;
+
+  // A chunk at another rate, a state from another model and a non-PCM chunk are refused by name.
+  proto::InferRequest bad = Pcm(std::vector<float>(512, 0.1f), 8000);
+  bad.mutable_sequence()->set_id("s");
+  proto::InferReply reply;
+  EXPECT_THAT((*first)->StreamChunk(bad, &reply).message(), HasSubstr("must be at the model's rate, 16000 Hz"));
+  proto::StreamState foreign;
+  foreign.mutable_model_state()->Resize(3, 0.0f);
+  bad = Pcm(std::vector<float>(512, 0.1f));
+  bad.mutable_sequence()->set_id("s");
+  bad.set_stream_state(foreign.SerializeAsString());
+  EXPECT_EQ((*first)->StreamChunk(bad, &reply).code(), StatusCode::kFailedPrecondition);
+  bad.clear_pcm();
+  bad.set_wav("RIFF");
+  EXPECT_THAT((*first)->StreamChunk(bad, &reply).message(), HasSubstr("must be PCM audio"));
 }
 
 }  // namespace

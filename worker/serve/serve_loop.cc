@@ -255,6 +255,10 @@ class Loop : public ServeLoop {
                              (r.version() ? " version " + std::to_string(r.version()) : "")));
       return;
     }
+    if (r.has_sequence()) {
+      StreamChunk(*it->second, r);
+      return;
+    }
     const auto start = Clock::now();
     Result<at::Tensor> input = it->second->Prepare(r);
     if (!input.ok()) {
@@ -262,6 +266,27 @@ class Loop : public ServeLoop {
       return;
     }
     queues_[r.model()].push_back(Pending{r, *input, start, Micros(Clock::now() - start)});
+  }
+
+  // A streaming session's chunk runs at once, alone: it is a few frames,
+  // and the session's next chunk waits for its answer.
+  void StreamChunk(ServedModel& model, const proto::InferRequest& r) {
+    const auto start = Clock::now();
+    proto::WorkerMessage m;
+    proto::InferReply* reply = m.mutable_reply();
+    if (Status s = model.StreamChunk(r, reply); !s.ok()) {
+      ReplyError(r, s);
+      return;
+    }
+    reply->set_code(StatusCodeName(StatusCode::kOk));
+    reply->set_id(r.id());
+    reply->set_model(r.model());
+    reply->set_version(model.info().version());
+    reply->set_compute_us(Micros(Clock::now() - start));
+    reply->set_batch_size(1);
+    reply->set_worker(options_.worker_id);
+    m.set_token(options_.token);
+    if (Status sent = channel_->Send(m); !sent.ok()) spdlog::warn("{}", sent.ToString());
   }
 
   void RunBatch(const std::string& name, int take) {

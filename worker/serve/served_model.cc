@@ -12,6 +12,7 @@
 #include "common/audio/resample.h"
 #include "common/audio/wav_io.h"
 #include "common/models/device.h"
+#include "common/models/frame_stream.h"
 #include "common/models/model_bundle.h"
 #include "common/tasks/task.h"
 #include "common/util/fs.h"
@@ -31,6 +32,8 @@ constexpr double kMaxClipRequestSeconds = 60;
 // Per-frame models run over a padded batch this many frames at a time, the
 // stream state carried, so activations stay bounded however long the input.
 constexpr int64_t kChunkFrames = 1000;
+// A streaming session's chunk: audio as it comes, a few ms to a few seconds.
+constexpr double kMaxStreamChunkSeconds = 10;
 
 void AddSpec(google::protobuf::RepeatedPtrField<proto::TensorSpec>* out, const std::string& name,
              const std::string& datatype, const std::vector<int64_t>& shape) {
@@ -157,7 +160,62 @@ class ModelBase : public ServedModel {
     return Status::Ok();
   }
 
+  Status StreamChunk(const proto::InferRequest& r, proto::InferReply* reply) override {
+    const std::shared_ptr<models::StreamingModel> network = StreamingNetwork();
+    if (!info_.streams() || !network)
+      return InvalidArgument("model " + info_.name() + " does not stream (task " + task_->name() + ", " +
+                           info_.format() + "); send whole clips or recordings without a sequence");
+    const int rate = info_.sample_rate();
+    if (r.input_case() != proto::InferRequest::kPcm)
+      return InvalidArgument("a stream chunk must be PCM audio (the 'audio' input) at the model's rate, " +
+                             std::to_string(rate) + " Hz");
+    const auto& pcm = r.pcm();
+    if (pcm.sample_rate() != rate)
+      return InvalidArgument("a stream chunk must be at the model's rate, " + std::to_string(rate) + " Hz; this one is " +
+                             std::to_string(pcm.sample_rate()) + " Hz (resample the stream once, not chunk by chunk)");
+    if (pcm.samples_size() > kMaxStreamChunkSeconds * rate)
+      return InvalidArgument("a stream chunk holds at most " + std::to_string(static_cast<int>(kMaxStreamChunkSeconds)) +
+                             " s of audio; this one " + std::to_string(pcm.samples_size() / rate) + " s");
+    for (float v : pcm.samples())
+      if (!std::isfinite(v)) return InvalidArgument("pcm samples contain NaN or infinity");
+    proto::StreamState state;
+    if (!r.stream_state().empty() && !state.ParseFromString(r.stream_state()))
+      return Internal("the session's state does not parse");
+    std::unique_ptr<models::FrameStream> stream;
+    if (r.stream_state().empty()) {
+      stream = std::make_unique<models::FrameStream>(extractor_, network);
+    } else {
+      if (state.model_state_size() != network->state_size() || state.pending_size() >= extractor_.window_length())
+        return FailedPrecondition("the session's state was made by another model (" +
+                                  std::to_string(state.model_state_size()) + " state values; " + info_.name() +
+                                  " version " + std::to_string(info_.version()) + " carries " +
+                                  std::to_string(network->state_size()) + "); start a new session");
+      at::Tensor saved = torch::from_blob(state.mutable_model_state()->mutable_data(), {1, network->state_size()},
+                                          torch::kFloat32).clone();
+      stream = std::make_unique<models::FrameStream>(
+          extractor_, network, std::vector<float>(state.pending().begin(), state.pending().end()), saved,
+          state.frames());
+    }
+    const int64_t first = stream->frames();
+    try {
+      ASSIGN_OR_RETURN(std::vector<float> outputs, stream->Push(pcm.samples().data(), pcm.samples_size()));
+      const at::Tensor row = torch::from_blob(outputs.data(), {static_cast<int64_t>(outputs.size())}, torch::kFloat32);
+      RETURN_IF_ERROR(task_->DecodeChunk(row, first, r.sequence().end(), r, &state, reply));
+      const at::Tensor carried = stream->state().to(torch::kCPU, torch::kFloat32).contiguous();
+      state.mutable_model_state()->Assign(carried.data_ptr<float>(), carried.data_ptr<float>() + carried.numel());
+    } catch (const c10::Error& e) {
+      return Internal("model " + info_.name() + ": " + e.what_without_backtrace());
+    }
+    state.mutable_pending()->Assign(stream->pending().begin(), stream->pending().end());
+    state.set_frames(stream->frames());
+    state.set_sample_rate(rate);
+    reply->set_stream_state(state.SerializeAsString());
+    return Status::Ok();
+  }
+
  protected:
+  // The network, when it runs over a stream chunk by chunk (else null).
+  virtual std::shared_ptr<models::StreamingModel> StreamingNetwork() const { return nullptr; }
   // [B, frames, bins] on the device to the model's output.
   virtual at::Tensor Run(const at::Tensor& batch) = 0;
   c10::Device device_;
@@ -174,9 +232,11 @@ class ChorusModel : public ModelBase {
       : ModelBase(std::move(info), std::move(fx), std::move(task), device), model_(std::move(model)) {
     model_->to(device);
     streaming_ = std::dynamic_pointer_cast<models::StreamingModel>(model_);
+    info_.set_streams(streaming_ && task_->streams());
   }
 
  private:
+  std::shared_ptr<models::StreamingModel> StreamingNetwork() const override { return streaming_; }
   at::Tensor Run(const at::Tensor& batch) override {
     if (!streaming_ || batch.size(1) <= kChunkFrames) return model_->forward(batch);
     at::Tensor state = streaming_->InitialState(batch.size(0));

@@ -16,7 +16,9 @@
 // reply's named outputs and declares them (and the inputs) in info(). The front end runs on
 // the CPU; the network runs on the device given to Load (a batch goes to a
 // GPU in one copy from pinned memory, its logits come back in one).
-// Prepare() is thread-safe; Predict() runs on one thread at a time.
+// A per-frame model whose network streams (vad_crnn) also serves streaming
+// sessions chunk by chunk (StreamChunk).
+// Prepare() is thread-safe; Predict() and StreamChunk() run on one thread at a time.
 #pragma once
 
 #include <memory>
@@ -50,6 +52,14 @@ class ServedModel {
   // task's decoding of its row of the model's output).
   virtual Status Predict(const std::vector<at::Tensor>& inputs, const std::vector<const proto::InferRequest*>& requests,
                          std::vector<proto::InferReply*>& replies) = 0;
+
+  // One chunk of a streaming session (request.sequence): PCM at the model's
+  // rate, continuing the session's state (request.stream_state, empty at
+  // its start); writes the task's outputs for the chunk and the state after
+  // it (reply.stream_state). Everything a session carries travels in that
+  // state, so any worker can take its next chunk. Refused for a model
+  // that does not stream (info().streams()): InvalidArgument.
+  virtual Status StreamChunk(const proto::InferRequest& request, proto::InferReply* reply) = 0;
 
  protected:
   proto::ServedModelInfo info_;
