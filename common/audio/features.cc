@@ -159,15 +159,34 @@ Result<at::Tensor> FeatureExtractor::Compute(const float* samples, int64_t num_s
                            " samples is shorter than one window (" + std::to_string(window_length_) + " samples = " +
                            Num(options_.window_ms) + " ms at " + std::to_string(options_.sample_rate) + " Hz)");
   }
+  std::vector<const float*> starts(static_cast<size_t>(NumFrames(num_samples)));
+  for (size_t i = 0; i < starts.size(); ++i) starts[i] = samples + static_cast<int64_t>(i) * hop_length_;
+  ASSIGN_OR_RETURN(at::Tensor mel, Frames(starts));
+  if (options_.normalize != "none") {
+    mel.sub_(mel.mean(0, /*keepdim=*/true));
+    if (options_.normalize == "mean_var") mel.div_(mel.std(0, /*unbiased=*/false, /*keepdim=*/true).add_(1e-5));
+  }
+  return mel;
+}
+
+Result<at::Tensor> FeatureExtractor::ComputeFrames(const std::vector<const float*>& starts) const {
+  if (window_length_ == 0) return FailedPrecondition("feature extractor used before Create()");
+  if (options_.normalize != "none")
+    return FailedPrecondition("features normalized over a recording (normalize: " + options_.normalize +
+                              ") cannot be made frame by frame");
+  return Frames(starts);
+}
+
+Result<at::Tensor> FeatureExtractor::Frames(const std::vector<const float*>& starts) const {
   try {
     at::NoGradGuard no_grad;
-    const int64_t frames = NumFrames(num_samples);
+    const int64_t frames = static_cast<int64_t>(starts.size());
     const int64_t win = window_length_;
-    const int64_t hop = hop_length_;
     const int64_t n_fft = n_fft_;
     const int64_t bins = n_fft / 2 + 1;
     const bool kaldi = options_.kind == FeatureKind::kKaldiFbank;
     const float* window = window_.data_ptr<float>();
+    if (frames == 0) return at::empty({0, NumBins()}, at::kFloat);
 
     // Blocks of frames go through prepare -> rfft -> power -> mel one at a
     // time: the temporaries stay cache-sized and are recycled by malloc, where
@@ -185,7 +204,7 @@ Result<at::Tensor> FeatureExtractor::Compute(const float* samples, int64_t num_s
         at::Tensor input = at::empty({count, n_fft}, at::kFloat);
         float* in = input.data_ptr<float>();
         for (int64_t i = 0; i < count; ++i) {
-          const float* x = samples + (first + i) * hop;
+          const float* x = starts[first + i];
           float* y = in + i * n_fft;
           if (kaldi) {
             // remove_dc_offset, then pre-emphasis with y[0] using x[0] itself
@@ -225,10 +244,6 @@ Result<at::Tensor> FeatureExtractor::Compute(const float* samples, int64_t num_s
     } else {
       mel.add_(kLogMelFloor).log_();
       if (options_.kind == FeatureKind::kMfcc) mel = at::mm(mel, dct_);
-    }
-    if (options_.normalize != "none") {
-      mel.sub_(mel.mean(0, /*keepdim=*/true));
-      if (options_.normalize == "mean_var") mel.div_(mel.std(0, /*unbiased=*/false, /*keepdim=*/true).add_(1e-5));
     }
     return mel;
   } catch (const c10::Error& e) {

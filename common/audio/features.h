@@ -35,6 +35,11 @@ class FeatureExtractor {
     return Compute(samples.data(), static_cast<int64_t>(samples.size()));
   }
 
+  // The features of frames that need not lie on one signal: starts[i] points
+  // at the window_length() samples of frame i (frames of several streams
+  // made at once). [starts.size(), NumBins()]; FailedPrecondition when the
+  // options normalize over a recording (that needs the whole of it).
+  Result<at::Tensor> ComputeFrames(const std::vector<const float*>& starts) const;
   int64_t NumFrames(int64_t num_samples) const;  // 0 when shorter than a window
   int64_t NumBins() const;                       // n_mels, or n_mfcc for kMfcc
   int64_t window_length() const { return window_length_; }  // samples per frame
@@ -43,6 +48,7 @@ class FeatureExtractor {
 
  private:
   FeatureExtractor() = default;
+  Result<at::Tensor> Frames(const std::vector<const float*>& starts) const;  // no checks, no normalization
   FeatureOptions options_;
   int64_t window_length_ = 0;
   int64_t hop_length_ = 0;

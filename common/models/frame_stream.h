@@ -5,7 +5,7 @@
 // carries its state from piece to piece. Pushing a recording in any chunks
 // gives the outputs of the model run on the recording's features at once.
 // The model must be in eval mode. One stream per thread; several streams may
-// share a model and a front end. A stream's whole state is pending(),
+// share a model and a front end, and run as one batch (PushMany). A stream's whole state is pending(),
 // state() and frames(): a stream built from them goes on exactly where the
 // saved one stopped (a streaming session moving to another worker).
 #pragma once
@@ -31,6 +31,18 @@ class FrameStream {
   // Appends samples (at the front end's rate); returns the model's outputs
   // (logits) for the frames they complete, in order.
   Result<std::vector<float>> Push(const float* samples, int64_t n);
+
+  // Pushes into several streams at once, as Push does into each: their
+  // complete frames go through the front end together and through the
+  // network in one batch per frame count (a batch's rows must be equally
+  // long). The streams must share the front end and the model; each at most
+  // once. Returns each push's outputs, in order.
+  struct Piece {
+    FrameStream* stream;
+    const float* samples;
+    int64_t n;
+  };
+  static Result<std::vector<std::vector<float>>> PushMany(const std::vector<Piece>& pieces);
 
   int64_t frames() const { return frames_; }  // frames output so far
   const std::vector<float>& pending() const { return pending_; }

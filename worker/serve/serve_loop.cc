@@ -42,6 +42,11 @@ Result<Opened> OpenModel(const std::string& spec, const std::string& device) {
   return Opened{std::move(model), dir};
 }
 
+struct Chunk {  // a streaming session's, waiting for the loop
+  proto::InferRequest request;
+  Clock::time_point received;
+};
+
 struct Pending {
   proto::InferRequest request;
   at::Tensor input;
@@ -93,6 +98,7 @@ class Loop : public ServeLoop {
       if (options_.give_up.count() > 0 && now - last_contact_ > options_.give_up)
         return Unavailable("no word from the broker " + options_.broker + " for " +
                            std::to_string(options_.give_up.count()) + " ms; giving up");
+      RunChunks();
       // Run every batch that is due; find how long until the next one may be.
       auto wait = std::chrono::duration_cast<std::chrono::microseconds>(channel_->UntilDue(Clock::now()));
       for (auto& [name, queue] : queues_) {
@@ -170,6 +176,7 @@ class Loop : public ServeLoop {
   size_t Queued() const {
     size_t n = 0;
     for (const auto& [name, q] : queues_) n += q.size();
+    for (const auto& [name, c] : chunks_) n += c.size();
     return n;
   }
 
@@ -256,7 +263,7 @@ class Loop : public ServeLoop {
       return;
     }
     if (r.has_sequence()) {
-      StreamChunk(*it->second, r);
+      chunks_[r.model()].push_back(Chunk{r, Clock::now()});
       return;
     }
     const auto start = Clock::now();
@@ -268,25 +275,48 @@ class Loop : public ServeLoop {
     queues_[r.model()].push_back(Pending{r, *input, start, Micros(Clock::now() - start)});
   }
 
-  // A streaming session's chunk runs at once, alone: it is a few frames,
-  // and the session's next chunk waits for its answer.
-  void StreamChunk(ServedModel& model, const proto::InferRequest& r) {
-    const auto start = Clock::now();
-    proto::WorkerMessage m;
-    proto::InferReply* reply = m.mutable_reply();
-    if (Status s = model.StreamChunk(r, reply); !s.ok()) {
-      ReplyError(r, s);
-      return;
+  // Streaming sessions' chunks run as soon as the loop gets to them, all
+  // that came meanwhile in one batch (each from another session: the
+  // broker sends a session's next chunk only once this one is answered).
+  void RunChunks() {
+    for (auto& [name, queue] : chunks_) {
+      if (queue.empty()) continue;
+      std::vector<Chunk> batch;
+      batch.swap(queue);
+      auto found = models_.find(name);
+      if (found == models_.end()) {  // unloaded meanwhile
+        for (const Chunk& c : batch) ReplyError(c.request, NotFound("this worker no longer serves " + name));
+        continue;
+      }
+      ServedModel& model = *found->second;
+      const auto start = Clock::now();
+      std::vector<proto::WorkerMessage> messages(batch.size());
+      std::vector<const proto::InferRequest*> requests;
+      std::vector<proto::InferReply*> replies;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        requests.push_back(&batch[i].request);
+        replies.push_back(messages[i].mutable_reply());
+      }
+      const std::vector<Status> status = model.StreamChunks(requests, replies);
+      const int64_t compute = Micros(Clock::now() - start);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        proto::InferReply* reply = replies[i];
+        if (!status[i].ok()) {
+          reply->Clear();
+          reply->set_error(status[i].message());
+        }
+        reply->set_code(StatusCodeName(status[i].code()));
+        reply->set_id(batch[i].request.id());
+        reply->set_model(name);
+        reply->set_version(model.info().version());
+        reply->set_queue_us(Micros(start - batch[i].received));
+        reply->set_compute_us(compute);
+        reply->set_batch_size(static_cast<int>(batch.size()));
+        reply->set_worker(options_.worker_id);
+        messages[i].set_token(options_.token);
+        if (Status sent = channel_->Send(messages[i]); !sent.ok()) spdlog::warn("{}", sent.ToString());
+      }
     }
-    reply->set_code(StatusCodeName(StatusCode::kOk));
-    reply->set_id(r.id());
-    reply->set_model(r.model());
-    reply->set_version(model.info().version());
-    reply->set_compute_us(Micros(Clock::now() - start));
-    reply->set_batch_size(1);
-    reply->set_worker(options_.worker_id);
-    m.set_token(options_.token);
-    if (Status sent = channel_->Send(m); !sent.ok()) spdlog::warn("{}", sent.ToString());
   }
 
   void RunBatch(const std::string& name, int take) {
@@ -332,6 +362,7 @@ class Loop : public ServeLoop {
   std::deque<std::string> loads_;               // asked for; the front one is opening
   std::future<Result<Opened>> opening_;
   std::map<std::string, std::deque<Pending>> queues_;
+  std::map<std::string, std::vector<Chunk>> chunks_;  // per model
   std::unique_ptr<net::DealerChannel> channel_;
   Clock::time_point last_contact_;  // the broker's last message, ever
   int64_t beats_ = 0;

@@ -160,11 +160,73 @@ class ModelBase : public ServedModel {
     return Status::Ok();
   }
 
-  Status StreamChunk(const proto::InferRequest& r, proto::InferReply* reply) override {
+  std::vector<Status> StreamChunks(const std::vector<const proto::InferRequest*>& requests,
+                                   const std::vector<proto::InferReply*>& replies) override {
+    std::vector<Status> status(requests.size());
     const std::shared_ptr<models::StreamingModel> network = StreamingNetwork();
-    if (!info_.streams() || !network)
-      return InvalidArgument("model " + info_.name() + " does not stream (task " + task_->name() + ", " +
-                           info_.format() + "); send whole clips or recordings without a sequence");
+    if (!info_.streams() || !network) {
+      std::fill(status.begin(), status.end(),
+                InvalidArgument("model " + info_.name() + " does not stream (task " + task_->name() + ", " +
+                                info_.format() + "); send whole clips or recordings without a sequence"));
+      return status;
+    }
+    struct Session {
+      size_t index;
+      proto::StreamState state;
+      std::unique_ptr<models::FrameStream> stream;
+      int64_t first_frame = 0;
+    };
+    std::vector<Session> sessions;
+    std::vector<models::FrameStream::Piece> pieces;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      Session s{i, {}, nullptr, 0};
+      if (Status ok = OpenChunk(*requests[i], network, &s.state, &s.stream); !ok.ok()) {
+        status[i] = ok;
+        continue;
+      }
+      s.first_frame = s.stream->frames();
+      sessions.push_back(std::move(s));
+    }
+    for (Session& s : sessions)
+      pieces.push_back({s.stream.get(), requests[s.index]->pcm().samples().data(), requests[s.index]->pcm().samples_size()});
+    try {
+      Result<std::vector<std::vector<float>>> outputs = models::FrameStream::PushMany(pieces);
+      for (size_t j = 0; j < sessions.size(); ++j) {
+        Session& s = sessions[j];
+        if (!outputs.ok()) {
+          status[s.index] = outputs.status();
+          continue;
+        }
+        std::vector<float>& logits = (*outputs)[j];
+        const at::Tensor row = torch::from_blob(logits.data(), {static_cast<int64_t>(logits.size())}, torch::kFloat32);
+        const proto::InferRequest& r = *requests[s.index];
+        status[s.index] = task_->DecodeChunk(row, s.first_frame, r.sequence().end(), r, &s.state, replies[s.index]);
+        if (!status[s.index].ok()) continue;
+        const at::Tensor carried = s.stream->state().to(torch::kCPU, torch::kFloat32).contiguous();
+        s.state.mutable_model_state()->Assign(carried.data_ptr<float>(), carried.data_ptr<float>() + carried.numel());
+        s.state.mutable_pending()->Assign(s.stream->pending().begin(), s.stream->pending().end());
+        s.state.set_frames(s.stream->frames());
+        s.state.set_sample_rate(info_.sample_rate());
+        replies[s.index]->set_stream_state(s.state.SerializeAsString());
+      }
+    } catch (const c10::Error& e) {
+      for (const Session& s : sessions) status[s.index] = Internal("model " + info_.name() + ": " + e.what_without_backtrace());
+    }
+    return status;
+  }
+
+ protected:
+  // The network, when it runs over a stream chunk by chunk (else null).
+  virtual std::shared_ptr<models::StreamingModel> StreamingNetwork() const { return nullptr; }
+  // [B, frames, bins] on the device to the model's output.
+  virtual at::Tensor Run(const at::Tensor& batch) = 0;
+  c10::Device device_;
+  std::unique_ptr<tasks::Task> task_;
+
+ private:
+  // Checks a stream chunk and resumes its session's stream (or starts one).
+  Status OpenChunk(const proto::InferRequest& r, const std::shared_ptr<models::StreamingModel>& network,
+                   proto::StreamState* state, std::unique_ptr<models::FrameStream>* stream) const {
     const int rate = info_.sample_rate();
     if (r.input_case() != proto::InferRequest::kPcm)
       return InvalidArgument("a stream chunk must be PCM audio (the 'audio' input) at the model's rate, " +
@@ -178,50 +240,24 @@ class ModelBase : public ServedModel {
                              " s of audio; this one " + std::to_string(pcm.samples_size() / rate) + " s");
     for (float v : pcm.samples())
       if (!std::isfinite(v)) return InvalidArgument("pcm samples contain NaN or infinity");
-    proto::StreamState state;
-    if (!r.stream_state().empty() && !state.ParseFromString(r.stream_state()))
-      return Internal("the session's state does not parse");
-    std::unique_ptr<models::FrameStream> stream;
     if (r.stream_state().empty()) {
-      stream = std::make_unique<models::FrameStream>(extractor_, network);
-    } else {
-      if (state.model_state_size() != network->state_size() || state.pending_size() >= extractor_.window_length())
-        return FailedPrecondition("the session's state was made by another model (" +
-                                  std::to_string(state.model_state_size()) + " state values; " + info_.name() +
-                                  " version " + std::to_string(info_.version()) + " carries " +
-                                  std::to_string(network->state_size()) + "); start a new session");
-      at::Tensor saved = torch::from_blob(state.mutable_model_state()->mutable_data(), {1, network->state_size()},
-                                          torch::kFloat32).clone();
-      stream = std::make_unique<models::FrameStream>(
-          extractor_, network, std::vector<float>(state.pending().begin(), state.pending().end()), saved,
-          state.frames());
+      *stream = std::make_unique<models::FrameStream>(extractor_, network);
+      return Status::Ok();
     }
-    const int64_t first = stream->frames();
-    try {
-      ASSIGN_OR_RETURN(std::vector<float> outputs, stream->Push(pcm.samples().data(), pcm.samples_size()));
-      const at::Tensor row = torch::from_blob(outputs.data(), {static_cast<int64_t>(outputs.size())}, torch::kFloat32);
-      RETURN_IF_ERROR(task_->DecodeChunk(row, first, r.sequence().end(), r, &state, reply));
-      const at::Tensor carried = stream->state().to(torch::kCPU, torch::kFloat32).contiguous();
-      state.mutable_model_state()->Assign(carried.data_ptr<float>(), carried.data_ptr<float>() + carried.numel());
-    } catch (const c10::Error& e) {
-      return Internal("model " + info_.name() + ": " + e.what_without_backtrace());
-    }
-    state.mutable_pending()->Assign(stream->pending().begin(), stream->pending().end());
-    state.set_frames(stream->frames());
-    state.set_sample_rate(rate);
-    reply->set_stream_state(state.SerializeAsString());
+    if (!state->ParseFromString(r.stream_state())) return Internal("the session's state does not parse");
+    if (state->model_state_size() != network->state_size() || state->pending_size() >= extractor_.window_length())
+      return FailedPrecondition("the session's state was made by another model (" +
+                                std::to_string(state->model_state_size()) + " state values; " + info_.name() +
+                                " version " + std::to_string(info_.version()) + " carries " +
+                                std::to_string(network->state_size()) + "); start a new session");
+    at::Tensor saved = torch::from_blob(state->mutable_model_state()->mutable_data(), {1, network->state_size()},
+                                        torch::kFloat32).clone();
+    *stream = std::make_unique<models::FrameStream>(
+        extractor_, network, std::vector<float>(state->pending().begin(), state->pending().end()), saved,
+        state->frames());
     return Status::Ok();
   }
 
- protected:
-  // The network, when it runs over a stream chunk by chunk (else null).
-  virtual std::shared_ptr<models::StreamingModel> StreamingNetwork() const { return nullptr; }
-  // [B, frames, bins] on the device to the model's output.
-  virtual at::Tensor Run(const at::Tensor& batch) = 0;
-  c10::Device device_;
-  std::unique_ptr<tasks::Task> task_;
-
- private:
   audio::FeatureExtractor extractor_;
 };
 

@@ -17,8 +17,8 @@
 // the CPU; the network runs on the device given to Load (a batch goes to a
 // GPU in one copy from pinned memory, its logits come back in one).
 // A per-frame model whose network streams (vad_crnn) also serves streaming
-// sessions chunk by chunk (StreamChunk).
-// Prepare() is thread-safe; Predict() and StreamChunk() run on one thread at a time.
+// sessions chunk by chunk, many sessions' chunks in one batch (StreamChunks).
+// Prepare() is thread-safe; Predict() and StreamChunks() run on one thread at a time.
 #pragma once
 
 #include <memory>
@@ -53,13 +53,19 @@ class ServedModel {
   virtual Status Predict(const std::vector<at::Tensor>& inputs, const std::vector<const proto::InferRequest*>& requests,
                          std::vector<proto::InferReply*>& replies) = 0;
 
-  // One chunk of a streaming session (request.sequence): PCM at the model's
-  // rate, continuing the session's state (request.stream_state, empty at
-  // its start); writes the task's outputs for the chunk and the state after
-  // it (reply.stream_state). Everything a session carries travels in that
-  // state, so any worker can take its next chunk. Refused for a model
-  // that does not stream (info().streams()): InvalidArgument.
-  virtual Status StreamChunk(const proto::InferRequest& request, proto::InferReply* reply) = 0;
+  // Chunks of streaming sessions (request.sequence), each of another
+  // session, run as one batch: each chunk is PCM at the model's rate and
+  // continues its session's state (request.stream_state, empty at its
+  // start); each reply gets the task's outputs for its chunk and the state
+  // after it (reply.stream_state). Everything a session carries travels in
+  // that state, so any worker can take its next chunk. Returns each chunk's
+  // status (a bad chunk fails alone); a model that does not stream
+  // (info().streams()) refuses them all (InvalidArgument).
+  virtual std::vector<Status> StreamChunks(const std::vector<const proto::InferRequest*>& requests,
+                                           const std::vector<proto::InferReply*>& replies) = 0;
+  Status StreamChunk(const proto::InferRequest& request, proto::InferReply* reply) {
+    return StreamChunks({&request}, {reply}).front();
+  }
 
  protected:
   proto::ServedModelInfo info_;

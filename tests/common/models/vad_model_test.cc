@@ -6,6 +6,7 @@
 #include "common/audio/features.h"
 #include "common/models/frame_stream.h"
 
+#include <memory>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -88,6 +89,54 @@ TEST(VadModel, AudioStreamedInAnyPiecesEqualsTheWholeRecording) {
     const torch::Tensor streamed = torch::tensor(got);
     EXPECT_TRUE(torch::allclose(streamed, offline, 1e-5, 1e-5)) << "trial " << trial;
   }
+}
+
+// Several streams pushed together (one batch per frame count) give what each
+// gives alone, whatever their piece sizes and however far along each is.
+TEST(VadModel, StreamsPushedTogetherEqualEachAlone) {
+  auto model = MakeModel();
+  auto fx = audio::FeatureExtractor::Create(audio::FeatureOptions());
+  ASSERT_TRUE(fx.ok());
+  constexpr int kStreams = 5;
+  std::vector<torch::Tensor> audio;
+  for (int i = 0; i < kStreams; ++i) audio.push_back(torch::randn({16000 + 997 * i}) * 0.1);
+  std::vector<std::vector<float>> alone(kStreams), together(kStreams);
+  for (int i = 0; i < kStreams; ++i) {
+    FrameStream stream(*fx, model);
+    auto out = stream.Push(audio[i].data_ptr<float>(), audio[i].numel());
+    ASSERT_TRUE(out.ok());
+    alone[i] = *out;
+  }
+  std::vector<std::unique_ptr<FrameStream>> streams;
+  for (int i = 0; i < kStreams; ++i) streams.push_back(std::make_unique<FrameStream>(*fx, model));
+  std::vector<int64_t> at(kStreams, 0);
+  std::mt19937 rng(5);
+  while (true) {
+    std::vector<FrameStream::Piece> pieces;
+    std::vector<int> who;
+    for (int i = 0; i < kStreams; ++i) {
+      const int64_t left = audio[i].numel() - at[i];
+      if (left == 0) continue;
+      const int64_t n = std::min<int64_t>(left, std::uniform_int_distribution<int64_t>(0, 700)(rng));
+      pieces.push_back({streams[i].get(), audio[i].data_ptr<float>() + at[i], n});
+      who.push_back(i);
+      at[i] += n;
+    }
+    if (pieces.empty()) break;
+    auto out = FrameStream::PushMany(pieces);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    for (size_t k = 0; k < who.size(); ++k)
+      together[who[k]].insert(together[who[k]].end(), (*out)[k].begin(), (*out)[k].end());
+  }
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_EQ(together[i].size(), alone[i].size()) << "stream " << i;
+    for (size_t k = 0; k < alone[i].size(); ++k) ASSERT_NEAR(together[i][k], alone[i][k], 1e-5) << "stream " << i;
+  }
+  // A stream of another model cannot join the batch.
+  auto other = MakeModel();
+  FrameStream foreign(*fx, other);
+  float x[512] = {0};
+  EXPECT_FALSE(FrameStream::PushMany({{streams[0].get(), x, 512}, {&foreign, x, 512}}).ok());
 }
 
 // In eval mode the batch norms are folded into the convolutions: the same
