@@ -296,7 +296,7 @@ kill_worker)
   for _ in $(seq 200); do kill -0 $load 2>/dev/null || break; sleep 0.1; done
   kill -0 $load 2>/dev/null && fail "the load generator hangs"
   finish_load "when a worker died"
-  grep -q "silent" "$work/coordinator.log" || fail "the broker did not notice the dead worker"
+  grep -qE "worker .* (silent for .*|exited); dropped" "$work/coordinator.log" || fail "the broker did not notice the dead worker"
   wait_workers 2 30  # the autoscaler replaces it (min 2)
   ;;
 autoscale)
