@@ -1,11 +1,14 @@
 #include "coordinator/coordinator_config.h"
 
+#include "coordinator/names.h"
+
 #include <algorithm>
 #include <filesystem>
 
 #include "common/config/yaml_reader.h"
 #include "common/net/zmq_channel.h"
 #include "coordinator/client/store_location.h"
+#include "coordinator/names.h"
 
 namespace chorus::coordinator {
 
@@ -173,6 +176,19 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
     serving.Get("session_idle_s", &session_idle_s);
     serving.Check(session_idle_s >= 0.1 && session_idle_s <= 86400, "session_idle_s", "must be in [0.1, 86400] seconds");
     c.broker.session_idle = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(session_idle_s, 0.1, 86400.0) * 1000));
+    for (config::ConfigNode g : serving.ChildList("graphs")) {
+      GraphSpec spec;
+      g.Require("name", &spec.name);
+      if (Status named = ValidateName("graph", spec.name); !named.ok()) g.Error("name", named.message());
+      g.Check(g.Has("pipeline") != g.Has("ensemble"), "pipeline",
+              "give a graph either pipeline: [detector, model] or ensemble: [model, model, ...]");
+      spec.kind = g.Has("pipeline") ? GraphSpec::Kind::kPipeline : GraphSpec::Kind::kEnsemble;
+      g.Get(g.Has("pipeline") ? "pipeline" : "ensemble", &spec.steps);
+      if (Status valid = spec.Validate(); !valid.ok()) g.Error(spec.kind_name(), valid.message());
+      for (const auto& other : c.broker.graphs)
+        if (other.name == spec.name) g.Error("name", "graph '" + spec.name + "' is declared twice");
+      c.broker.graphs.push_back(spec);
+    }
     serving.Get("max_attempts", &c.broker.max_attempts);
     serving.Check(c.broker.max_attempts >= 1, "max_attempts", "must be at least 1");
     int64_t max_body = static_cast<int64_t>(c.http.max_body_bytes);

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <optional>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -91,6 +93,112 @@ struct Broker::Impl {
 
   int wake_fd = -1;  // an eventfd: Submit wakes Run's poll
 
+  // Graph requests on their way through their steps (broker thread only).
+  struct ActiveGraph {
+    GraphRun run;
+    Origin origin;
+    std::string client_id, model;
+    std::optional<zmq::message_t> input;
+    Clock::time_point received, deadline;
+    size_t asked = 0;  // sub-requests sent so far (GraphRun's indices)
+  };
+  std::map<std::string, GraphSpec> graphs;  // by name; fixed at Bind
+  std::map<uint64_t, ActiveGraph> graph_runs;
+  uint64_t next_graph = 1;
+
+  void StartGraph(const GraphSpec& spec, Origin origin, proto::InferRequest in, std::optional<zmq::message_t> input) {
+    const auto now = Clock::now();
+    const uint64_t id = next_graph++;
+    const auto timeout = in.timeout_ms() > 0 ? std::chrono::milliseconds(in.timeout_ms()) : options.default_timeout;
+    ActiveGraph g{GraphRun(spec, in), std::move(origin), in.id(), in.model(), std::move(input), now, now + timeout, 0};
+    std::vector<proto::InferRequest> first = g.run.Start();
+    graph_runs.emplace(id, std::move(g));
+    SendSteps(id, std::move(first));
+  }
+
+  // Sends a graph's sub-requests; an answer (even one given at once, a
+  // refusal) continues the graph in OnGraphAnswer.
+  void SendSteps(uint64_t id, std::vector<proto::InferRequest> steps) {
+    for (auto& step : steps) {
+      auto g = graph_runs.find(id);
+      if (g == graph_runs.end()) return;  // answered meanwhile (a step failed)
+      const size_t index = g->second.asked++;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(g->second.deadline - Clock::now());
+      step.set_timeout_ms(std::max<int64_t>(1, left.count()));
+      std::optional<zmq::message_t> input;
+      if (g->second.input) {
+        input.emplace();
+        input->copy(*g->second.input);  // a reference to the same bytes
+      }
+      Accept(Origin{{}, [this, id, index](proto::InferReply reply) { OnGraphAnswer(id, index, std::move(reply)); }},
+             std::move(step), std::move(input));
+    }
+  }
+
+  void OnGraphAnswer(uint64_t id, size_t index, proto::InferReply reply) {
+    auto g = graph_runs.find(id);
+    if (g == graph_runs.end()) return;
+    std::vector<proto::InferRequest> next = g->second.run.OnAnswer(index, reply);
+    if (g->second.run.done()) {
+      ActiveGraph done = std::move(g->second);
+      graph_runs.erase(g);
+      Answer(done.origin, done.client_id, done.model, done.run.Reply(), 1, done.received);
+      return;
+    }
+    SendSteps(id, std::move(next));
+  }
+
+  // A graph as clients see it: described once its steps are (under the lock).
+  void DescribeGraphs() {
+    for (const auto& [name, spec] : graphs) {
+      ModelStats& st = stats[name];
+      st.workers = std::numeric_limits<int>::max();
+      bool described = true;
+      for (const auto& step : spec.steps) {
+        auto s = stats.find(step);
+        st.workers = std::min(st.workers, s == stats.end() ? 0 : s->second.workers);
+        described &= model_info.count(step) > 0;
+      }
+      st.versions.clear();
+      if (st.workers > 0) st.versions.insert(1);
+      if (!described) continue;
+      const proto::ServedModelInfo& first = model_info.at(spec.steps.front());
+      const proto::ServedModelInfo& last = model_info.at(spec.steps.back());
+      proto::ServedModelInfo info;
+      info.set_name(name);
+      info.set_version(1);
+      info.set_task(spec.kind_name());
+      info.set_format("graph");
+      info.set_sample_rate(first.sample_rate());
+      info.set_clip_seconds(first.clip_seconds());
+      info.set_frames(first.frames());
+      info.set_bins(first.bins());
+      *info.mutable_inputs() = first.inputs();
+      if (spec.kind == GraphSpec::Kind::kPipeline) {
+        proto::TensorSpec* segments = info.add_outputs();
+        segments->set_name("segments");
+        segments->set_datatype("FP32");
+        segments->add_shape(-1);
+        segments->add_shape(2);
+        for (const auto& o : last.outputs()) {
+          proto::TensorSpec* t = info.add_outputs();
+          t->set_name(o.name());
+          t->set_datatype(o.datatype());
+          t->add_shape(-1);
+          for (int64_t d : o.shape()) t->add_shape(d);
+        }
+      } else {
+        for (const auto& o : first.outputs())
+          if (o.name() != "logits") *info.add_outputs() = o;
+        *info.mutable_labels() = first.labels();
+      }
+      nlohmann::json steps = spec.steps;
+      info.set_parameters_json(nlohmann::json{{"graph", spec.kind_name()}, {"steps", steps}}.dump());
+      model_info[name] = info;
+      version_info[name][1] = info;
+    }
+  }
+
   bool Expected(const std::string& model) const {
     std::lock_guard<std::mutex> lock(mutex);
     return expected.count(model) > 0;
@@ -114,7 +222,7 @@ struct Broker::Impl {
     std::lock_guard<std::mutex> lock(mutex);
     // Refusals for models nobody serves are counted under one label, so bad
     // requests cannot grow the metrics without bound.
-    const bool known = model_info.count(model) || expected.count(model);
+    const bool known = model_info.count(model) || expected.count(model) || graphs.count(model);
     ModelStats& s = stats[known ? model : "_unknown_"];
     ++s.outcomes[reply.code()];
     const double total = reply.broker_us() * 1e-6;
@@ -195,6 +303,18 @@ struct Broker::Impl {
       return;
     }
     in.clear_stream_state();  // the session's state is the router's to attach, never a client's
+    if (auto graph = graphs.find(in.model()); graph != graphs.end()) {
+      if (in.has_sequence()) {
+        Refuse(origin, in, InvalidArgument("graph '" + in.model() + "' does not stream; send whole recordings"));
+        return;
+      }
+      if (in.version() > 1) {
+        Refuse(origin, in, NotFound("graph '" + in.model() + "' has version 1 only"));
+        return;
+      }
+      StartGraph(graph->second, std::move(origin), std::move(in), std::move(input));
+      return;
+    }
     std::optional<SessionRef> session;
     if (in.has_sequence()) {
       const std::string& id = in.sequence().id();
@@ -378,6 +498,7 @@ struct Broker::Impl {
       for (const auto& [m, version] : w.models)
         if (!w.draining) ++stats[m].workers, stats[m].versions.insert(version);
     }
+    DescribeGraphs();
   }
 };
 
@@ -389,6 +510,11 @@ Broker::~Broker() {
 Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
   if (!options.credentials) return InvalidArgument("the broker needs credentials to check tokens");
   auto impl = std::make_unique<Impl>(options);
+  for (const GraphSpec& g : options.graphs) {
+    RETURN_IF_ERROR(g.Validate().WithContext("graph " + g.name));
+    impl->graphs[g.name] = g;
+    impl->expected.insert(g.name);
+  }
   std::string client_endpoint, worker_endpoint;
   ASSIGN_OR_RETURN(impl->clients,
                    net::BindRouter(options.client_listen, &client_endpoint,

@@ -19,6 +19,13 @@
 //    keeps each session's state and sends it with its next chunk, so a
 //    session outlives the worker that served it (serving_router.h). A
 //    client's own stream_state is discarded.
+//  - A request for a graph (BrokerOptions::graphs: a pipeline or an
+//    ensemble) becomes requests for its steps' models, routed like any
+//    (the input frame shared, not copied; each with what is left of the
+//    graph request's deadline), and one answer combined from theirs
+//    (GraphRun). A graph is described like a model (ServedModelInfo: the
+//    first step's inputs, its own outputs) once its steps are served, and
+//    has as many workers as its least-served step.
 //
 // The routing (queues, dispatch, deadlines, liveness, retries) is
 // ServingRouter's (serving_router.h), a pure state machine; the Broker is its
@@ -43,6 +50,7 @@
 #include "common/net/curve.h"
 #include "common/proto/serve.pb.h"
 #include "common/util/status.h"
+#include "coordinator/serving/graph.h"
 
 namespace chorus::coordinator {
 
@@ -68,6 +76,7 @@ struct BrokerOptions {
   int max_attempts = 3;
   int max_sessions = 1024;                        // streaming sessions open at once
   std::chrono::milliseconds session_idle{60000};  // a session with no chunk for this long expires
+  std::vector<GraphSpec> graphs;                  // models made of models (graph.h), validated
 };
 
 // Latencies in seconds, Prometheus-style cumulative buckets.

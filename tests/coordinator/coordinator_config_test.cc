@@ -52,6 +52,31 @@ TEST(CoordinatorConfigDashboard, BadSettingsAreRefusedByName) {
   }
 }
 
+TEST(CoordinatorConfigServing, StreamingBoundsAndGraphsAreReadAndBadOnesRefusedByName) {
+  auto config = Load(
+      "serving:\n  max_sessions: 8\n  session_idle_s: 1.5\n  graphs:\n"
+      "    - {name: speech, pipeline: [vad, kws]}\n    - {name: pair, ensemble: [a, b, c]}\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->broker.max_sessions, 8);
+  EXPECT_EQ(config->broker.session_idle.count(), 1500);
+  ASSERT_EQ(config->broker.graphs.size(), 2u);
+  EXPECT_EQ(config->broker.graphs[0].kind, GraphSpec::Kind::kPipeline);
+  EXPECT_EQ(config->broker.graphs[1].steps, (std::vector<std::string>{"a", "b", "c"}));
+  for (const auto& [yaml, says] : std::vector<std::pair<std::string, std::string>>{
+           {"serving: {max_sessions: 0}\n", "max_sessions"},
+           {"serving: {session_idle_s: 0}\n", "session_idle_s"},
+           {"serving: {graphs: [{name: g, pipeline: [a, b, c]}]}\n", "two models"},
+           {"serving: {graphs: [{name: g, ensemble: [a]}]}\n", "at least two"},
+           {"serving: {graphs: [{name: g, pipeline: [a, b], ensemble: [a, b]}]}\n", "either pipeline"},
+           {"serving: {graphs: [{name: \"..\", pipeline: [a, b]}]}\n", "graph"},
+           {"serving: {graphs: [{name: g, pipeline: [a, b]}, {name: g, ensemble: [a, b]}]}\n", "declared twice"},
+       }) {
+    auto bad = Load(yaml);
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_THAT(bad.status().message(), HasSubstr(says)) << yaml;
+  }
+}
+
 TEST(CoordinatorConfigNetwork, AdvertiseIsAHostAndBindsOnAWildcardAreAdvertisedByIt) {
   auto good = Load("listen: tcp://0.0.0.0:0\nadvertise: 198.18.0.1\n");
   ASSERT_TRUE(good.ok()) << good.status().ToString();

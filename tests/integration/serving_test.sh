@@ -46,6 +46,7 @@ fi
 http_listen=127.0.0.1:0 tls_yaml="" queue_yaml=""
 [ "$mode" = soak ] && queue_yaml=", max_queue: 16"  # a small queue: overload is refused, not queued
 [ "$mode" = stream ] && queue_yaml=", max_sessions: 2, session_idle_s: 2"  # bounds and expiry within the test
+[ "$mode" = vad ] && queue_yaml=", graphs: [{name: speech, pipeline: [vad, kws]}, {name: kws-pair, ensemble: [kws, kws2]}]"
 if [ "$mode" = tls ]; then  # HTTPS on every interface, with a certificate made here
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2> "$work/openssl.out" || fail "openssl: $(cat "$work/openssl.out")"
@@ -432,6 +433,40 @@ assert [o['name'] for o in m['outputs']] == ['speech_probability', 'segments'] a
   # A keyword spotter is not a detector: chorus vad says so, naming both.
   chorus vad kws "$wav" > "$work/wrong.out" 2>&1 && fail "chorus vad accepted a classify model"
   grep -q "not a voice-activity (detect) model" "$work/wrong.out" || fail "unclear refusal: $(cat "$work/wrong.out")"
+  # Graphs from the config: vad -> kws (a label per speech segment) and an
+  # ensemble of two deployments of the keyword spotter (its mean: the same scores).
+  chorus deploy "$job" --name kws2 --min 1 --max 1 > /dev/null || fail "deploy kws2 failed"
+  wait_workers 3 30
+  for _ in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $token" "$http/v2/models/speech/ready")" = 200 ] && break
+    sleep 0.1
+  done
+  curl -s -H "Authorization: Bearer $token" -H "Content-Type: audio/wav" --data-binary @"$rec" \
+    "$http/v2/models/speech/infer" > "$work/pipeline.json"
+  py "import json; o = {t['name']: t for t in json.load(open('$work/pipeline.json'))['outputs']}; \
+n = o['segments']['shape'][0]; assert n >= 1 and o['labels']['shape'][0] == n and len(o['scores']['data']) >= n, o; \
+print('pipeline vad -> kws:', n, 'segment(s):', list(zip(o['labels']['data'], o['scores']['data'])))" ||
+    fail "the pipeline's answer lacks a label per segment: $(head -c 400 "$work/pipeline.json")"
+  meta=$(curl -s -H "Authorization: Bearer $token" "$http/v2/models/speech")
+  echo "$meta" | py "import json,sys; m = json.load(sys.stdin); \
+assert m['parameters']['graph'] == 'pipeline' and m['parameters']['steps'] == ['vad', 'kws'], m; \
+assert [i['name'] for i in m['inputs']] == ['audio', 'features'] and m['outputs'][0]['name'] == 'segments', m" ||
+    fail "the pipeline's metadata: $meta"
+  chorus infer speech "$rec" > "$work/pipeline.out" || fail "chorus infer on the pipeline failed: $(cat "$work/pipeline.out")"
+  grep -q "segments \[" "$work/pipeline.out" || fail "chorus infer printed no segments: $(cat "$work/pipeline.out")"
+  for m in kws kws-pair; do
+    curl -s -H "Authorization: Bearer $token" -H "Content-Type: audio/wav" --data-binary @"$wav" \
+      "$http/v2/models/$m/infer" > "$work/$m.json"
+  done
+  py "
+import json
+one, pair = json.load(open('$work/kws.json')), json.load(open('$work/kws-pair.json'))
+o = {t['name']: t['data'] for t in one['outputs']}
+p = {t['name']: t['data'] for t in pair['outputs']}
+assert pair['model_name'] == 'kws-pair' and p['labels'][0] == o['labels'][0], (one, pair)
+assert abs(p['scores'][0] - o['scores'][0]) < 1e-4, (one, pair)
+print('ensemble of kws and kws2:', p['labels'][0], p['scores'][0])
+" || fail "the ensemble differs from its (identical) members: $(cat "$work/kws-pair.json") vs $(cat "$work/kws.json")"
   ;;
 stream)
   # Streaming sessions: a file played as a live stream over ZeroMQ (chorus

@@ -191,6 +191,20 @@ TEST_F(VadTest, BadAudioIsRefusedWithAReason) {
   features.mutable_features()->add_shape(39);
   features.mutable_features()->mutable_data()->Resize(7 * 39, 0.0f);
   EXPECT_THAT(prepare(features).message(), HasSubstr("features must have shape [frames, 40]"));
+  // A crop (a pipeline's segment) keeps its span of the audio, and must lie on it.
+  proto::InferRequest cropped = Pcm(std::vector<float>(16000, 0.1f));
+  cropped.mutable_crop()->set_start_s(0.25);
+  cropped.mutable_crop()->set_end_s(0.5);
+  auto part = (*served)->Prepare(cropped);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(part->size(0), (4000 - 400) / 160 + 1);
+  cropped.mutable_crop()->set_start_s(2);
+  cropped.mutable_crop()->set_end_s(3);
+  EXPECT_THAT(prepare(cropped).message(), HasSubstr("past the audio's end"));
+  cropped.mutable_crop()->set_end_s(1);
+  EXPECT_THAT(prepare(cropped).message(), HasSubstr("0 <= start_s < end_s"));
+  features.mutable_crop()->set_end_s(1);
+  EXPECT_THAT(prepare(features).message(), HasSubstr("crop applies to audio"));
 }
 
 TEST_F(VadTest, AModelThatDoesNotFitTheTaskIsRefusedNamingBoth) {

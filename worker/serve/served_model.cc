@@ -35,6 +35,19 @@ constexpr int64_t kChunkFrames = 1000;
 // A streaming session's chunk: audio as it comes, a few ms to a few seconds.
 constexpr double kMaxStreamChunkSeconds = 10;
 
+// Keeps the span [start_s, end_s) of the audio (a pipeline's segment).
+Status Crop(const proto::Span& span, int rate, std::vector<float>* samples) {
+  if (!(span.start_s() >= 0 && span.end_s() > span.start_s()))
+    return InvalidArgument("crop must have 0 <= start_s < end_s");
+  const int64_t n = static_cast<int64_t>(samples->size());
+  const int64_t from = std::min<int64_t>(n, std::llround(span.start_s() * rate));
+  const int64_t to = std::min<int64_t>(n, std::llround(span.end_s() * rate));
+  if (to <= from)
+    return InvalidArgument("crop starts at " + std::to_string(span.start_s()) + " s, past the audio's end");
+  *samples = std::vector<float>(samples->begin() + from, samples->begin() + to);
+  return Status::Ok();
+}
+
 void AddSpec(google::protobuf::RepeatedPtrField<proto::TensorSpec>* out, const std::string& name,
              const std::string& datatype, const std::vector<int64_t>& shape) {
   proto::TensorSpec* s = out->Add();
@@ -98,6 +111,7 @@ class ModelBase : public ServedModel {
         break;
       }
       case proto::InferRequest::kFeatures: {
+        if (r.has_crop()) return InvalidArgument("crop applies to audio, not to features");
         const auto& f = r.features();
         const bool frames_ok = f.shape_size() == 2 && (clips ? f.shape(0) == info_.frames() : f.shape(0) >= 1);
         if (!frames_ok || f.shape(1) != info_.bins())
@@ -114,6 +128,7 @@ class ModelBase : public ServedModel {
       default:
         return InvalidArgument("the request has no input (wav, pcm or features)");
     }
+    if (r.has_crop()) RETURN_IF_ERROR(Crop(r.crop(), rate, &wave.samples));
     RETURN_IF_ERROR(task_->CheckAudio(wave.samples, rate));
     std::vector<float> samples;
     if (clips) {

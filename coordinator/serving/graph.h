@@ -1,0 +1,62 @@
+// Graphs: a served model made of served models, declared in the coordinator
+// config (serving.graphs; coordinator/client/graph_spec.h) and asked like any
+// model. Two kinds:
+//
+//   pipeline [detector, model]  the detector (a voice-activity model) finds
+//       speech segments in the request's audio; the second model answers
+//       each segment alone (its request crops the same audio to the
+//       segment). The answer: "segments" [n, 2] (seconds) and each of the
+//       second model's outputs stacked per segment, [n, ...] (a keyword
+//       spotter: the top labels and scores of each segment; a speaker model:
+//       an embedding per segment). Request parameters go to the detector.
+//   ensemble [a, b, ...]  classifiers with the same labels answer the same
+//       request; the answer is the mean of their probabilities: "labels"
+//       and "scores" of the top_k (1 by default), like one classifier.
+//
+// GraphRun is one request's way through its graph, as a pure state machine:
+// Start() says what to ask first; each answer may say what to ask next; once
+// done(), Reply() is the graph's answer (or the first step's error, named).
+// The caller sends the sub-requests (the broker: through its router, with
+// the request's input frame shared, not copied) and sets their deadlines.
+// Not thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/proto/serve.pb.h"
+#include "common/util/status.h"
+#include "coordinator/client/graph_spec.h"
+
+namespace chorus::coordinator {
+
+class GraphRun {
+ public:
+  // `header`: the client's request without its input (its model is the graph's).
+  GraphRun(GraphSpec spec, proto::InferRequest header);
+
+  // The first sub-requests: the detector's, or every member's.
+  std::vector<proto::InferRequest> Start();
+  // The answer to sub-request `index` (the order of everything asked so
+  // far); returns what to ask next.
+  std::vector<proto::InferRequest> OnAnswer(size_t index, const proto::InferReply& reply);
+  bool done() const { return failed_ || (started_ && answered_ == asked_ && !pending_step_); }
+  proto::InferReply Reply() const;
+
+ private:
+  proto::InferRequest Ask(const std::string& model) const;
+  std::vector<proto::InferRequest> Segments(const proto::InferReply& detector);
+  proto::InferReply Error(const std::string& step, const std::string& code, const std::string& message) const;
+  void Fail(const std::string& step, const std::string& code, const std::string& message);
+
+  GraphSpec spec_;
+  proto::InferRequest header_;
+  bool started_ = false, failed_ = false;
+  bool pending_step_ = false;  // a pipeline whose second step is not asked yet
+  size_t asked_ = 0, answered_ = 0;
+  std::vector<proto::InferReply> answers_;  // by index
+  std::vector<float> segments_;             // pipeline: the detector's, flat [n, 2]
+  proto::InferReply error_;
+};
+
+}  // namespace chorus::coordinator
