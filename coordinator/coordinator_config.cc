@@ -189,6 +189,12 @@ Result<CoordinatorConfig> LoadCoordinatorConfig(const std::string& path) {
         if (other.name == spec.name) g.Error("name", "graph '" + spec.name + "' is declared twice");
       c.broker.graphs.push_back(spec);
     }
+    for (const auto& graph : c.broker.graphs)  // steps are served models: no graph of graphs, so no cycle
+      for (const auto& step : graph.steps)
+        for (const auto& other : c.broker.graphs)
+          if (other.name == step)
+            serving.Error("graphs", "graph '" + graph.name + "' has graph '" + step + "' as a step; a step must be a "
+                                    "deployed model");
     serving.Get("max_attempts", &c.broker.max_attempts);
     serving.Check(c.broker.max_attempts >= 1, "max_attempts", "must be at least 1");
     int64_t max_body = static_cast<int64_t>(c.http.max_body_bytes);

@@ -44,7 +44,7 @@ void StreamCommand::Register(CLI::App& app) {
   command_->add_flag("--real-time", real_time_, "send each chunk when its audio would have been recorded (default: "
                                                 "as soon as the previous one is answered)");
   command_->add_option("--sequence-id", sequence_id_, "the session's name (default: chorus-stream-PID)");
-  command_->add_option("--output", output_, "table (events as they come) or json (everything at the end)")
+  command_->add_option("--output", output_, "table (events as they come) or json (at the end: events, every frame's speech probability, latencies)")
       ->check(CLI::IsMember({"table", "json"}));
   command_->add_option("--timeout-ms", timeout_ms_, "deadline per chunk")->capture_default_str();
 }
@@ -86,6 +86,7 @@ int StreamCommand::Stream() {
   std::vector<double> latency_ms;
   std::set<std::string> workers;
   int64_t frames = 0;
+  std::vector<float> probabilities;  // json: every frame's, in order
   int retried = 0;  // chunks answered by another worker after the first was lost
   const auto start = Clock::now();
   for (size_t i = 0; i < chunks; ++i) {
@@ -113,7 +114,10 @@ int StreamCommand::Stream() {
     }
     workers.insert(reply.worker());
     if (reply.attempts() > 1) ++retried;
-    if (const proto::NamedTensor* p = tasks::FindOutput(reply, "speech_probability")) frames += p->fp32_size();
+    if (const proto::NamedTensor* p = tasks::FindOutput(reply, "speech_probability")) {
+      frames += p->fp32_size();
+      if (!table) probabilities.insert(probabilities.end(), p->fp32().begin(), p->fp32().end());
+    }
     const proto::NamedTensor* e = tasks::FindOutput(reply, "events");
     for (int k = 0; e && k + 1 < e->fp32_size(); k += 2) {
       const bool starts = e->fp32(k + 1) > 0.5f;
@@ -141,6 +145,7 @@ int StreamCommand::Stream() {
                                 {"chunks", chunks},
                                 {"frames", frames},
                                 {"events", events},
+                                {"speech_probability", probabilities},
                                 {"seconds", wall},
                                 {"latency_ms", {{"p50", p50}, {"p99", p99}, {"max", longest}}},
                                 {"retried_chunks", retried},

@@ -515,6 +515,9 @@ Result<std::unique_ptr<Broker>> Broker::Bind(BrokerOptions options) {
     impl->graphs[g.name] = g;
     impl->expected.insert(g.name);
   }
+  for (const auto& [name, g] : impl->graphs)  // a graph of graphs could ask itself forever
+    for (const auto& step : g.steps)
+      if (impl->graphs.count(step)) return InvalidArgument("graph " + name + ": step " + step + " is a graph");
   std::string client_endpoint, worker_endpoint;
   ASSIGN_OR_RETURN(impl->clients,
                    net::BindRouter(options.client_listen, &client_endpoint,

@@ -70,6 +70,7 @@ TEST(CoordinatorConfigServing, StreamingBoundsAndGraphsAreReadAndBadOnesRefusedB
            {"serving: {graphs: [{name: g, pipeline: [a, b], ensemble: [a, b]}]}\n", "either pipeline"},
            {"serving: {graphs: [{name: \"..\", pipeline: [a, b]}]}\n", "graph"},
            {"serving: {graphs: [{name: g, pipeline: [a, b]}, {name: g, ensemble: [a, b]}]}\n", "declared twice"},
+           {"serving: {graphs: [{name: g, pipeline: [a, h]}, {name: h, ensemble: [g, b]}]}\n", "a step must be a deployed model"},
        }) {
     auto bad = Load(yaml);
     ASSERT_FALSE(bad.ok()) << yaml;

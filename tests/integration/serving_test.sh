@@ -493,6 +493,8 @@ clean, killed = json.load(open('$work/clean.json')), json.load(open('$work/kille
 strip = lambda d: [(round(e['seconds'], 4), e['event']) for e in d['events']]
 assert clean['chunks'] == killed['chunks'] and clean['frames'] == killed['frames'], (clean, killed)
 assert strip(clean) == strip(killed), (strip(clean), strip(killed))
+assert len(clean['speech_probability']) == clean['frames'] and all(
+    abs(a - b) < 1e-5 for a, b in zip(clean['speech_probability'], killed['speech_probability'])), 'probabilities differ'
 assert killed['retried_chunks'] >= 1, killed
 print('stream: %d chunks, %d events; killed a worker mid-way: same events, %d chunk(s) sent again, longest chunk %.0f ms'
       % (killed['chunks'], len(killed['events']), killed['retried_chunks'], killed['latency_ms']['max']))
