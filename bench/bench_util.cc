@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 namespace chorus::bench {
@@ -10,6 +11,19 @@ namespace chorus::bench {
 std::string SourcePath(const std::string& relative) {
   const char* env = std::getenv("CHORUS_SOURCE_DIR");
   return std::string(env ? env : CHORUS_SOURCE_DIR_DEFAULT) + "/" + relative;
+}
+
+std::string BinDir() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().parent_path().string() + "/bin";
+}
+
+std::string FreshOutputDir(const std::string& name) {
+  std::error_code ec;
+  const std::string dir = std::filesystem::absolute("bench-out/" + name).string();
+  std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(dir, ec);
+  return dir;
 }
 
 Result<std::string> RunAndReadLastLine(const std::string& command) {

@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks: locating files of the source tree and
-// running a baseline program whose last stdout line is one number.
+// the build, a fresh output folder, and running a baseline program whose
+// last stdout line is one number.
 #pragma once
 
 #include <string>
@@ -10,6 +11,13 @@ namespace chorus::bench {
 
 // CHORUS_SOURCE_DIR when set, else the source dir this binary was built from.
 std::string SourcePath(const std::string& relative);
+
+// The build's bin/ folder (chorus-coordinator, chorus-worker), beside this
+// benchmark's bench/ folder.
+std::string BinDir();
+
+// bench-out/NAME under the working directory, emptied and created; absolute.
+std::string FreshOutputDir(const std::string& name);
 
 // Runs `command` through the shell and returns its last non-empty stdout
 // line; failure to run is an error quoting that line.

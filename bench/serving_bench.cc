@@ -34,6 +34,7 @@
 #include <zmq.hpp>
 
 #include "bench/bench_coordinator.h"
+#include "bench/bench_util.h"
 #include "common/audio/wav_io.h"
 #include "common/models/model_bundle.h"
 #include "common/net/rpc_client.h"
@@ -265,10 +266,8 @@ int main(int argc, char** argv) {
 
   TuneAllocatorForTensors();  // as chorus-worker does, so the raw path is not slowed by page faults
   std::error_code ec;
-  const std::string bin = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path().string() + "/bin";
-  const std::string dir = fs::absolute("bench-out/serving").string();
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir);
+  const std::string bin = bench::BinDir();
+  const std::string dir = bench::FreshOutputDir("serving");
 
   // The demo's keyword spotter shape: TC-ResNet width 24, 40 log-mel x 98 frames, 12 classes.
   models::ModelMetadata meta;

@@ -30,6 +30,7 @@
 #include <zmq.hpp>
 
 #include "bench/bench_coordinator.h"
+#include "bench/bench_util.h"
 #include "common/models/model_bundle.h"
 #include "common/net/zmq_channel.h"
 #include "common/proto/infer_frames.h"
@@ -184,11 +185,8 @@ int main(int argc, char** argv) {
   app.add_option("--width", width, "vad_crnn width and hidden size (the synth-vad recipe: 64)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  std::error_code ec;
-  const std::string bin = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path().string() + "/bin";
-  const std::string dir = fs::absolute("bench-out/stream").string();
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir);
+  const std::string bin = bench::BinDir();
+  const std::string dir = bench::FreshOutputDir("stream");
 
   models::ModelMetadata meta;
   meta.name = "vad";

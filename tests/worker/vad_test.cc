@@ -78,6 +78,20 @@ class VadTest : public ::testing::Test {
     return r;
   }
 
+  // An untrained vad_crnn (width 8) exported under root_/FOLDER; its version folder.
+  static Result<std::string> ExportSmallModel(const std::string& folder) {
+    models::ModelMetadata meta;
+    meta.name = "vad";
+    meta.task = "detect";
+    meta.model.name = "vad_crnn";
+    meta.model.width = 8;
+    meta.model.hidden = 8;
+    meta.shape = {200, 40, 1};
+    meta.labels = {"speech"};
+    ASSIGN_OR_RETURN(models::ModelPtr model, models::CreateModel(meta.model, meta.shape));
+    return models::ExportModel(*model, meta, (root_ / folder).string());
+  }
+
   static fs::path root_;
 };
 fs::path VadTest::root_;
@@ -155,17 +169,7 @@ TEST_F(VadTest, TrainsEvaluatesExportsAndServesRecordingsOfAnyLength) {
 }
 
 TEST_F(VadTest, BadAudioIsRefusedWithAReason) {
-  models::ModelMetadata meta;
-  meta.name = "vad";
-  meta.task = "detect";
-  meta.model.name = "vad_crnn";
-  meta.model.width = 8;
-  meta.model.hidden = 8;
-  meta.shape = {200, 40, 1};
-  meta.labels = {"speech"};
-  auto model = models::CreateModel(meta.model, meta.shape);
-  ASSERT_TRUE(model.ok());
-  auto dir = models::ExportModel(**model, meta, (root_ / "bad-models").string());
+  auto dir = ExportSmallModel("bad-models");
   ASSERT_TRUE(dir.ok()) << dir.status().ToString();
   auto served = serve::ServedModel::Load(*dir);
   ASSERT_TRUE(served.ok()) << served.status().ToString();
@@ -240,18 +244,8 @@ TEST_F(VadTest, AModelThatDoesNotFitTheTaskIsRefusedNamingBoth) {
 // between them: the same probabilities as the whole recording at once, and
 // the events the incremental detector finds in them.
 TEST_F(VadTest, AStreamChunkByChunkAcrossTwoWorkersGivesWhatTheWholeRecordingGives) {
-  models::ModelMetadata meta;
-  meta.name = "vad";
-  meta.task = "detect";
-  meta.model.name = "vad_crnn";
-  meta.model.width = 8;
-  meta.model.hidden = 8;
-  meta.shape = {200, 40, 1};
-  meta.labels = {"speech"};
   torch::manual_seed(7);
-  auto model = models::CreateModel(meta.model, meta.shape);
-  ASSERT_TRUE(model.ok());
-  auto dir = models::ExportModel(**model, meta, (root_ / "stream-models").string());
+  auto dir = ExportSmallModel("stream-models");
   ASSERT_TRUE(dir.ok()) << dir.status().ToString();
   auto first = serve::ServedModel::Load(*dir), second = serve::ServedModel::Load(*dir);
   ASSERT_TRUE(first.ok() && second.ok());
