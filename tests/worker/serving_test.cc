@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -744,6 +745,58 @@ TEST_F(ServingTest, ARequestSubmittedInProcessIsCheckedAndRoutedLikeOneFromTheSo
   other->Submit(Tone(1), [answer](proto::InferReply a) { answer->set_value(std::move(a)); });
   ASSERT_EQ(answered.wait_for(0s), std::future_status::ready);
   EXPECT_EQ(answered.get().code(), "UNAVAILABLE");
+}
+
+// The broker unloads a model while one of its requests waits in the
+// worker's batcher: the request is answered NOT_FOUND and the worker goes on.
+TEST_F(ServingTest, ARequestWaitingWhileItsModelIsUnloadedIsAnsweredAndTheWorkerGoesOn) {
+  std::string endpoint;
+  auto router = net::BindRouter("tcp://127.0.0.1:0", &endpoint).value();  // the test plays the broker
+  ServeOptions o;
+  o.broker = endpoint;
+  o.token = kToken;
+  o.worker_id = "w";
+  o.model_dirs = {dir_};
+  o.batching.max_batch_size = 8;
+  o.batching.max_queue_delay = 300000us;  // a lone request waits for company
+  o.heartbeat_interval = 50ms;
+  auto loop = ServeLoop::Create(o);
+  ASSERT_TRUE(loop.ok()) << loop.status().ToString();
+  threads_.emplace_back([this, l = std::shared_ptr<ServeLoop>(std::move(*loop))] { (void)l->Run(stop_); });
+  // Everything the worker says within `wait`, until `want` says enough.
+  auto receive = [&](std::chrono::milliseconds wait, const std::function<bool(const proto::WorkerMessage&)>& want) {
+    for (auto until = std::chrono::steady_clock::now() + wait; std::chrono::steady_clock::now() < until;) {
+      auto m = net::ReceiveRouted(*router);
+      if (!m.ok() || !m->has_value()) {
+        std::this_thread::sleep_for(5ms);
+        continue;
+      }
+      proto::WorkerMessage message;
+      if (net::ParseProto((*m)->header, &message).ok() && want(message)) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(receive(5000ms, [](const proto::WorkerMessage& m) { return m.has_hello(); }));
+  proto::BrokerMessage request;
+  request.mutable_request()->set_id("1");
+  request.mutable_request()->set_model("kws");
+  proto::Tensor* f = request.mutable_request()->mutable_features();
+  f->add_shape(98);
+  f->add_shape(40);
+  f->mutable_data()->Resize(98 * 40, 0.1f);
+  ASSERT_TRUE(net::SendRouted(*router, {"w"}, request).ok());
+  proto::BrokerMessage unload;
+  unload.set_unload_model("kws");
+  ASSERT_TRUE(net::SendRouted(*router, {"w"}, unload).ok());
+  proto::InferReply reply;
+  ASSERT_TRUE(receive(3000ms, [&](const proto::WorkerMessage& m) {
+    if (m.has_reply()) reply = m.reply();
+    return m.has_reply();
+  }));
+  EXPECT_EQ(reply.code(), "NOT_FOUND");
+  EXPECT_THAT(reply.error(), HasSubstr("no longer serves kws"));
+  // Still alive: it says what it serves now (nothing) and keeps beating.
+  EXPECT_TRUE(receive(3000ms, [](const proto::WorkerMessage& m) { return m.has_heartbeat(); }));
 }
 
 TEST_F(ServingTest, AWorkerWhoseBrokerIsGoneGivesUp) {

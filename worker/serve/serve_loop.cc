@@ -321,10 +321,15 @@ class Loop : public ServeLoop {
 
   void RunBatch(const std::string& name, int take) {
     auto& queue = queues_[name];
-    ServedModel& model = *models_.at(name);
     std::vector<Pending> batch(std::make_move_iterator(queue.begin()),
                                std::make_move_iterator(queue.begin() + take));
     queue.erase(queue.begin(), queue.begin() + take);
+    auto found = models_.find(name);
+    if (found == models_.end()) {  // unloaded while these waited
+      for (const Pending& p : batch) ReplyError(p.request, NotFound("this worker no longer serves " + name));
+      return;
+    }
+    ServedModel& model = *found->second;
     const auto start = Clock::now();
     std::vector<at::Tensor> inputs;
     std::vector<const proto::InferRequest*> requests;
