@@ -483,7 +483,11 @@ stream)
   chorus stream vad "$rec" --real-time --output json > "$work/killed.json" &
   streamer=$!
   sleep 1
-  victim=$(worker_pids | head -1)
+  # Stopped first, so it holds a chunk when it dies (the next chunks alternate
+  # between the two workers); then killed. Its pid as the broker knows it.
+  victim=$(workers_json | py "import json,sys; print(json.load(sys.stdin)['workers'][0]['pid'])")
+  kill -STOP "$victim" || fail "no worker to stop"
+  sleep 0.3
   kill -9 "$victim" || fail "no worker to kill"
   wait $streamer || fail "the stream failed when its worker was killed: $(cat "$work/killed.json")"
   streamer=""
