@@ -275,6 +275,36 @@ class Loop : public ServeLoop {
     queues_[r.model()].push_back(Pending{r, *input, start, Micros(Clock::now() - start)});
   }
 
+  // The model that serves `name`, or null once `waiting` (Pending or Chunk)
+  // have been answered NOT_FOUND: it was unloaded while they waited.
+  template <typename Waiting>
+  ServedModel* ServedOrRefuse(const std::string& name, const std::vector<Waiting>& waiting) {
+    auto found = models_.find(name);
+    if (found != models_.end()) return found->second.get();
+    for (const Waiting& w : waiting) ReplyError(w.request, NotFound("this worker no longer serves " + name));
+    return nullptr;
+  }
+
+  // Completes and sends the reply in `m` to `r`, one of a batch of `batch`.
+  void SendReply(proto::WorkerMessage& m, const proto::InferRequest& r, const ServedModel& model, const Status& s,
+                 int64_t queue_us, int64_t compute_us, size_t batch) {
+    proto::InferReply* reply = m.mutable_reply();
+    if (!s.ok()) {
+      reply->Clear();
+      reply->set_error(s.message());
+    }
+    reply->set_code(StatusCodeName(s.code()));
+    reply->set_id(r.id());
+    reply->set_model(r.model());
+    reply->set_version(model.info().version());
+    reply->set_queue_us(queue_us);
+    reply->set_compute_us(compute_us);
+    reply->set_batch_size(static_cast<int>(batch));
+    reply->set_worker(options_.worker_id);
+    m.set_token(options_.token);
+    if (Status sent = channel_->Send(m); !sent.ok()) spdlog::warn("{}", sent.ToString());
+  }
+
   // Streaming sessions' chunks run as soon as the loop gets to them, all
   // that came meanwhile in one batch (each from another session: the
   // broker sends a session's next chunk only once this one is answered).
@@ -283,12 +313,8 @@ class Loop : public ServeLoop {
       if (queue.empty()) continue;
       std::vector<Chunk> batch;
       batch.swap(queue);
-      auto found = models_.find(name);
-      if (found == models_.end()) {  // unloaded meanwhile
-        for (const Chunk& c : batch) ReplyError(c.request, NotFound("this worker no longer serves " + name));
-        continue;
-      }
-      ServedModel& model = *found->second;
+      ServedModel* model = ServedOrRefuse(name, batch);
+      if (!model) continue;
       const auto start = Clock::now();
       std::vector<proto::WorkerMessage> messages(batch.size());
       std::vector<const proto::InferRequest*> requests;
@@ -297,25 +323,11 @@ class Loop : public ServeLoop {
         requests.push_back(&batch[i].request);
         replies.push_back(messages[i].mutable_reply());
       }
-      const std::vector<Status> status = model.StreamChunks(requests, replies);
+      const std::vector<Status> status = model->StreamChunks(requests, replies);
       const int64_t compute = Micros(Clock::now() - start);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        proto::InferReply* reply = replies[i];
-        if (!status[i].ok()) {
-          reply->Clear();
-          reply->set_error(status[i].message());
-        }
-        reply->set_code(StatusCodeName(status[i].code()));
-        reply->set_id(batch[i].request.id());
-        reply->set_model(name);
-        reply->set_version(model.info().version());
-        reply->set_queue_us(Micros(start - batch[i].received));
-        reply->set_compute_us(compute);
-        reply->set_batch_size(static_cast<int>(batch.size()));
-        reply->set_worker(options_.worker_id);
-        messages[i].set_token(options_.token);
-        if (Status sent = channel_->Send(messages[i]); !sent.ok()) spdlog::warn("{}", sent.ToString());
-      }
+      for (size_t i = 0; i < batch.size(); ++i)
+        SendReply(messages[i], batch[i].request, *model, status[i], Micros(start - batch[i].received), compute,
+                  batch.size());
     }
   }
 
@@ -324,12 +336,8 @@ class Loop : public ServeLoop {
     std::vector<Pending> batch(std::make_move_iterator(queue.begin()),
                                std::make_move_iterator(queue.begin() + take));
     queue.erase(queue.begin(), queue.begin() + take);
-    auto found = models_.find(name);
-    if (found == models_.end()) {  // unloaded while these waited
-      for (const Pending& p : batch) ReplyError(p.request, NotFound("this worker no longer serves " + name));
-      return;
-    }
-    ServedModel& model = *found->second;
+    ServedModel* model = ServedOrRefuse(name, batch);
+    if (!model) return;
     const auto start = Clock::now();
     std::vector<at::Tensor> inputs;
     std::vector<const proto::InferRequest*> requests;
@@ -340,25 +348,11 @@ class Loop : public ServeLoop {
       requests.push_back(&batch[i].request);
       replies.push_back(messages[i].mutable_reply());
     }
-    Status s = model.Predict(inputs, requests, replies);
+    const Status s = model->Predict(inputs, requests, replies);
     const int64_t compute = Micros(Clock::now() - start);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      proto::InferReply* reply = replies[i];
-      if (!s.ok()) {
-        reply->Clear();
-        reply->set_error(s.message());
-      }
-      reply->set_code(StatusCodeName(s.code()));
-      reply->set_id(batch[i].request.id());
-      reply->set_model(name);
-      reply->set_version(model.info().version());
-      reply->set_queue_us(Micros(start - batch[i].received) - batch[i].prepare_us);
-      reply->set_compute_us(compute + batch[i].prepare_us);
-      reply->set_batch_size(static_cast<int>(batch.size()));
-      reply->set_worker(options_.worker_id);
-      messages[i].set_token(options_.token);
-      if (Status sent = channel_->Send(messages[i]); !sent.ok()) spdlog::warn("{}", sent.ToString());
-    }
+    for (size_t i = 0; i < batch.size(); ++i)
+      SendReply(messages[i], batch[i].request, *model, s, Micros(start - batch[i].received) - batch[i].prepare_us,
+                compute + batch[i].prepare_us, batch.size());
   }
 
   ServeOptions options_;
