@@ -1,6 +1,7 @@
 #include "common/tasks/classify_task.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -102,9 +103,11 @@ class ClassifyEvaluation : public Evaluation {
 
 }  // namespace
 
-Result<std::unique_ptr<Task>> ClassifyTask::Create(std::vector<std::string> labels) {
+Result<std::unique_ptr<Task>> ClassifyTask::Create(std::vector<std::string> labels, const nlohmann::json& options) {
   if (labels.size() < 2) return InvalidArgument("task classify needs at least 2 classes");
-  return std::unique_ptr<Task>(new ClassifyTask(std::move(labels)));
+  Result<KeywordOptions> o = KeywordOptions::FromJson(options.is_null() ? nlohmann::json::object() : options);
+  if (!o.ok()) return o.status().WithContext("task classify");
+  return std::unique_ptr<Task>(new ClassifyTask(std::move(labels), *o));
 }
 
 const std::string& ClassifyTask::name() const {
@@ -138,12 +141,17 @@ std::vector<TensorSpec> ClassifyTask::Outputs() const {
   return {{"labels", "BYTES", {-1}}, {"scores", "FP32", {-1}}, {"logits", "FP32", {num_outputs()}}};
 }
 
-nlohmann::json ClassifyTask::ServedParameters() const { return {{"labels", labels_}}; }
+nlohmann::json ClassifyTask::ServedParameters() const {
+  nlohmann::json j = options_.ToJson();
+  j["labels"] = labels_;
+  return j;
+}
 
 Status ClassifyTask::Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const {
   if (!request.parameters().empty()) {
     return InvalidArgument("parameter '" + request.parameters().begin()->first +
-                           "' is not one of a classify model's (it takes top_k and logits)");
+                           "' is not one of a classify model's (a clip takes top_k and logits; a stream's chunk "
+                           "threshold, smooth and refractory_ms)");
   }
   const torch::Tensor logits = row.to(torch::kCPU, torch::kFloat32).contiguous();
   const torch::Tensor probs = torch::softmax(logits, 0).contiguous();
@@ -166,6 +174,60 @@ Status ClassifyTask::Decode(const at::Tensor& row, const proto::InferRequest& re
     const float* l = logits.data_ptr<float>();
     AddFloats(reply, "logits", std::vector<float>(l, l + classes), {classes});
   }
+  return Status::Ok();
+}
+
+Result<KeywordOptions> ClassifyTask::RequestOptions(const proto::InferRequest& request) const {
+  if (request.parameters().empty()) return options_;
+  nlohmann::json overrides = options_.ToJson();
+  for (const auto& [key, value] : request.parameters()) {
+    if (key != "threshold" && key != "smooth" && key != "refractory_ms")
+      return InvalidArgument("parameter '" + key + "' is not one a stream's chunk takes (threshold, smooth, " +
+                             "refractory_ms; hop_ms and min_level_db are the model's)");
+    overrides[key] = value;
+  }
+  Result<KeywordOptions> parsed = KeywordOptions::FromJson(overrides);
+  if (!parsed.ok()) return InvalidArgument("parameters: " + parsed.status().message());
+  return *parsed;
+}
+
+Status ClassifyTask::DecodeChunk(const at::Tensor& rows, int64_t first_window, bool, const proto::InferRequest& request,
+                                 proto::StreamState* state, proto::InferReply* reply) const {
+  ASSIGN_OR_RETURN(const KeywordOptions o, RequestOptions(request));
+  const int64_t classes = num_outputs();
+  if (rows.numel() > 0 && (rows.dim() != 2 || rows.size(1) != classes))
+    return Internal("a window stream's rows must be [windows, " + std::to_string(classes) + "]");
+  KeywordSpotter::State carried;
+  const auto& recent = state->recent();
+  if (recent.size() % classes != 0)
+    return FailedPrecondition("the session's state was made by another model; start a new session");
+  for (int64_t i = 0; i + classes <= recent.size(); i += classes)
+    carried.recent.emplace_back(recent.begin() + i, recent.begin() + i + classes);
+  carried.last_keyword_window = state->last_keyword() - 1;
+  KeywordSpotter spotter(o, labels_, std::move(carried));
+  std::vector<std::string> words;
+  std::vector<float> times, scores;
+  const int64_t windows = rows.numel() > 0 ? rows.size(0) : 0;
+  if (windows > 0) {
+    const torch::Tensor logits = rows.to(torch::kCPU, torch::kFloat32).contiguous();
+    const torch::Tensor probs = torch::softmax(logits, 1).contiguous();
+    for (int64_t w = 0; w < windows; ++w) {
+      const bool quiet = std::isnan(logits[w][0].item<float>());
+      const std::optional<KeywordEvent> e =
+          spotter.Push(first_window + w, quiet ? nullptr : probs.data_ptr<float>() + w * classes);
+      if (!e) continue;
+      words.push_back(labels_[static_cast<size_t>(e->label)]);
+      times.push_back(static_cast<float>(e->seconds));
+      scores.push_back(e->score);
+    }
+  }
+  const int64_t n = static_cast<int64_t>(words.size());
+  AddBytes(reply, "keywords", words);
+  AddFloats(reply, "keyword_times", times, {n});
+  AddFloats(reply, "keyword_scores", scores, {n});
+  state->clear_recent();
+  for (const auto& r : spotter.state().recent) state->mutable_recent()->Add(r.begin(), r.end());
+  state->set_last_keyword(spotter.state().last_keyword_window + 1);
   return Status::Ok();
 }
 

@@ -38,7 +38,7 @@ const std::vector<std::string>& TaskNames() {
 
 Result<std::unique_ptr<Task>> Task::Create(const std::string& name, std::vector<std::string> labels,
                                            const nlohmann::json& options) {
-  if (name == "classify") return ClassifyTask::Create(std::move(labels));
+  if (name == "classify") return ClassifyTask::Create(std::move(labels), options);
   if (name == "detect") return DetectTask::Create(options);
   if (name == "embed") return EmbedTask::Create(std::move(labels), options);
   return InvalidArgument("unknown task '" + name + "' (known: classify, detect, embed)");

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -148,12 +149,25 @@ class Task {
   // does not know are an InvalidArgument naming them.
   virtual Status Decode(const at::Tensor& row, const proto::InferRequest& request, proto::InferReply* reply) const = 0;
 
-  // ---- streaming sessions (per-frame tasks) ----
-  // True: the task decodes a stream chunk by chunk (its network must stream).
+  // ---- streaming sessions ----
+  // True: the task decodes a stream chunk by chunk. A per-frame task's
+  // network must stream (carry its state between chunks); a clip task is
+  // scored on a sliding window (window_streaming).
   virtual bool streams() const { return false; }
+  // How a clip task streams: a window of the clip's length ending every
+  // hop_seconds, those quieter than min_level_db (RMS dB full scale) left
+  // unscored. nullopt: frame by frame (or not at all).
+  struct WindowStreaming {
+    double hop_seconds = 0;
+    double min_level_db = 0;
+  };
+  virtual std::optional<WindowStreaming> window_streaming() const { return std::nullopt; }
   // One chunk of a session: `row` holds the network's outputs for the frames
   // the chunk completed ([frames], maybe none), the first being frame
-  // `first_frame` of the stream; `end`: the session's last chunk. Reads and
+  // `first_frame` of the stream; for a window stream, one row per window the
+  // chunk completed ([windows, outputs], NaN for a window too quiet to
+  // score), the first being window `first_frame` (counted from 1, window w
+  // ending at w * hop_seconds). `end`: the session's last chunk. Reads and
   // updates the task's part of `state` (and nothing else of it), and writes
   // the reply's outputs. The same chunks give the same outputs whatever
   // worker decodes each, since everything carried is in `state`.

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
@@ -35,18 +38,25 @@ double Quantile(std::vector<double> v, double q) {
 
 void StreamCommand::Register(CLI::App& app) {
   command_ = app.add_subcommand("stream",
-                                "Play an audio file to a served streaming model (a voice-activity detector) as a "
-                                "live stream, chunk by chunk in one session, and print its events as they come. "
-                                "The session survives the death of the worker serving it");
+                                "Play an audio file to a served streaming model as a live stream, chunk by chunk "
+                                "in one session, and print its events as they come: speech starting and ending "
+                                "(a voice-activity detector), keywords with their times (a keyword spotter, "
+                                "scored on a sliding window). The session survives the death of the worker "
+                                "serving it");
   command_->add_option("name", name_, "model name")->required();
   command_->add_option("file", file_, "WAV (or FLAC, ...) file")->required()->check(CLI::ExistingFile);
   command_->add_option("--chunk-ms", chunk_ms_, "audio per chunk")->capture_default_str()->check(CLI::Range(1.0, 10000.0));
   command_->add_flag("--real-time", real_time_, "send each chunk when its audio would have been recorded (default: "
                                                 "as soon as the previous one is answered)");
   command_->add_option("--sequence-id", sequence_id_, "the session's name (default: chorus-stream-PID)");
-  command_->add_option("--output", output_, "table (events as they come) or json (at the end: events, every frame's speech probability, latencies)")
+  command_->add_option("--output", output_, "table (events as they come) or json (at the end: events, keywords, "
+                                            "every frame's speech probability, latencies)")
       ->check(CLI::IsMember({"table", "json"}));
   command_->add_option("--timeout-ms", timeout_ms_, "deadline per chunk")->capture_default_str();
+  command_->add_option("--param", params_,
+                       "a task parameter for every chunk, KEY=VALUE (repeatable): a keyword spotter takes "
+                       "threshold, smooth, refractory_ms; a voice-activity detector threshold, min_silence_ms, "
+                       "speech_pad_ms (chorus models shows a model's own settings)");
 }
 
 std::optional<int> StreamCommand::Run() {
@@ -64,8 +74,18 @@ int StreamCommand::Stream() {
   if (model->sample_rate() <= 0)
     return FailWith(Unavailable("model '" + name_ + "' has no worker yet to say what audio it takes; retry shortly"));
   if (!model->streams())
-    return FailWith(InvalidArgument("model '" + name_ + "' does not stream (a voice-activity model does); use "
-                                    "chorus infer"));
+    return FailWith(InvalidArgument("model '" + name_ + "' does not stream (voice-activity and keyword models "
+                                    "do); use chorus infer"));
+  std::map<std::string, double> parameters;
+  for (const std::string& p : params_) {
+    const size_t eq = p.find('=');
+    char* end = nullptr;
+    const std::string value = eq == std::string::npos ? "" : p.substr(eq + 1);
+    const double v = value.empty() ? 0 : std::strtod(value.c_str(), &end);
+    if (eq == std::string::npos || eq == 0 || value.empty() || *end != '\0' || !std::isfinite(v))
+      return FailWith(InvalidArgument("--param '" + p + "' must be KEY=NUMBER, e.g. threshold=0.6"));
+    parameters[p.substr(0, eq)] = v;
+  }
   const int rate = model->sample_rate();
   audio::ReadOptions read;
   read.target_sample_rate = rate;
@@ -83,6 +103,7 @@ int StreamCommand::Stream() {
                 static_cast<double>(total) / rate, rate, name_.c_str(), chunks, chunk_ms_,
                 real_time_ ? ", in real time" : "");
   nlohmann::json events = nlohmann::json::array();
+  nlohmann::json keywords = nlohmann::json::array();
   std::vector<double> latency_ms;
   std::set<std::string> workers;
   int64_t frames = 0;
@@ -98,6 +119,7 @@ int StreamCommand::Stream() {
     r.set_model(name_);
     r.set_timeout_ms(timeout_ms_);
     r.mutable_sequence()->set_id(id);
+    r.mutable_parameters()->insert(parameters.begin(), parameters.end());
     r.mutable_sequence()->set_start(i == 0);
     r.mutable_sequence()->set_end(i + 1 == chunks);
     r.mutable_pcm()->set_sample_rate(rate);
@@ -117,6 +139,19 @@ int StreamCommand::Stream() {
     if (const proto::NamedTensor* p = tasks::FindOutput(reply, "speech_probability")) {
       frames += p->fp32_size();
       if (!table) probabilities.insert(probabilities.end(), p->fp32().begin(), p->fp32().end());
+    }
+    const proto::NamedTensor* words = tasks::FindOutput(reply, "keywords");
+    const proto::NamedTensor* times = tasks::FindOutput(reply, "keyword_times");
+    const proto::NamedTensor* scores = tasks::FindOutput(reply, "keyword_scores");
+    for (int k = 0; words && times && scores && k < words->bytes_size() && k < times->fp32_size() &&
+                    k < scores->fp32_size();
+         ++k) {
+      keywords.push_back(
+          {{"keyword", words->bytes(k)}, {"seconds", times->fp32(k)}, {"score", scores->fp32(k)}, {"chunk", i}});
+      if (table) {
+        std::printf("%9.3f s  keyword %s (%.2f)\n", times->fp32(k), words->bytes(k).c_str(), scores->fp32(k));
+        std::fflush(stdout);
+      }
     }
     const proto::NamedTensor* e = tasks::FindOutput(reply, "events");
     for (int k = 0; e && k + 1 < e->fp32_size(); k += 2) {
@@ -145,6 +180,7 @@ int StreamCommand::Stream() {
                                 {"chunks", chunks},
                                 {"frames", frames},
                                 {"events", events},
+                                {"keywords", keywords},
                                 {"speech_probability", probabilities},
                                 {"seconds", wall},
                                 {"latency_ms", {{"p50", p50}, {"p99", p99}, {"max", longest}}},

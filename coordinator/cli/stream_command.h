@@ -1,8 +1,10 @@
 // `chorus stream NAME FILE`: plays an audio file to a served streaming model
-// (a voice-activity detector) as a live stream: chunks of --chunk-ms, in real
-// time or as fast as answers come, as one streaming session (Triton's
-// sequence convention: the first chunk starts it, the last ends it). Prints
-// each event as its chunk is answered ("1.23 s  speech starts"), then the
+// (a voice-activity detector, a keyword spotter) as a live stream: chunks of
+// --chunk-ms, in real time or as fast as answers come, as one streaming
+// session (Triton's sequence convention: the first chunk starts it, the last
+// ends it), with the task parameters of --param on every chunk. Prints each
+// event as its chunk is answered ("1.23 s  speech starts", "2.40 s  keyword
+// yes (0.91)"), then the
 // chunk latencies and the workers that served the session. The file is read
 // and resampled once to the model's rate (from the coordinator's serving
 // status). Exit codes as for the job commands (job_commands.h); a chunk
@@ -11,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +33,7 @@ class StreamCommand {
   const ConnectOptions& connect_;
   CLI::App* command_ = nullptr;
   std::string name_, file_, sequence_id_, output_ = "table";
+  std::vector<std::string> params_;  // KEY=VALUE
   double chunk_ms_ = 32;
   bool real_time_ = false;
   int timeout_ms_ = 10000;

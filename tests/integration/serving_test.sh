@@ -534,11 +534,37 @@ assert o['events']['shape'][1] == 2 and len(o['speech_probability']['data']) == 
   grep -q '^chorus_stream_sessions_total{model="vad",outcome="expired"} 2' "$work/metrics.txt" ||
     fail "metrics lack 2 expired sessions: $(grep chorus_stream "$work/metrics.txt")"
   grep -q '^chorus_stream_chunk_seconds_count{model="vad"} [1-9]' "$work/metrics.txt" || fail "no chunk latency in /metrics"
-  # A keyword spotter does not stream: said by name.
+  # A keyword spotter streams over a sliding window: a file of three words
+  # with silence between gives the same keywords in 32 ms chunks as in
+  # 250 ms ones, each reported once, at a time inside the file.
   chorus deploy "$job" --name kws --min 1 --max 1 > /dev/null || fail "deploy kws failed"
   wait_workers 3 30
-  chorus stream kws "$wav" > "$work/wrong.out" 2>&1 && fail "chorus stream accepted a keyword spotter"
-  grep -q "does not stream" "$work/wrong.out" || fail "unclear refusal: $(cat "$work/wrong.out")"
+  py "
+import glob, wave
+out = wave.open('$work/words.wav', 'wb')
+for i, word in enumerate(['yes', 'no', 'up']):
+    w = wave.open(sorted(glob.glob('$data/' + word + '/*.wav'))[0])
+    if i == 0: out.setparams(w.getparams())
+    out.writeframes(bytes(w.getsampwidth() * w.getframerate() // 2) + w.readframes(w.getnframes()))
+out.close()"
+  for ms in 32 250; do
+    chorus stream kws "$work/words.wav" --chunk-ms $ms --param threshold=0.2 --param refractory_ms=500 --output json \
+      > "$work/kws$ms.json" || fail "chorus stream kws failed: $(cat "$work/kws$ms.json")"
+  done
+  py "
+import json, wave
+a, b = json.load(open('$work/kws32.json')), json.load(open('$work/kws250.json'))
+w = wave.open('$work/words.wav'); seconds = w.getnframes() / w.getframerate()
+words = lambda d: [(k['keyword'], round(k['seconds'], 3)) for k in d['keywords']]
+assert words(a) == words(b), (words(a), words(b))
+assert a['keywords'], 'no keyword spotted at threshold 0.2'
+assert all(k['keyword'] in ('yes', 'no', 'up') and 0 < k['seconds'] <= seconds for k in a['keywords']), a['keywords']
+t = [k['seconds'] for k in a['keywords']]
+assert all(y - x >= 0.5 - 1e-3 for x, y in zip(t, t[1:])), t
+print('keyword stream: %s' % words(a))
+" || fail "the keyword stream differs between chunkings or is wrong"
+  chorus stream kws "$work/words.wav" --param hop_ms=50 > "$work/wrong.out" 2>&1 && fail "a model's own setting was accepted"
+  grep -q "hop_ms" "$work/wrong.out" || fail "unclear refusal: $(cat "$work/wrong.out")"
   ;;
 speaker)
   # Speaker recognition: an embed model trained through the coordinator on
@@ -610,6 +636,8 @@ w.setframerate(8000); w.writeframes(b''.join(struct.pack('<h', int(8000 * math.s
   grep -q "no speaker 'nobody'" "$work/bad.out" || fail "unknown name: $(cat "$work/bad.out")"
   chorus speaker identify kws "${a[0]}" > "$work/bad.out" 2>&1 && fail "identified with a keyword spotter"
   grep -q "classify model" "$work/bad.out" || fail "not-embed: $(cat "$work/bad.out")"
+  chorus stream spk "${a[0]}" > "$work/bad.out" 2>&1 && fail "streamed to a speaker model"
+  grep -q "does not stream" "$work/bad.out" || fail "unclear refusal: $(cat "$work/bad.out")"
   code=$(curl -s -o /dev/null -w "%{http_code}" -X PUT -F "audio=@${a[0]}" "$http/v2/models/spk/speakers/eve")
   [ "$code" = 401 ] || fail "enrolment without a token gave $code"
 

@@ -411,6 +411,114 @@ TEST_F(ServingTest, AClipModelRefusesMoreThanAMinuteOfAudioBeforeDecodingIt) {
   EXPECT_TRUE(model->Prepare(r).ok());  // a minute is still accepted (and cropped to the clip)
 }
 
+// A keyword stream's chunk (16 kHz PCM) with the session's state so far.
+proto::InferRequest KeywordChunk(const std::vector<float>& audio, size_t from, size_t to, const std::string& state,
+                                 bool end) {
+  proto::InferRequest r;
+  r.set_model("kws");
+  r.mutable_sequence()->set_id("s");
+  r.mutable_sequence()->set_end(end);
+  r.set_stream_state(state);
+  (*r.mutable_parameters())["threshold"] = 0.2;  // an untrained model: low scores, some still keywords
+  (*r.mutable_parameters())["refractory_ms"] = 300;
+  r.mutable_pcm()->set_sample_rate(16000);
+  r.mutable_pcm()->mutable_samples()->Add(audio.begin() + static_cast<long>(from), audio.begin() + static_cast<long>(to));
+  return r;
+}
+
+struct Spotted {
+  std::vector<std::string> words;
+  std::vector<float> times, scores;
+};
+
+void Collect(const proto::InferReply& reply, Spotted* out) {
+  const proto::NamedTensor* words = tasks::FindOutput(reply, "keywords");
+  const proto::NamedTensor* times = tasks::FindOutput(reply, "keyword_times");
+  const proto::NamedTensor* scores = tasks::FindOutput(reply, "keyword_scores");
+  ASSERT_TRUE(words && times && scores);
+  ASSERT_EQ(words->bytes_size(), times->fp32_size());
+  out->words.insert(out->words.end(), words->bytes().begin(), words->bytes().end());
+  out->times.insert(out->times.end(), times->fp32().begin(), times->fp32().end());
+  out->scores.insert(out->scores.end(), scores->fp32().begin(), scores->fp32().end());
+}
+
+// Plays `audio` in chunks of `chunk` samples, each to the next of `models` in turn.
+Spotted PlayKeywordStream(const std::vector<ServedModel*>& models, const std::vector<float>& audio, size_t chunk) {
+  Spotted out;
+  std::string state;
+  for (size_t from = 0, k = 0; from < audio.size(); from += chunk, ++k) {
+    const size_t to = std::min(audio.size(), from + chunk);
+    const proto::InferRequest r = KeywordChunk(audio, from, to, state, to == audio.size());
+    proto::InferReply reply;
+    const Status s = models[k % models.size()]->StreamChunk(r, &reply);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    Collect(reply, &out);
+    state = reply.stream_state();
+  }
+  return out;
+}
+
+TEST_F(ServingTest, AKeywordSpotterStreamsOverASlidingWindowWhateverTheChunkingAndTheWorker) {
+  auto a = ServedModel::Load(dir_).value();
+  auto b = ServedModel::Load(dir_).value();
+  ASSERT_TRUE(a->info().streams());
+  // 0.5 s of silence, 1 s of one tone, 0.5 s of silence, 1.5 s of another.
+  std::vector<float> audio(8000, 0.0f);
+  for (int i : {1, 2}) {
+    const proto::InferRequest tone = Tone(i);
+    audio.insert(audio.end(), tone.pcm().samples().begin(), tone.pcm().samples().end());
+    if (i == 1) audio.insert(audio.end(), 8000, 0.0f);
+  }
+  audio.insert(audio.end(), audio.end() - 8000, audio.end());
+  const Spotted whole = PlayKeywordStream({a.get()}, audio, audio.size());
+  ASSERT_FALSE(whole.words.empty()) << "no keyword at threshold 0.2: the test says nothing";
+  for (size_t k = 0; k < whole.words.size(); ++k) {
+    EXPECT_THAT(whole.words[k], ::testing::AnyOf("yes", "no")) << "a class that is not a keyword was reported";
+    EXPECT_NEAR(whole.times[k] * 10, std::round(whole.times[k] * 10), 1e-4) << "not at the end of a 100 ms hop";
+    EXPECT_GE(whole.times[k], 0.6f) << "a keyword in the opening silence (quiet windows are not scored)";
+    if (k > 0) EXPECT_GE(whole.times[k] - whole.times[k - 1], 0.3f - 1e-4) << "inside the refractory period";
+  }
+  for (size_t chunk : {512, 4000, 1600}) {  // 32 ms chunks alternating between two workers, 250 ms, one hop
+    const Spotted s = PlayKeywordStream({a.get(), b.get()}, audio, chunk);
+    EXPECT_EQ(s.words, whole.words) << "chunks of " << chunk;
+    ASSERT_EQ(s.times.size(), whole.times.size());
+    for (size_t k = 0; k < s.times.size(); ++k) {
+      EXPECT_FLOAT_EQ(s.times[k], whole.times[k]);
+      EXPECT_NEAR(s.scores[k], whole.scores[k], 1e-5);
+    }
+  }
+  // Two sessions' chunks in one batch: each as it is alone.
+  const proto::InferRequest first = KeywordChunk(audio, 0, 24000, "", false);
+  const proto::InferRequest quiet = KeywordChunk(std::vector<float>(24000, 0.0f), 0, 24000, "", false);
+  std::vector<proto::InferReply> replies(2);
+  std::vector<Status> status = a->StreamChunks({&first, &quiet}, {&replies[0], &replies[1]});
+  ASSERT_TRUE(status[0].ok() && status[1].ok());
+  Spotted together, alone, silent;
+  Collect(replies[0], &together);
+  Collect(replies[1], &silent);
+  proto::InferReply single;
+  ASSERT_TRUE(b->StreamChunk(first, &single).ok());
+  Collect(single, &alone);
+  EXPECT_EQ(together.words, alone.words);
+  EXPECT_FALSE(together.words.empty());
+  EXPECT_TRUE(silent.words.empty()) << "silence spotted as " << silent.words.front();
+  proto::StreamState state;
+  ASSERT_TRUE(state.ParseFromString(replies[1].stream_state()));
+  EXPECT_EQ(state.samples(), 24000);
+  EXPECT_EQ(state.pending_size(), 16000);  // one clip's worth
+  // A parameter the model owns, and a chunk at another rate, are refused by name.
+  proto::InferRequest hop = KeywordChunk(audio, 0, 1600, "", false);
+  (*hop.mutable_parameters())["hop_ms"] = 50;
+  proto::InferReply refused;
+  Status s = a->StreamChunk(hop, &refused);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("hop_ms"));
+  proto::InferRequest slow = KeywordChunk(audio, 0, 1600, "", false);
+  slow.mutable_pcm()->set_sample_rate(8000);
+  s = a->StreamChunk(slow, &refused);
+  EXPECT_THAT(s.message(), HasSubstr("model's rate, 16000 Hz"));
+}
+
 TEST_F(ServingTest, FullQueueRefusesAtOnceAndQueuedRequestsEndByTheirDeadline) {
   coordinator::BrokerOptions o;
   o.max_queue = 2;

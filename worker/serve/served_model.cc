@@ -14,6 +14,7 @@
 #include "common/models/device.h"
 #include "common/models/frame_stream.h"
 #include "common/models/model_bundle.h"
+#include "common/tasks/keyword_spotter.h"
 #include "common/tasks/task.h"
 #include "common/util/fs.h"
 
@@ -34,6 +35,8 @@ constexpr double kMaxClipRequestSeconds = 60;
 constexpr int64_t kChunkFrames = 1000;
 // A streaming session's chunk: audio as it comes, a few ms to a few seconds.
 constexpr double kMaxStreamChunkSeconds = 10;
+// A window stream's windows go through the network at most this many at a time.
+constexpr size_t kMaxWindowBatch = 64;
 
 // Keeps the span [start_s, end_s) of the audio (a pipeline's segment).
 Status Crop(const proto::Span& span, int rate, std::vector<float>* samples) {
@@ -71,6 +74,7 @@ class ModelBase : public ServedModel {
     AddSpec(info_.mutable_inputs(), "features", "FP32", {clips ? info_.frames() : -1, info_.bins()});
     for (const auto& o : task_->Outputs()) AddSpec(info_.mutable_outputs(), o.name, o.datatype, o.shape);
     info_.set_parameters_json(task_->ServedParameters().dump());
+    info_.set_streams(task_->streams() && task_->window_streaming().has_value());
   }
 
   double MaxAudioSeconds() const {
@@ -178,6 +182,7 @@ class ModelBase : public ServedModel {
   std::vector<Status> StreamChunks(const std::vector<const proto::InferRequest*>& requests,
                                    const std::vector<proto::InferReply*>& replies) override {
     std::vector<Status> status(requests.size());
+    if (info_.streams() && task_->window_streaming()) return WindowChunks(requests, replies, *task_->window_streaming());
     const std::shared_ptr<models::StreamingModel> network = StreamingNetwork();
     if (!info_.streams() || !network) {
       std::fill(status.begin(), status.end(),
@@ -239,9 +244,8 @@ class ModelBase : public ServedModel {
   std::unique_ptr<tasks::Task> task_;
 
  private:
-  // Checks a stream chunk and resumes its session's stream (or starts one).
-  Status OpenChunk(const proto::InferRequest& r, const std::shared_ptr<models::StreamingModel>& network,
-                   proto::StreamState* state, std::unique_ptr<models::FrameStream>* stream) const {
+  // A stream chunk's audio: PCM at the model's rate, of bounded length, finite.
+  Status CheckChunk(const proto::InferRequest& r) const {
     const int rate = info_.sample_rate();
     if (r.input_case() != proto::InferRequest::kPcm)
       return InvalidArgument("a stream chunk must be PCM audio (the 'audio' input) at the model's rate, " +
@@ -255,6 +259,13 @@ class ModelBase : public ServedModel {
                              " s of audio; this one " + std::to_string(pcm.samples_size() / rate) + " s");
     for (float v : pcm.samples())
       if (!std::isfinite(v)) return InvalidArgument("pcm samples contain NaN or infinity");
+    return Status::Ok();
+  }
+
+  // Checks a stream chunk and resumes its session's stream (or starts one).
+  Status OpenChunk(const proto::InferRequest& r, const std::shared_ptr<models::StreamingModel>& network,
+                   proto::StreamState* state, std::unique_ptr<models::FrameStream>* stream) const {
+    RETURN_IF_ERROR(CheckChunk(r));
     if (r.stream_state().empty()) {
       *stream = std::make_unique<models::FrameStream>(extractor_, network);
       return Status::Ok();
@@ -273,6 +284,94 @@ class ModelBase : public ServedModel {
     return Status::Ok();
   }
 
+  // Chunks of window streams (a clip task): each chunk's audio after the
+  // session's last clip of samples (state.pending; zeros before the stream
+  // began), a window of the clip's length ending at every multiple of the hop
+  // the chunk reaches, scored in one batch for all sessions unless too quiet.
+  std::vector<Status> WindowChunks(const std::vector<const proto::InferRequest*>& requests,
+                                   const std::vector<proto::InferReply*>& replies,
+                                   const tasks::Task::WindowStreaming& streaming) {
+    const int rate = info_.sample_rate();
+    const int64_t clip = std::max<int64_t>(1, std::llround(info_.clip_seconds() * rate));
+    const int64_t hop = std::max<int64_t>(1, std::llround(streaming.hop_seconds * rate));
+    std::vector<Status> status(requests.size());
+    struct Session {
+      size_t index;
+      proto::StreamState state;
+      std::vector<float> audio;  // the kept clip, then the chunk
+      int64_t first_window = 0;
+      std::vector<int64_t> rows;  // per window: its row in the batch, -1 when too quiet
+    };
+    std::vector<Session> sessions;
+    std::vector<at::Tensor> inputs;
+    try {
+      for (size_t i = 0; i < requests.size(); ++i) {
+        const proto::InferRequest& r = *requests[i];
+        Session s{i, {}, {}, 0, {}};
+        status[i] = CheckChunk(r);
+        if (status[i].ok() && !r.stream_state().empty()) {
+          if (!s.state.ParseFromString(r.stream_state())) status[i] = Internal("the session's state does not parse");
+          else if (s.state.model_state_size() != 0 || s.state.pending_size() > clip || s.state.samples() < 0)
+            status[i] = FailedPrecondition("the session's state was made by another model; " + info_.name() +
+                                           " version " + std::to_string(info_.version()) +
+                                           " keeps a window of " + std::to_string(clip) + " samples; start a new session");
+        }
+        if (!status[i].ok()) continue;
+        s.audio.assign(s.state.pending().begin(), s.state.pending().end());
+        const int64_t kept = static_cast<int64_t>(s.audio.size());
+        s.audio.insert(s.audio.end(), r.pcm().samples().begin(), r.pcm().samples().end());
+        const int64_t before = s.state.samples(), after = before + r.pcm().samples_size();
+        s.first_window = before / hop + 1;
+        for (int64_t w = s.first_window; w <= after / hop; ++w) {
+          const int64_t end = w * hop - before + kept;  // in s.audio
+          const int64_t from = std::max<int64_t>(0, end - clip);
+          std::vector<float> window(static_cast<size_t>(clip), 0.0f);
+          std::copy(s.audio.begin() + from, s.audio.begin() + end, window.end() - (end - from));
+          if (tasks::LevelDb(window.data(), clip) < streaming.min_level_db) {
+            s.rows.push_back(-1);
+            continue;
+          }
+          Result<at::Tensor> features = extractor_.Compute(window);
+          if (!features.ok()) {
+            status[i] = features.status();
+            break;
+          }
+          s.rows.push_back(static_cast<int64_t>(inputs.size()));
+          inputs.push_back(std::move(*features));
+        }
+        if (!status[i].ok()) continue;
+        s.state.set_samples(after);
+        const int64_t keep = std::min<int64_t>(clip, static_cast<int64_t>(s.audio.size()));
+        s.state.mutable_pending()->Assign(s.audio.end() - keep, s.audio.end());
+        s.state.set_sample_rate(rate);
+        sessions.push_back(std::move(s));
+      }
+      torch::NoGradGuard no_grad;
+      at::Tensor logits;
+      if (!inputs.empty()) {
+        std::vector<at::Tensor> parts;
+        for (size_t from = 0; from < inputs.size(); from += kMaxWindowBatch) {
+          const size_t to = std::min(inputs.size(), from + kMaxWindowBatch);
+          at::Tensor batch = torch::stack(std::vector<at::Tensor>(inputs.begin() + from, inputs.begin() + to));
+          parts.push_back(Run(batch.to(device_, /*non_blocking=*/true)).to(torch::kCPU, torch::kFloat32));
+        }
+        logits = torch::cat(parts, 0).contiguous();
+      }
+      const int64_t classes = task_->num_outputs();
+      for (Session& s : sessions) {
+        at::Tensor rows = torch::full({static_cast<int64_t>(s.rows.size()), classes}, NAN, torch::kFloat32);
+        for (size_t w = 0; w < s.rows.size(); ++w)
+          if (s.rows[w] >= 0) rows[static_cast<int64_t>(w)].copy_(logits[s.rows[w]]);
+        const proto::InferRequest& r = *requests[s.index];
+        status[s.index] = task_->DecodeChunk(rows, s.first_window, r.sequence().end(), r, &s.state, replies[s.index]);
+        if (status[s.index].ok()) replies[s.index]->set_stream_state(s.state.SerializeAsString());
+      }
+    } catch (const c10::Error& e) {
+      for (const Session& s : sessions) status[s.index] = Internal("model " + info_.name() + ": " + e.what_without_backtrace());
+    }
+    return status;
+  }
+
   audio::FeatureExtractor extractor_;
 };
 
@@ -283,7 +382,7 @@ class ChorusModel : public ModelBase {
       : ModelBase(std::move(info), std::move(fx), std::move(task), device), model_(std::move(model)) {
     model_->to(device);
     streaming_ = std::dynamic_pointer_cast<models::StreamingModel>(model_);
-    info_.set_streams(streaming_ && task_->streams());
+    info_.set_streams(info_.streams() || (streaming_ && task_->streams()));
   }
 
  private:
