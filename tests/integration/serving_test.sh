@@ -47,6 +47,7 @@ http_listen=127.0.0.1:0 tls_yaml="" queue_yaml=""
 [ "$mode" = soak ] && queue_yaml=", max_queue: 16"  # a small queue: overload is refused, not queued
 [ "$mode" = stream ] && queue_yaml=", max_sessions: 2, session_idle_s: 2"  # bounds and expiry within the test
 [ "$mode" = vad ] && queue_yaml=", graphs: [{name: speech, pipeline: [vad, kws]}, {name: kws-pair, ensemble: [kws, kws2]}]"
+[ "$mode" = speaker ] && queue_yaml=", graphs: [{name: who, pipeline: [vad, spk]}]"
 if [ "$mode" = tls ]; then  # HTTPS on every interface, with a certificate made here
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2> "$work/openssl.out" || fail "openssl: $(cat "$work/openssl.out")"
@@ -588,7 +589,9 @@ YAML
   spk_job=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
   chorus deploy "$spk_job" --name spk --min 1 --max 1 || fail "deploy failed"
   chorus deploy "$job" --name kws --min 1 --max 1 || fail "deploy kws failed"
-  wait_workers 2 30
+  train_vad
+  chorus deploy "$vad_job" --name vad --min 1 --max 1 > /dev/null || fail "deploy vad failed"
+  wait_workers 3 30
   voices=($(ls -d "$work"/spk-test/train/v*))
   a=($(ls "${voices[0]}"/*/*.wav)) b=($(ls "${voices[1]}"/*/*.wav))
   auth="Authorization: Bearer $token"
@@ -597,6 +600,18 @@ YAML
   curl -s -H "$auth" "$http/v2/models/spk" | py "import json,sys; m = json.load(sys.stdin); \
 assert m['outputs'] == [{'name': 'embedding', 'datatype': 'FP32', 'shape': [16]}] and m['parameters']['task'] == 'embed', m" ||
     fail "metadata does not declare the embedding"
+
+  # The pipeline vad -> spk: an embedding for each speech segment of a recording.
+  for _ in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w "%{http_code}" -H "$auth" "$http/v2/models/who/ready")" = 200 ] && break
+    sleep 0.1
+  done
+  curl -s -H "$auth" -H "Content-Type: audio/wav" --data-binary @"$work/vad-data/recordings/rec_00001.wav" \
+    "$http/v2/models/who/infer" > "$work/who.json"
+  py "import json; o = {t['name']: t for t in json.load(open('$work/who.json'))['outputs']}; \
+n = o['segments']['shape'][0]; assert n >= 1 and o['embedding']['shape'] == [n, 16], o; \
+print('pipeline vad -> spk:', n, 'segment(s), an embedding of 16 each')" ||
+    fail "the pipeline's answer lacks an embedding per segment: $(head -c 400 "$work/who.json")"
 
   # CLI: enrol two people, list, verify, identify.
   chorus speaker enrol spk alice "${a[0]}" "${a[1]}" "${a[2]}" > "$work/enrol.out" || fail "enrol: $(cat "$work/enrol.out")"
@@ -646,7 +661,7 @@ w.setframerate(8000); w.writeframes(b''.join(struct.pack('<h', int(8000 * math.s
   kill -TERM "$coord"; wait "$coord" 2>/dev/null
   for pid in $old_workers; do kill -9 "$pid" 2>/dev/null; done  # the new broker listens elsewhere
   start_coordinator
-  wait_workers 2 60
+  wait_workers 3 60
   chorus speaker list spk > "$work/list2.out" || fail "list after restart failed"
   for n in alice bob carol; do grep -q "^$n " "$work/list2.out" || fail "$n lost in the restart: $(cat "$work/list2.out")"; done
   chorus speaker verify spk carol "${b[0]}" > /dev/null || fail "carol not accepted after the restart"
