@@ -100,20 +100,58 @@ struct Broker::Impl {
     std::string client_id, model;
     std::optional<zmq::message_t> input;
     Clock::time_point received, deadline;
-    size_t asked = 0;  // sub-requests sent so far (GraphRun's indices)
+    size_t asked = 0;     // sub-requests sent so far (GraphRun's indices)
+    std::string session;  // a streaming pipeline's chunk: its graph session's key
   };
   std::map<std::string, GraphSpec> graphs;  // by name; fixed at Bind
   std::map<uint64_t, ActiveGraph> graph_runs;
   uint64_t next_graph = 1;
+  // Streaming pipelines' sessions (the steps' own are the router's), by key.
+  struct GraphSession {
+    GraphStreamState state;
+    Clock::time_point last;
+  };
+  std::map<std::string, GraphSession> graph_sessions;
 
-  void StartGraph(const GraphSpec& spec, Origin origin, proto::InferRequest in, std::optional<zmq::message_t> input) {
+  // session: a streaming pipeline's chunk's key (credential, graph, sequence id), else empty.
+  void StartGraph(const GraphSpec& spec, Origin origin, proto::InferRequest in, std::optional<zmq::message_t> input,
+                  std::string session = "") {
     const auto now = Clock::now();
+    if (!session.empty()) {
+      for (auto it = graph_sessions.begin(); it != graph_sessions.end();)  // the idle ones go, as the router's do
+        it = now - it->second.last > options.session_idle ? graph_sessions.erase(it) : std::next(it);
+      if (!graph_sessions.count(session) && graph_sessions.size() >= static_cast<size_t>(options.max_sessions)) {
+        Refuse(origin, in, ResourceExhausted(std::to_string(graph_sessions.size()) +
+                                             " streaming sessions of graphs are open; retry when one ends"));
+        return;
+      }
+      GraphSession& g = graph_sessions[session];
+      if (in.sequence().start()) g.state = {};
+      g.last = now;
+    }
     const uint64_t id = next_graph++;
     const auto timeout = in.timeout_ms() > 0 ? std::chrono::milliseconds(in.timeout_ms()) : options.default_timeout;
-    ActiveGraph g{GraphRun(spec, in), std::move(origin), in.id(), in.model(), std::move(input), now, now + timeout, 0};
+    ActiveGraph g{GraphRun(spec, in), std::move(origin), in.id(), in.model(), std::move(input), now, now + timeout, 0,
+                  std::move(session)};
     std::vector<proto::InferRequest> first = g.run.Start();
     graph_runs.emplace(id, std::move(g));
     SendSteps(id, std::move(first));
+  }
+
+  // A streaming pipeline's chunk is done: its answer, with the graph
+  // session's state (chunks of a session end in order).
+  proto::InferReply EndGraphChunk(const ActiveGraph& g) {
+    double window_s = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      const GraphSpec& spec = graphs.at(g.model);
+      if (auto info = model_info.find(spec.steps.back()); info != model_info.end()) window_s = info->second.clip_seconds();
+    }
+    GraphSession& session = graph_sessions[g.session];
+    session.last = Clock::now();
+    proto::InferReply reply = g.run.StreamReply(window_s, &session.state);
+    if (g.run.header().sequence().end()) graph_sessions.erase(g.session);
+    return reply;
   }
 
   // Sends a graph's sub-requests; an answer (even one given at once, a
@@ -142,7 +180,9 @@ struct Broker::Impl {
     if (g->second.run.done()) {
       ActiveGraph done = std::move(g->second);
       graph_runs.erase(g);
-      Answer(done.origin, done.client_id, done.model, done.run.Reply(), 1, done.received);
+      const bool chunk = !done.session.empty();
+      Answer(done.origin, done.client_id, done.model, chunk ? EndGraphChunk(done) : done.run.Reply(), 1,
+             done.received, chunk);
       return;
     }
     SendSteps(id, std::move(next));
@@ -194,9 +234,17 @@ struct Broker::Impl {
       }
       nlohmann::json steps = spec.steps;
       info.set_parameters_json(nlohmann::json{{"graph", spec.kind_name()}, {"steps", steps}}.dump());
+      info.set_streams(spec.kind == GraphSpec::Kind::kPipeline && first.streams() && last.streams() &&
+                       first.sample_rate() == last.sample_rate());  // one chunk goes to both
       model_info[name] = info;
       version_info[name][1] = info;
     }
+  }
+
+  bool GraphStreams(const std::string& graph) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto info = model_info.find(graph);
+    return info != model_info.end() && info->second.streams();
   }
 
   bool Expected(const std::string& model) const {
@@ -303,26 +351,30 @@ struct Broker::Impl {
       return;
     }
     in.clear_stream_state();  // the session's state is the router's to attach, never a client's
+    if (in.has_sequence() && (in.sequence().id().empty() || in.sequence().id().size() > kMaxSequenceId)) {
+      Refuse(origin, in, InvalidArgument("sequence_id must be 1 to " + std::to_string(kMaxSequenceId) + " characters"));
+      return;
+    }
     if (auto graph = graphs.find(in.model()); graph != graphs.end()) {
-      if (in.has_sequence()) {
-        Refuse(origin, in, InvalidArgument("graph '" + in.model() + "' does not stream; send whole recordings"));
-        return;
-      }
       if (in.version() > 1) {
         Refuse(origin, in, NotFound("graph '" + in.model() + "' has version 1 only"));
         return;
       }
-      StartGraph(graph->second, std::move(origin), std::move(in), std::move(input));
+      std::string session;
+      if (in.has_sequence()) {
+        if (!GraphStreams(in.model())) {
+          Refuse(origin, in, InvalidArgument("graph '" + in.model() + "' does not stream (a pipeline whose two "
+                                             "steps stream does); send whole recordings"));
+          return;
+        }
+        session = *who + '\n' + in.model() + '\n' + in.sequence().id();
+      }
+      StartGraph(graph->second, std::move(origin), std::move(in), std::move(input), std::move(session));
       return;
     }
     std::optional<SessionRef> session;
     if (in.has_sequence()) {
       const std::string& id = in.sequence().id();
-      if (id.empty() || id.size() > kMaxSequenceId) {
-        Refuse(origin, in, InvalidArgument("sequence_id must be 1 to " + std::to_string(kMaxSequenceId) +
-                                           " characters"));
-        return;
-      }
       // The credential's, the model's and the client's names: one client cannot reach another's session.
       session = SessionRef{*who + '\n' + in.model() + '\n' + id, in.sequence().start(), in.sequence().end()};
     }

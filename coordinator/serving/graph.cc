@@ -1,6 +1,7 @@
 #include "coordinator/serving/graph.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -22,13 +23,29 @@ proto::InferRequest GraphRun::Ask(const std::string& model) const {
   r.set_model(model);
   r.set_version(0);
   r.clear_id();
+  // STEP.KEY to its step; the rest to the detector or to every member.
+  const bool unnamed = spec_.kind == GraphSpec::Kind::kEnsemble || model == spec_.steps.front();
+  r.clear_parameters();
+  for (const auto& [key, value] : header_.parameters()) {
+    const size_t dot = key.find('.');
+    if (dot == std::string::npos) {
+      if (unnamed) (*r.mutable_parameters())[key] = value;
+    } else if (key.compare(0, dot, model) == 0 && dot == model.size()) {
+      (*r.mutable_parameters())[key.substr(dot + 1)] = value;
+    }
+  }
   return r;
 }
 
 std::vector<proto::InferRequest> GraphRun::Start() {
   started_ = true;
   std::vector<proto::InferRequest> out;
-  if (spec_.kind == GraphSpec::Kind::kPipeline) {
+  if (spec_.kind == GraphSpec::Kind::kPipeline && streaming()) {
+    for (const auto& step : spec_.steps) {  // both sessions get every chunk
+      out.push_back(Ask(step));
+      out.back().mutable_sequence()->set_id(spec_.name + "/" + header_.sequence().id());  // the graph's, not the client's own
+    }
+  } else if (spec_.kind == GraphSpec::Kind::kPipeline) {
     pending_step_ = true;
     out.push_back(Ask(spec_.steps[0]));
   } else {
@@ -65,7 +82,7 @@ std::vector<proto::InferRequest> GraphRun::OnAnswer(size_t index, const proto::I
     Fail(step, reply.code(), reply.error());
     return {};
   }
-  if (spec_.kind == GraphSpec::Kind::kPipeline && index == 0) return Segments(reply);
+  if (spec_.kind == GraphSpec::Kind::kPipeline && index == 0 && !streaming()) return Segments(reply);
   return {};
 }
 
@@ -82,7 +99,6 @@ std::vector<proto::InferRequest> GraphRun::Segments(const proto::InferReply& det
   std::vector<proto::InferRequest> out;
   for (size_t i = 0; i + 1 < segments_.size(); i += 2) {
     proto::InferRequest r = Ask(spec_.steps[1]);
-    r.clear_parameters();  // the detector's
     r.mutable_crop()->set_start_s(segments_[i]);
     r.mutable_crop()->set_end_s(segments_[i + 1]);
     out.push_back(std::move(r));
@@ -155,6 +171,57 @@ proto::InferReply GraphRun::Reply() const {
   }
   tasks::AddBytes(&out, "labels", names);
   tasks::AddFloats(&out, "scores", scores, {static_cast<int64_t>(k)});
+  return out;
+}
+
+proto::InferReply GraphRun::StreamReply(double window_s, GraphStreamState* state) const {
+  if (failed_) return error_;
+  const proto::InferReply& detector = answers_.at(0);
+  const proto::InferReply& model = answers_.at(1);
+  proto::InferReply out = Reply();  // counts and the worker
+  out.clear_outputs();
+  *out.mutable_outputs() = detector.outputs();
+  const proto::NamedTensor* events = tasks::FindOutput(detector, "events");
+  if (!events) {
+    return Error(spec_.steps[0], "INVALID_ARGUMENT",
+                 "model " + spec_.steps[0] + " gives no speech events: a streaming pipeline's first step must be a "
+                 "voice-activity (detect) model");
+  }
+  const proto::NamedTensor* words = tasks::FindOutput(model, "keywords");
+  const proto::NamedTensor* times = tasks::FindOutput(model, "keyword_times");
+  const proto::NamedTensor* scores = tasks::FindOutput(model, "keyword_scores");
+  if (!words || !times || !scores || words->bytes_size() != times->fp32_size() ||
+      words->bytes_size() != scores->fp32_size()) {
+    for (const proto::NamedTensor& t : model.outputs()) *out.add_outputs() = t;  // not a keyword spotter: as it is
+    return out;
+  }
+  // Events and keywords in time order: a keyword sees the speech up to its time.
+  size_t e = 0;
+  const int n_events = events->fp32_size() / 2;
+  auto apply_events_until = [&](double t) {
+    for (; static_cast<int>(e) < n_events && events->fp32(static_cast<int>(2 * e)) <= t; ++e) {
+      const double at = events->fp32(static_cast<int>(2 * e));
+      const bool starts = events->fp32(static_cast<int>(2 * e + 1)) > 0.5f;
+      if (!starts) state->speech_end_s = at;
+      state->in_speech = starts;
+    }
+  };
+  std::vector<std::string> kept_words;
+  std::vector<float> kept_times, kept_scores;
+  for (int k = 0; k < words->bytes_size(); ++k) {
+    const double t = times->fp32(k);
+    apply_events_until(t);
+    if (state->in_speech || (state->speech_end_s >= 0 && state->speech_end_s >= t - window_s)) {
+      kept_words.push_back(words->bytes(k));
+      kept_times.push_back(times->fp32(k));
+      kept_scores.push_back(scores->fp32(k));
+    }
+  }
+  apply_events_until(std::numeric_limits<double>::infinity());
+  const int64_t n = static_cast<int64_t>(kept_words.size());
+  tasks::AddBytes(&out, "keywords", kept_words);
+  tasks::AddFloats(&out, "keyword_times", kept_times, {n});
+  tasks::AddFloats(&out, "keyword_scores", kept_scores, {n});
   return out;
 }
 

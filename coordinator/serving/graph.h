@@ -9,9 +9,20 @@
 //       second model's outputs stacked per segment, [n, ...] (a keyword
 //       spotter: the top labels and scores of each segment; a speaker model:
 //       an embedding per segment). Request parameters go to the detector.
+//       A pipeline whose steps both stream (at one rate) streams too: each chunk of a
+//       session goes to both steps' sessions (sequence id GRAPH/ID); the
+//       answer is the detector's (speech_probability, events) and the
+//       model's keywords heard in speech only: a keyword stays when the
+//       detector's speech was open at some time of its window (the model's
+//       clip, ending at the keyword's time). What the graph carries between
+//       chunks (the detector's speech so far) is a GraphStreamState, kept
+//       by the caller and handed to StreamReply as each chunk ends, in order.
 //   ensemble [a, b, ...]  classifiers with the same labels answer the same
 //       request; the answer is the mean of their probabilities: "labels"
 //       and "scores" of the top_k (1 by default), like one classifier.
+//
+// A parameter named STEP.KEY goes to step STEP as KEY (kws.threshold); the
+// others go to a pipeline's detector, or to every member of an ensemble.
 //
 // GraphRun is one request's way through its graph, as a pure state machine:
 // Start() says what to ask first; each answer may say what to ask next; once
@@ -30,10 +41,19 @@
 
 namespace chorus::coordinator {
 
+// A streaming pipeline's session between chunks: the detector's speech.
+struct GraphStreamState {
+  bool in_speech = false;
+  double speech_end_s = -1;  // where the last speech ended (-1: none yet)
+};
+
 class GraphRun {
  public:
-  // `header`: the client's request without its input (its model is the graph's).
+  // `header`: the client's request without its input (its model is the
+  // graph's); with a sequence, a chunk of a streaming pipeline.
   GraphRun(GraphSpec spec, proto::InferRequest header);
+  bool streaming() const { return header_.has_sequence(); }
+  const proto::InferRequest& header() const { return header_; }
 
   // The first sub-requests: the detector's, or every member's.
   std::vector<proto::InferRequest> Start();
@@ -42,6 +62,10 @@ class GraphRun {
   std::vector<proto::InferRequest> OnAnswer(size_t index, const proto::InferReply& reply);
   bool done() const { return failed_ || (started_ && answered_ == asked_ && !pending_step_); }
   proto::InferReply Reply() const;
+  // A streaming chunk's answer once done(): the merge described above, with
+  // `state` read and updated; window_s: the second model's clip (how far
+  // back from its time a keyword's audio reaches).
+  proto::InferReply StreamReply(double window_s, GraphStreamState* state) const;
 
  private:
   proto::InferRequest Ask(const std::string& model) const;

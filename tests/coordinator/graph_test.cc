@@ -117,6 +117,96 @@ TEST(Graph, AFailedStepFailsTheGraphNamingIt) {
   EXPECT_THAT(second_fails.Reply().error(), HasSubstr("step kws: late"));
 }
 
+// A streaming pipeline's chunk (the client's header) and its steps' answers.
+proto::InferRequest Chunk(bool start, bool end) {
+  proto::InferRequest r = Header();
+  r.set_input_frame(proto::INPUT_PCM);
+  r.mutable_sequence()->set_id("s1");
+  r.mutable_sequence()->set_start(start);
+  r.mutable_sequence()->set_end(end);
+  (*r.mutable_parameters())["kws.threshold"] = 0.2;
+  (*r.mutable_parameters())["other.threshold"] = 0.9;
+  return r;
+}
+
+proto::InferReply Events(std::vector<float> flat) {
+  proto::InferReply r;
+  r.set_code("OK");
+  tasks::AddFloats(&r, "speech_probability", {0.1f, 0.9f}, {2});
+  tasks::AddFloats(&r, "events", flat, {static_cast<int64_t>(flat.size() / 2), 2});
+  return r;
+}
+
+proto::InferReply Keywords(std::vector<std::string> words, std::vector<float> times) {
+  proto::InferReply r;
+  r.set_code("OK");
+  tasks::AddBytes(&r, "keywords", words);
+  tasks::AddFloats(&r, "keyword_times", times, {static_cast<int64_t>(times.size())});
+  tasks::AddFloats(&r, "keyword_scores", std::vector<float>(times.size(), 0.9f), {static_cast<int64_t>(times.size())});
+  return r;
+}
+
+std::vector<std::string> Words(const proto::InferReply& r) {
+  const proto::NamedTensor* t = tasks::FindOutput(r, "keywords");
+  return t ? std::vector<std::string>(t->bytes().begin(), t->bytes().end()) : std::vector<std::string>{"(none)"};
+}
+
+TEST(Graph, AStreamingPipelineSendsEachChunkToBothStepsAndKeepsOnlyKeywordsHeardInSpeech) {
+  GraphStreamState state;
+  GraphRun first(Pipeline(), Chunk(true, false));
+  auto asked = first.Start();
+  ASSERT_EQ(asked.size(), 2u);  // both steps at once, each in its own session
+  EXPECT_EQ(asked[0].model(), "vad");
+  EXPECT_EQ(asked[1].model(), "kws");
+  for (const auto& r : asked) {
+    EXPECT_EQ(r.sequence().id(), "speech/s1");
+    EXPECT_TRUE(r.sequence().start());
+    EXPECT_EQ(r.input_frame(), proto::INPUT_PCM);
+  }
+  // Unnamed parameters are the detector's; kws.threshold is the spotter's threshold; other steps' are dropped.
+  EXPECT_EQ(asked[0].parameters().size(), 1u);
+  EXPECT_EQ(asked[0].parameters().at("threshold"), 0.4);
+  EXPECT_EQ(asked[1].parameters().size(), 1u);
+  EXPECT_EQ(asked[1].parameters().at("threshold"), 0.2);
+  first.OnAnswer(1, Keywords({"no", "yes"}, {0.4f, 1.2f}));
+  EXPECT_FALSE(first.done());
+  first.OnAnswer(0, Events({1.0f, 1.0f}));  // speech from 1.0 s
+  ASSERT_TRUE(first.done());
+  proto::InferReply a = first.StreamReply(1.0, &state);
+  ASSERT_EQ(a.code(), "OK") << a.error();
+  EXPECT_THAT(Words(a), ElementsAre("yes"));  // "no" at 0.4 s came before any speech
+  ASSERT_NE(tasks::FindOutput(a, "speech_probability"), nullptr);  // the detector's outputs go along
+  EXPECT_EQ(tasks::FindOutput(a, "events")->fp32_size(), 2);
+  EXPECT_TRUE(state.in_speech);
+
+  // The next chunk: speech ends at 2.0 s; a keyword at 2.5 s heard part of it
+  // (its 1 s window reaches back to 1.5 s), one at 3.5 s did not.
+  GraphRun second(Pipeline(), Chunk(false, true));
+  asked = second.Start();
+  EXPECT_FALSE(asked[0].sequence().start());
+  EXPECT_TRUE(asked[1].sequence().end());
+  second.OnAnswer(0, Events({2.0f, 0.0f}));
+  second.OnAnswer(1, Keywords({"up", "go"}, {2.5f, 3.5f}));
+  proto::InferReply b = second.StreamReply(1.0, &state);
+  EXPECT_THAT(Words(b), ElementsAre("up"));
+  EXPECT_FALSE(state.in_speech);
+  EXPECT_FLOAT_EQ(state.speech_end_s, 2.0f);
+}
+
+TEST(Graph, AStreamingPipelineFailsNamingItsStepOrAFirstStepThatIsNoDetector) {
+  GraphStreamState state;
+  GraphRun fails(Pipeline(), Chunk(true, false));
+  fails.Start();
+  fails.OnAnswer(1, Failed("NOT_FOUND", "session expired"));
+  ASSERT_TRUE(fails.done());
+  EXPECT_THAT(fails.StreamReply(1.0, &state).error(), HasSubstr("pipeline speech, step kws: session expired"));
+  GraphRun no_events(Pipeline(), Chunk(true, false));
+  no_events.Start();
+  no_events.OnAnswer(0, Labels({"yes"}, {1.0f}));
+  no_events.OnAnswer(1, Keywords({}, {}));
+  EXPECT_THAT(no_events.StreamReply(1.0, &state).error(), HasSubstr("must be a voice-activity (detect) model"));
+}
+
 TEST(Graph, AnEnsembleAnswersWithItsMembersMeanProbabilities) {
   proto::InferRequest header = Header();
   header.clear_parameters();

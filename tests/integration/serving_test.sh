@@ -455,6 +455,33 @@ assert [i['name'] for i in m['inputs']] == ['audio', 'features'] and m['outputs'
     fail "the pipeline's metadata: $meta"
   chorus infer speech "$rec" > "$work/pipeline.out" || fail "chorus infer on the pipeline failed: $(cat "$work/pipeline.out")"
   grep -q "segments \[" "$work/pipeline.out" || fail "chorus infer printed no segments: $(cat "$work/pipeline.out")"
+  # Both its steps stream, so the pipeline streams: each chunk goes to both
+  # steps' sessions; its answer is the detector's events and the keywords
+  # whose window heard speech. Against each step streamed alone.
+  echo "$meta" | py "import json,sys; assert json.load(sys.stdin)['parameters']['streams'] is True" ||
+    fail "the pipeline's metadata does not say it streams: $meta"
+  chorus stream speech "$rec" --param kws.threshold=0.2 --param kws.refractory_ms=300 --output json \
+    > "$work/graph-stream.json" || fail "streaming the pipeline failed: $(cat "$work/graph-stream.json")"
+  chorus stream vad "$rec" --output json > "$work/vad-stream.json" || fail "streaming vad failed"
+  chorus stream kws "$rec" --param threshold=0.2 --param refractory_ms=300 --output json \
+    > "$work/kws-stream.json" || fail "streaming kws failed: $(cat "$work/kws-stream.json")"
+  py "
+import json
+g, v, k = (json.load(open('$work/%s-stream.json' % n)) for n in ('graph', 'vad', 'kws'))
+ev = lambda d: [(round(e['seconds'], 4), e['event']) for e in d['events']]
+assert ev(g) == ev(v), (ev(g), ev(v))
+spans, start = [], None
+for t, e in ev(v):
+    if e == 'start': start = t
+    else: spans.append((start, t)); start = None
+if start is not None: spans.append((start, float('inf')))
+heard = lambda t: any(s <= t + 1e-4 and e >= t - 1.0 - 1e-4 for s, e in spans)  # the kws clip is 1 s
+kw = lambda d: [(w['keyword'], round(w['seconds'], 3)) for w in d['keywords']]
+want = [w for w in kw(k) if heard(w[1])]
+assert kw(g) == want, (kw(g), want, kw(k), spans)
+assert kw(k), 'the spotter alone found no keyword: the test says nothing'
+print('streaming pipeline vad -> kws: %d events, %d of %d keywords heard in speech' % (len(ev(g)), len(kw(g)), len(kw(k))))
+" || fail "the streaming pipeline differs from its steps streamed alone"
   for m in kws kws-pair; do
     curl -s -H "Authorization: Bearer $token" -H "Content-Type: audio/wav" --data-binary @"$wav" \
       "$http/v2/models/$m/infer" > "$work/$m.json"
