@@ -5,7 +5,11 @@
 // --ensemble K it instead trains K members (seeds 1..K), evaluates each exported
 // member on yweweler and the ensemble of them (the mean of their class
 // probabilities: what an `ensemble:` graph serves), with its cost over one.
-//   fsdd_bench [--fsdd DIR] [--job FILE] [--no-ablation] [--ensemble K]
+// With --members DIR,DIR it scores models already exported the same way.
+// Where the job holds speakers out for validation (jobs/kws/fsdd-digits-
+// validate.yaml: nicolas), members and ensembles are scored on them too:
+// that is where recipes are chosen; the test speaker is only reported.
+//   fsdd_bench [--fsdd DIR] [--job FILE] [--no-ablation] [--ensemble K | --members DIRS]
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,12 +51,72 @@ chorus::Result<Outcome> Train(chorus::config::TrainJobSpec spec) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), result.export_dir};
 }
 
-// Trains `k` members of the job (seeds 1..k), evaluates each on the test
-// split and averages their probabilities; prints one row each and the
-// ensemble's. Returns false on an error (printed).
-bool Ensemble(chorus::config::TrainJobSpec spec, int k) {
+// Scores exported members on one split of the job's dataset and their
+// ensemble (the mean of their class probabilities); prints one row each.
+// Returns false on an error (printed).
+bool ScoreEnsemble(const std::vector<std::string>& dirs, const chorus::config::DatasetSpec& dataset,
+                   const std::string& split, const std::string& speakers) {
   std::vector<chorus::train::ModelEvalResult> members;
-  std::vector<double> eval_seconds;
+  for (const auto& dir : dirs) {
+    chorus::train::ModelEvalOptions eval;
+    eval.model_dir = dir;
+    eval.dataset = dataset;
+    eval.split = split;
+    auto result = chorus::train::EvaluateModel(eval);
+    if (!result.ok()) {
+      std::fprintf(stderr, "%s: %s\n", dir.c_str(), result.status().ToString().c_str());
+      return false;
+    }
+    members.push_back(std::move(*result));
+  }
+  const auto& first = members.front();
+  const size_t n = first.report.example_scores.size();
+  std::vector<std::vector<double>> mean(n, std::vector<double>(first.labels.size(), 0.0));
+  std::printf("\nensemble of %zu, %s: %s\n", members.size(), split.c_str(), speakers.c_str());
+  std::printf("%-40s %10s %8s %9s\n", "model", "accuracy", "clips", "eval s");
+  double total_eval = 0;
+  for (size_t m = 0; m < members.size(); ++m) {
+    const auto& r = members[m];
+    if (r.report.example_scores.size() != n || r.labels != first.labels) {
+      std::fprintf(stderr, "%s was evaluated on other clips or labels\n", dirs[m].c_str());
+      return false;
+    }
+    for (size_t i = 0; i < n; ++i)
+      for (size_t c = 0; c < mean[i].size(); ++c) mean[i][c] += r.report.example_scores[i][c] / members.size();
+    std::printf("%-40s %10.4f %8zu %9.2f\n", ("member " + std::to_string(m + 1)).c_str(), r.report.score, n,
+                r.seconds);
+    total_eval += r.seconds;
+  }
+  int64_t right = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto best = std::max_element(mean[i].begin(), mean[i].end()) - mean[i].begin();
+    right += best == first.examples[i].label;
+  }
+  std::printf("%-40s %10.4f %8zu %9.2f\n", "ensemble (mean of probabilities)", static_cast<double>(right) / n, n,
+              total_eval);
+  std::printf("the ensemble's cost: %zu forward passes per clip, %.1fx one member's evaluation time\n",
+              members.size(), total_eval / first.seconds);
+  return true;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+// Scores the members on the job's validation speakers (when it has some:
+// where recipes are chosen) and on its test speakers.
+bool ScoreMembers(const std::vector<std::string>& dirs, const chorus::config::TrainJobSpec& spec) {
+  if (!spec.dataset.validation_speakers.empty() &&
+      !ScoreEnsemble(dirs, spec.dataset, "validation", Join(spec.dataset.validation_speakers) + " (never trained on)"))
+    return false;
+  return ScoreEnsemble(dirs, spec.dataset, "test", Join(spec.dataset.test_speakers) + " (never heard)");
+}
+
+// Trains `k` members of the job (seeds 1..k) and scores them and their ensemble.
+bool Ensemble(chorus::config::TrainJobSpec spec, int k) {
+  std::vector<std::string> dirs;
   spec.output.model_repository = spec.output.dir + "-ensemble-models";
   for (int seed = 1; seed <= k; ++seed) {
     auto member = spec;
@@ -66,48 +130,13 @@ bool Ensemble(chorus::config::TrainJobSpec spec, int k) {
       std::fprintf(stderr, "member %d: %s\n", seed, trained.ok() ? "not exported" : trained.status().ToString().c_str());
       return false;
     }
-    chorus::train::ModelEvalOptions eval;
-    eval.model_dir = trained->export_dir;
-    eval.dataset = spec.dataset;
-    auto result = chorus::train::EvaluateModel(eval);
-    if (!result.ok()) {
-      std::fprintf(stderr, "member %d: %s\n", seed, result.status().ToString().c_str());
-      return false;
-    }
-    eval_seconds.push_back(result->seconds);
-    members.push_back(std::move(*result));
+    dirs.push_back(trained->export_dir);
   }
-  const auto& first = members.front();
-  const size_t n = first.report.example_scores.size();
-  std::vector<std::vector<double>> mean(n, std::vector<double>(first.labels.size(), 0.0));
-  std::printf("\nensemble of %d (seeds 1..%d), test: yweweler (never heard)\n", k, k);
-  std::printf("%-40s %10s %8s %9s\n", "model", "accuracy", "clips", "eval s");
-  for (size_t m = 0; m < members.size(); ++m) {
-    const auto& r = members[m];
-    if (r.report.example_scores.size() != n || r.labels != first.labels) {
-      std::fprintf(stderr, "member %zu was evaluated on other clips or labels\n", m + 1);
-      return false;
-    }
-    for (size_t i = 0; i < n; ++i)
-      for (size_t c = 0; c < mean[i].size(); ++c) mean[i][c] += r.report.example_scores[i][c] / members.size();
-    std::printf("%-40s %10.4f %8zu %9.2f\n", ("member, seed " + std::to_string(m + 1)).c_str(), r.report.score, n,
-                eval_seconds[m]);
-  }
-  int64_t right = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const auto best = std::max_element(mean[i].begin(), mean[i].end()) - mean[i].begin();
-    right += best == first.examples[i].label;
-  }
-  double total_eval = 0;
-  for (double s : eval_seconds) total_eval += s;
-  std::printf("%-40s %10.4f %8zu %9.2f\n", "ensemble (mean of probabilities)", static_cast<double>(right) / n, n,
-              total_eval);
-  std::printf("the ensemble's cost: %d forward passes per clip, %.1fx one member's evaluation time\n", k,
-              total_eval / eval_seconds.front());
+  const bool ok = ScoreMembers(dirs, spec);
   std::error_code ec;
   for (int seed = 1; seed <= k; ++seed) fs::remove_all(spec.output.dir + "-seed" + std::to_string(seed), ec);
   fs::remove_all(spec.output.model_repository, ec);
-  return true;
+  return ok;
 }
 
 }  // namespace
@@ -121,8 +150,12 @@ int main(int argc, char** argv) {
   app.add_option("--job", job, "training job")->capture_default_str();
   app.add_flag("--no-ablation", no_ablation, "skip the run without synthetic digits");
   int ensemble = 0;
-  app.add_option("--ensemble", ensemble, "also train this many members (seeds 1..K) and score their ensemble")
+  app.add_option("--ensemble", ensemble, "instead train this many members (seeds 1..K) and score their ensemble")
       ->check(CLI::Range(0, 16));
+  std::vector<std::string> members;
+  app.add_option("--members", members, "instead score these exported models (version folders) and their ensemble "
+                                       "on the job's validation and test speakers, without training")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   chorus::InitLogging("warn");
   chorus::TuneAllocatorForTensors();
@@ -157,6 +190,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (!members.empty()) return ScoreMembers(members, *spec) ? 0 : 1;
   if (ensemble >= 2) return Ensemble(*spec, ensemble) ? 0 : 1;  // member 1 is the job as it is (seed 1)
   std::printf("training %s on %s (this takes a few minutes) ...\n", job.c_str(), fsdd.c_str());
   std::fflush(stdout);
