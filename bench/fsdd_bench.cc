@@ -5,25 +5,30 @@
 // --ensemble K it instead trains K members (seeds 1..K), evaluates each exported
 // member on yweweler and the ensemble of them (the mean of their class
 // probabilities: what an `ensemble:` graph serves), with its cost over one.
-// With --members DIR,DIR it scores models already exported the same way.
+// With --members DIR,DIR it scores models already exported the same way;
+// --tta 0.9,1,1.1 adds each score with speed test-time augmentation.
 // Where the job holds speakers out for validation (jobs/kws/fsdd-digits-
 // validate.yaml: nicolas), members and ensembles are scored on them too:
 // that is where recipes are chosen; the test speaker is only reported.
-//   fsdd_bench [--fsdd DIR] [--job FILE] [--no-ablation] [--ensemble K | --members DIRS]
+//   fsdd_bench [--fsdd DIR] [--job FILE] [--no-ablation] [--ensemble K | --members DIRS] [--tta SPEEDS]
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
+#include "common/audio/wav_io.h"
 #include "common/config/job_spec.h"
 #include "common/data/synth.h"
 #include "common/util/allocator.h"
+#include "common/tasks/outputs.h"
 #include "common/util/logging.h"
+#include "worker/serve/served_model.h"
 #include "worker/train/model_eval.h"
 #include "worker/train/trainer.h"
 
@@ -51,11 +56,61 @@ chorus::Result<Outcome> Train(chorus::config::TrainJobSpec spec) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), result.export_dir};
 }
 
+// Each example's class probabilities (the model's label order) from the
+// served model, averaged over speed factors: the clip played f times as
+// fast (its samples declared at f times its rate; the front end resamples),
+// test-time augmentation for a voice faster or slower, higher or lower
+// than those trained on.
+chorus::Result<std::vector<std::vector<double>>> SpeedTta(const std::string& dir,
+                                                          const std::vector<chorus::data::Example>& examples,
+                                                          const std::vector<double>& factors) {
+  ASSIGN_OR_RETURN(auto model, chorus::serve::ServedModel::Load(dir));
+  const auto& labels = model->info().labels();
+  std::vector<std::vector<double>> out(examples.size(), std::vector<double>(labels.size(), 0.0));
+  for (size_t i = 0; i < examples.size(); ++i) {
+    ASSIGN_OR_RETURN(chorus::audio::Waveform w, chorus::audio::ReadAudio(examples[i].path));
+    std::vector<chorus::proto::InferRequest> requests(factors.size());
+    std::vector<at::Tensor> inputs;
+    std::vector<const chorus::proto::InferRequest*> in;
+    std::vector<chorus::proto::InferReply> replies(factors.size());
+    std::vector<chorus::proto::InferReply*> out_replies;
+    for (size_t f = 0; f < factors.size(); ++f) {
+      requests[f].set_top_k(labels.size());
+      requests[f].mutable_pcm()->set_sample_rate(static_cast<int>(std::lround(w.sample_rate * factors[f])));
+      requests[f].mutable_pcm()->mutable_samples()->Add(w.samples.begin(), w.samples.end());
+      ASSIGN_OR_RETURN(at::Tensor x, model->Prepare(requests[f]));
+      inputs.push_back(std::move(x));
+      in.push_back(&requests[f]);
+      out_replies.push_back(&replies[f]);
+    }
+    RETURN_IF_ERROR(model->Predict(inputs, in, out_replies));
+    for (const auto& reply : replies) {
+      const auto* names = chorus::tasks::FindOutput(reply, "labels");
+      const auto* scores = chorus::tasks::FindOutput(reply, "scores");
+      if (!names || !scores) return chorus::Internal(dir + " gave no labels and scores");
+      for (int k = 0; k < names->bytes_size(); ++k) {
+        const auto c = std::find(labels.begin(), labels.end(), names->bytes(k)) - labels.begin();
+        out[i][static_cast<size_t>(c)] += scores->fp32(k) / factors.size();
+      }
+    }
+  }
+  return out;
+}
+
+double Accuracy(const std::vector<std::vector<double>>& probabilities, const std::vector<chorus::data::Example>& examples) {
+  int64_t right = 0;
+  for (size_t i = 0; i < examples.size(); ++i)
+    right += std::max_element(probabilities[i].begin(), probabilities[i].end()) - probabilities[i].begin() ==
+             examples[i].label;
+  return examples.empty() ? 0 : static_cast<double>(right) / static_cast<double>(examples.size());
+}
+
 // Scores exported members on one split of the job's dataset and their
-// ensemble (the mean of their class probabilities); prints one row each.
+// ensemble (the mean of their class probabilities); prints one row each,
+// and with speed factors the same with test-time augmentation.
 // Returns false on an error (printed).
 bool ScoreEnsemble(const std::vector<std::string>& dirs, const chorus::config::DatasetSpec& dataset,
-                   const std::string& split, const std::string& speakers) {
+                   const std::string& split, const std::string& speakers, const std::vector<double>& tta) {
   std::vector<chorus::train::ModelEvalResult> members;
   for (const auto& dir : dirs) {
     chorus::train::ModelEvalOptions eval;
@@ -96,6 +151,25 @@ bool ScoreEnsemble(const std::vector<std::string>& dirs, const chorus::config::D
               total_eval);
   std::printf("the ensemble's cost: %zu forward passes per clip, %.1fx one member's evaluation time\n",
               members.size(), total_eval / first.seconds);
+  if (tta.empty()) return true;
+  std::string factors;
+  for (double f : tta) factors += (factors.empty() ? "" : ", ") + std::to_string(f).substr(0, 4);
+  std::printf("with test-time augmentation (speeds %s; %zu forward passes per clip and member):\n", factors.c_str(),
+              tta.size());
+  std::vector<std::vector<double>> ensemble(n, std::vector<double>(first.labels.size(), 0.0));
+  for (size_t m = 0; m < dirs.size(); ++m) {
+    auto p = SpeedTta(dirs[m], first.examples, tta);
+    if (!p.ok()) {
+      std::fprintf(stderr, "%s\n", p.status().ToString().c_str());
+      return false;
+    }
+    for (size_t i = 0; i < n; ++i)
+      for (size_t c = 0; c < ensemble[i].size(); ++c) ensemble[i][c] += (*p)[i][c] / dirs.size();
+    std::printf("%-40s %10.4f %8zu\n", ("member " + std::to_string(m + 1) + " + TTA").c_str(),
+                Accuracy(*p, first.examples), n);
+  }
+  if (dirs.size() > 1)
+    std::printf("%-40s %10.4f %8zu\n", "ensemble + TTA", Accuracy(ensemble, first.examples), n);
   return true;
 }
 
@@ -107,15 +181,17 @@ std::string Join(const std::vector<std::string>& v) {
 
 // Scores the members on the job's validation speakers (when it has some:
 // where recipes are chosen) and on its test speakers.
-bool ScoreMembers(const std::vector<std::string>& dirs, const chorus::config::TrainJobSpec& spec) {
+bool ScoreMembers(const std::vector<std::string>& dirs, const chorus::config::TrainJobSpec& spec,
+                  const std::vector<double>& tta) {
   if (!spec.dataset.validation_speakers.empty() &&
-      !ScoreEnsemble(dirs, spec.dataset, "validation", Join(spec.dataset.validation_speakers) + " (never trained on)"))
+      !ScoreEnsemble(dirs, spec.dataset, "validation", Join(spec.dataset.validation_speakers) + " (never trained on)",
+                     tta))
     return false;
-  return ScoreEnsemble(dirs, spec.dataset, "test", Join(spec.dataset.test_speakers) + " (never heard)");
+  return ScoreEnsemble(dirs, spec.dataset, "test", Join(spec.dataset.test_speakers) + " (never heard)", tta);
 }
 
 // Trains `k` members of the job (seeds 1..k) and scores them and their ensemble.
-bool Ensemble(chorus::config::TrainJobSpec spec, int k) {
+bool Ensemble(chorus::config::TrainJobSpec spec, int k, const std::vector<double>& tta) {
   std::vector<std::string> dirs;
   spec.output.model_repository = spec.output.dir + "-ensemble-models";
   for (int seed = 1; seed <= k; ++seed) {
@@ -132,7 +208,7 @@ bool Ensemble(chorus::config::TrainJobSpec spec, int k) {
     }
     dirs.push_back(trained->export_dir);
   }
-  const bool ok = ScoreMembers(dirs, spec);
+  const bool ok = ScoreMembers(dirs, spec, tta);
   std::error_code ec;
   for (int seed = 1; seed <= k; ++seed) fs::remove_all(spec.output.dir + "-seed" + std::to_string(seed), ec);
   fs::remove_all(spec.output.model_repository, ec);
@@ -156,7 +232,16 @@ int main(int argc, char** argv) {
   app.add_option("--members", members, "instead score these exported models (version folders) and their ensemble "
                                        "on the job's validation and test speakers, without training")
       ->delimiter(',');
+  std::vector<double> tta;
+  app.add_option("--tta", tta, "with --ensemble or --members: also score with test-time augmentation at these "
+                               "speeds, e.g. 0.9,1,1.1")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
+  for (double f : tta)
+    if (!(f >= 0.5 && f <= 2)) {
+      std::fprintf(stderr, "--tta: speed %g is outside [0.5, 2]\n", f);
+      return 2;
+    }
   chorus::InitLogging("warn");
   chorus::TuneAllocatorForTensors();
 
@@ -190,8 +275,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (!members.empty()) return ScoreMembers(members, *spec) ? 0 : 1;
-  if (ensemble >= 2) return Ensemble(*spec, ensemble) ? 0 : 1;  // member 1 is the job as it is (seed 1)
+  if (!members.empty()) return ScoreMembers(members, *spec, tta) ? 0 : 1;
+  if (ensemble >= 2) return Ensemble(*spec, ensemble, tta) ? 0 : 1;  // member 1 is the job as it is (seed 1)
   std::printf("training %s on %s (this takes a few minutes) ...\n", job.c_str(), fsdd.c_str());
   std::fflush(stdout);
   auto with_synth = Train(*spec);

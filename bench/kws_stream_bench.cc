@@ -6,8 +6,9 @@
 // spoken digit is a hit (its digit reported while the word is in the
 // window), a substitution (another digit) or a miss; any other keyword is a
 // false alarm. The threshold is chosen on the validation speaker's stream
-// (most hits less false alarms) and the test speaker's stream is scored once
-// with it. The anchor is the model's accuracy on the same words cut exactly
+// (most hits less false alarms), with how long the spotter follows a peak
+// (peak_ms) and how many windows it averages (smooth), and the test
+// speaker's stream is scored once with them. The anchor is the model's accuracy on the same words cut exactly
 // (what fsdd_bench reports): the stream's cost is the gap to it.
 //   kws_stream_bench --model DIR [--fsdd DIR] [--validation-speaker nicolas]
 //                    [--test-speaker yweweler] [--words 200] [--chunk-ms 32]
@@ -20,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
+#include "bench/bench_util.h"
 #include "common/audio/wav_io.h"
 #include "common/data/fsdd.h"
 #include "common/tasks/outputs.h"
@@ -93,7 +95,13 @@ struct Played {
   std::vector<double> chunk_us;  // per chunk, the model's time
 };
 
-Result<Played> Play(ServedModel& model, const Stream& s, double threshold, const Options& opts) {
+// The spotter's settings a chunk may carry.
+struct Setting {
+  double threshold = 0.7, peak_ms = 300;
+  int smooth = 3;
+};
+
+Result<Played> Play(ServedModel& model, const Stream& s, const Setting& setting, const Options& opts) {
   const int rate = model.info().sample_rate();
   const size_t chunk = std::max<size_t>(1, static_cast<size_t>(opts.chunk_ms * rate / 1000));
   Played out;
@@ -104,7 +112,9 @@ Result<Played> Play(ServedModel& model, const Stream& s, double threshold, const
     r.mutable_sequence()->set_id("bench");
     r.mutable_sequence()->set_end(to == s.samples.size());
     r.set_stream_state(state);
-    (*r.mutable_parameters())["threshold"] = threshold;
+    (*r.mutable_parameters())["threshold"] = setting.threshold;
+    (*r.mutable_parameters())["peak_ms"] = setting.peak_ms;
+    (*r.mutable_parameters())["smooth"] = setting.smooth;
     r.mutable_pcm()->set_sample_rate(rate);
     r.mutable_pcm()->mutable_samples()->Add(s.samples.begin() + static_cast<long>(from),
                                             s.samples.begin() + static_cast<long>(to));
@@ -164,9 +174,10 @@ Result<double> ClipAccuracy(ServedModel& model, const Stream& s) {
   return s.words.empty() ? 0.0 : static_cast<double>(right) / static_cast<double>(s.words.size());
 }
 
-void PrintRow(const char* who, double threshold, const Score& sc) {
-  std::printf("%-22s %9.2f %7.1f%% %6d %6d %6d %8.1f\n", who, threshold, 100 * sc.hit_rate(), sc.substitutions,
-              sc.misses, sc.false_alarms, sc.false_alarms_per_hour());
+void PrintRow(const char* who, const Setting& setting, const Score& sc) {
+  std::printf("%-22s %9.2f %7.0f %6d %7.1f%% %6d %6d %6d %8.1f\n", who, setting.threshold, setting.peak_ms,
+              setting.smooth, 100 * sc.hit_rate(), sc.substitutions, sc.misses, sc.false_alarms,
+              sc.false_alarms_per_hour());
 }
 
 double Quantile(std::vector<double> v, double q) {
@@ -179,9 +190,12 @@ double Quantile(std::vector<double> v, double q) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Keyword spotting on a live stream (sliding window) against the same model on cut clips"};
-  std::string model_dir, fsdd = "../shared/data/fsdd", validation = "nicolas", test = "yweweler";
+  std::string model_dir, fsdd = chorus::bench::SourcePath("../shared/data/fsdd"), validation = "nicolas",
+                         test = "yweweler";
   Options opts;
   std::vector<double> thresholds = {0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+  std::vector<double> peaks = {0, 300};
+  std::vector<int> smooths = {1, 3, 5};
   app.add_option("--model", model_dir, "a classify model's version folder (models/NAME/VERSION)")->required();
   app.add_option("--fsdd", fsdd, "FSDD folder")->capture_default_str();
   app.add_option("--validation-speaker", validation, "the threshold is chosen on this speaker's stream (one the "
@@ -189,7 +203,10 @@ int main(int argc, char** argv) {
   app.add_option("--test-speaker", test, "scored once, with the chosen threshold")->capture_default_str();
   app.add_option("--words", opts.words, "words per stream")->capture_default_str();
   app.add_option("--chunk-ms", opts.chunk_ms, "audio per chunk")->capture_default_str();
-  app.add_option("--thresholds", thresholds, "thresholds tried on the validation stream")->capture_default_str();
+  app.add_option("--thresholds", thresholds, "thresholds tried on the validation stream")->delimiter(',');
+  app.add_option("--peaks", peaks, "peak_ms tried on the validation stream (0: a keyword at the first window over "
+                                   "the threshold)")->delimiter(',');
+  app.add_option("--smooths", smooths, "windows averaged, tried on the validation stream")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   chorus::InitLogging("warn");
   torch::set_num_threads(1);
@@ -224,25 +241,30 @@ int main(int argc, char** argv) {
               "%g ms chunks\n",
               model_dir.c_str(), window_s, rate, val->words.size(), opts.gap_min_s, opts.gap_max_s, opts.noise_db,
               opts.chunk_ms);
-  std::printf("%-22s %9s %8s %6s %6s %6s %8s\n", "stream", "threshold", "hits", "subst", "missed", "FA", "FA/hour");
-  double best_threshold = thresholds.front(), best = -1e9;
-  for (double t : thresholds) {
-    auto played = Play(**model, *val, t, opts);
-    if (!played.ok()) {
-      std::fprintf(stderr, "%s\n", played.status().ToString().c_str());
-      return 1;
-    }
-    const Score sc = Grade(*val, *played, window_s, rate);
-    PrintRow(("validation " + validation).c_str(), t, sc);
-    if (sc.hits - sc.false_alarms > best) best = sc.hits - sc.false_alarms, best_threshold = t;
-  }
-  auto played = Play(**model, *tst, best_threshold, opts);
+  std::printf("%-22s %9s %7s %6s %8s %6s %6s %6s %8s\n", "stream", "threshold", "peak ms", "smooth", "hits", "subst",
+              "missed", "FA", "FA/hour");
+  Setting chosen;
+  double best = -1e9;
+  for (int smooth : smooths)
+    for (double peak : peaks)
+      for (double t : thresholds) {
+        const Setting setting{t, peak, smooth};
+        auto played = Play(**model, *val, setting, opts);
+        if (!played.ok()) {
+          std::fprintf(stderr, "%s\n", played.status().ToString().c_str());
+          return 1;
+        }
+        const Score sc = Grade(*val, *played, window_s, rate);
+        PrintRow(("validation " + validation).c_str(), setting, sc);
+        if (sc.hits - sc.false_alarms > best) best = sc.hits - sc.false_alarms, chosen = setting;
+      }
+  auto played = Play(**model, *tst, chosen, opts);
   if (!played.ok()) {
     std::fprintf(stderr, "%s\n", played.status().ToString().c_str());
     return 1;
   }
   const Score sc = Grade(*tst, *played, window_s, rate);
-  PrintRow(("test " + test + " (chosen)").c_str(), best_threshold, sc);
+  PrintRow(("test " + test + " (chosen)").c_str(), chosen, sc);
   auto clip_val = ClipAccuracy(**model, *val);
   auto clip_test = ClipAccuracy(**model, *tst);
   if (!clip_val.ok() || !clip_test.ok()) {

@@ -151,7 +151,7 @@ Status ClassifyTask::Decode(const at::Tensor& row, const proto::InferRequest& re
   if (!request.parameters().empty()) {
     return InvalidArgument("parameter '" + request.parameters().begin()->first +
                            "' is not one of a classify model's (a clip takes top_k and logits; a stream's chunk "
-                           "threshold, smooth and refractory_ms)");
+                           "threshold, smooth, refractory_ms and peak_ms)");
   }
   const torch::Tensor logits = row.to(torch::kCPU, torch::kFloat32).contiguous();
   const torch::Tensor probs = torch::softmax(logits, 0).contiguous();
@@ -181,9 +181,9 @@ Result<KeywordOptions> ClassifyTask::RequestOptions(const proto::InferRequest& r
   if (request.parameters().empty()) return options_;
   nlohmann::json overrides = options_.ToJson();
   for (const auto& [key, value] : request.parameters()) {
-    if (key != "threshold" && key != "smooth" && key != "refractory_ms")
+    if (key != "threshold" && key != "smooth" && key != "refractory_ms" && key != "peak_ms")
       return InvalidArgument("parameter '" + key + "' is not one a stream's chunk takes (threshold, smooth, " +
-                             "refractory_ms; hop_ms and min_level_db are the model's)");
+                             "refractory_ms, peak_ms; hop_ms and min_level_db are the model's)");
     overrides[key] = value;
   }
   Result<KeywordOptions> parsed = KeywordOptions::FromJson(overrides);
@@ -191,7 +191,7 @@ Result<KeywordOptions> ClassifyTask::RequestOptions(const proto::InferRequest& r
   return *parsed;
 }
 
-Status ClassifyTask::DecodeChunk(const at::Tensor& rows, int64_t first_window, bool, const proto::InferRequest& request,
+Status ClassifyTask::DecodeChunk(const at::Tensor& rows, int64_t first_window, bool end, const proto::InferRequest& request,
                                  proto::StreamState* state, proto::InferReply* reply) const {
   ASSIGN_OR_RETURN(const KeywordOptions o, RequestOptions(request));
   const int64_t classes = num_outputs();
@@ -204,30 +204,43 @@ Status ClassifyTask::DecodeChunk(const at::Tensor& rows, int64_t first_window, b
   for (int64_t i = 0; i + classes <= recent.size(); i += classes)
     carried.recent.emplace_back(recent.begin() + i, recent.begin() + i + classes);
   carried.last_keyword_window = state->last_keyword() - 1;
+  if (state->candidate() < 0 || state->candidate() > classes)
+    return FailedPrecondition("the session's state was made by another model; start a new session");
+  carried.candidate = state->candidate() - 1;
+  carried.candidate_score = state->candidate_score();
+  carried.candidate_window = state->candidate_window();
+  carried.candidate_start = state->candidate_start();
   KeywordSpotter spotter(o, labels_, std::move(carried));
   std::vector<std::string> words;
   std::vector<float> times, scores;
+  auto add = [&](const std::optional<KeywordEvent>& e) {
+    if (!e) return;
+    words.push_back(labels_[static_cast<size_t>(e->label)]);
+    times.push_back(static_cast<float>(e->seconds));
+    scores.push_back(e->score);
+  };
   const int64_t windows = rows.numel() > 0 ? rows.size(0) : 0;
   if (windows > 0) {
     const torch::Tensor logits = rows.to(torch::kCPU, torch::kFloat32).contiguous();
     const torch::Tensor probs = torch::softmax(logits, 1).contiguous();
     for (int64_t w = 0; w < windows; ++w) {
       const bool quiet = std::isnan(logits[w][0].item<float>());
-      const std::optional<KeywordEvent> e =
-          spotter.Push(first_window + w, quiet ? nullptr : probs.data_ptr<float>() + w * classes);
-      if (!e) continue;
-      words.push_back(labels_[static_cast<size_t>(e->label)]);
-      times.push_back(static_cast<float>(e->seconds));
-      scores.push_back(e->score);
+      add(spotter.Push(first_window + w, quiet ? nullptr : probs.data_ptr<float>() + w * classes));
     }
   }
+  if (end) add(spotter.Finish());
   const int64_t n = static_cast<int64_t>(words.size());
   AddBytes(reply, "keywords", words);
   AddFloats(reply, "keyword_times", times, {n});
   AddFloats(reply, "keyword_scores", scores, {n});
   state->clear_recent();
   for (const auto& r : spotter.state().recent) state->mutable_recent()->Add(r.begin(), r.end());
-  state->set_last_keyword(spotter.state().last_keyword_window + 1);
+  const KeywordSpotter::State& after = spotter.state();
+  state->set_last_keyword(after.last_keyword_window + 1);
+  state->set_candidate(after.candidate + 1);
+  state->set_candidate_score(after.candidate_score);
+  state->set_candidate_window(after.candidate_window);
+  state->set_candidate_start(after.candidate_start);
   return Status::Ok();
 }
 

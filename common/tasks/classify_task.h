@@ -9,8 +9,8 @@
 // A stream is scored on a sliding window of the clip's length (every hop_ms)
 // and its keywords spotted with smoothing and a refractory period
 // (keyword_spotter.h; the options are the task's, in model.json's
-// task_options; a chunk's parameters may override threshold, smooth and
-// refractory_ms): a chunk's reply carries "keywords" [n] (labels),
+// task_options; a chunk's parameters may override threshold, smooth,
+// refractory_ms and peak_ms): a chunk's reply carries "keywords" [n] (labels),
 // "keyword_times" [n] (seconds into the stream) and "keyword_scores" [n].
 // See task.h.
 #pragma once

@@ -10,6 +10,7 @@ nlohmann::json KeywordOptions::ToJson() const {
           {"smooth", smooth},
           {"threshold", threshold},
           {"refractory_ms", refractory_ms},
+          {"peak_ms", peak_ms},
           {"min_level_db", min_level_db}};
 }
 
@@ -19,6 +20,7 @@ Status KeywordOptions::Validate() const {
   if (!(smooth >= 1 && smooth <= 50)) return bad("smooth", "must be in [1, 50]");
   if (!(threshold > 0 && threshold <= 1)) return bad("threshold", "must be in (0, 1]");
   if (!(refractory_ms >= 0 && refractory_ms <= 60000)) return bad("refractory_ms", "must be in [0, 60000]");
+  if (!(peak_ms >= 0 && peak_ms <= 10000)) return bad("peak_ms", "must be in [0, 10000]");
   if (!(min_level_db >= -200 && min_level_db <= 0)) return bad("min_level_db", "must be in [-200, 0] (dB full scale)");
   return Status::Ok();
 }
@@ -35,6 +37,7 @@ Result<KeywordOptions> KeywordOptions::FromJson(const nlohmann::json& j) {
       o.smooth = v >= 1 && v <= 50 ? static_cast<int>(v) : 0;
     } else if (key == "threshold") o.threshold = v;
     else if (key == "refractory_ms") o.refractory_ms = v;
+    else if (key == "peak_ms") o.peak_ms = v;
     else if (key == "min_level_db") o.min_level_db = v;
     else return InvalidArgument("unknown keyword-spotting option '" + key + "'");
   }
@@ -73,14 +76,40 @@ std::optional<KeywordEvent> KeywordSpotter::Push(int64_t window, const float* pr
   int best = -1;
   for (size_t c = 0; c < classes; ++c)
     if (keyword_[c] && (best < 0 || mean[c] > mean[static_cast<size_t>(best)])) best = static_cast<int>(c);
-  if (best < 0) return std::nullopt;
-  const double score = mean[static_cast<size_t>(best)] / n;
-  if (score < options_.threshold) return std::nullopt;
+  const double score = best < 0 ? 0.0 : mean[static_cast<size_t>(best)] / n;
+  const bool over = best >= 0 && score >= options_.threshold;
+  if (state_.candidate >= 0) {  // following a peak
+    if (over && score > state_.candidate_score) {
+      state_.candidate = best;
+      state_.candidate_score = static_cast<float>(score);
+      state_.candidate_window = window;
+    }
+    if (!over || static_cast<double>(window - state_.candidate_start) * options_.hop_ms >= options_.peak_ms)
+      return Report();
+    return std::nullopt;
+  }
+  if (!over) return std::nullopt;
   if (state_.last_keyword_window >= 0 &&
       static_cast<double>(window - state_.last_keyword_window) * options_.hop_ms < options_.refractory_ms)
     return std::nullopt;
-  state_.last_keyword_window = window;
-  return KeywordEvent{best, static_cast<double>(window) * options_.hop_ms / 1000.0, static_cast<float>(score)};
+  state_.candidate = best;
+  state_.candidate_score = static_cast<float>(score);
+  state_.candidate_window = state_.candidate_start = window;
+  if (options_.peak_ms <= 0) return Report();
+  return std::nullopt;
+}
+
+std::optional<KeywordEvent> KeywordSpotter::Finish() {
+  if (state_.candidate < 0) return std::nullopt;
+  return Report();
+}
+
+KeywordEvent KeywordSpotter::Report() {
+  const KeywordEvent e{state_.candidate, static_cast<double>(state_.candidate_window) * options_.hop_ms / 1000.0,
+                       state_.candidate_score};
+  state_.last_keyword_window = state_.candidate_window;
+  state_.candidate = -1;
+  return e;
 }
 
 }  // namespace chorus::tasks

@@ -55,7 +55,7 @@ void StreamCommand::Register(CLI::App& app) {
   command_->add_option("--timeout-ms", timeout_ms_, "deadline per chunk")->capture_default_str();
   command_->add_option("--param", params_,
                        "a task parameter for every chunk, KEY=VALUE (repeatable): a keyword spotter takes "
-                       "threshold, smooth, refractory_ms; a voice-activity detector threshold, min_silence_ms, "
+                       "threshold, smooth, refractory_ms, peak_ms; a voice-activity detector threshold, min_silence_ms, "
                        "speech_pad_ms (chorus models shows a model's own settings)");
 }
 

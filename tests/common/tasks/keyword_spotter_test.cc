@@ -1,6 +1,7 @@
-// KeywordSpotter: smoothing over windows, the threshold, the refractory
-// period, quiet windows, non-keyword classes, and a state that can stop
-// after any window and go on elsewhere with the same keywords.
+// KeywordSpotter: smoothing over windows, the threshold, following the
+// peak, the refractory period, quiet windows, non-keyword classes, and a
+// state that can stop after any window and go on elsewhere with the same
+// keywords.
 #include "common/tasks/keyword_spotter.h"
 
 #include <cmath>
@@ -15,18 +16,27 @@ const std::vector<std::string> kLabels = {"_silence_", "yes", "no"};
 // Per window: probabilities of (_silence_, yes, no), or empty for a quiet window.
 using Windows = std::vector<std::vector<float>>;
 
+// The keywords of `windows` (and, with `finish`, the one followed at the end).
 std::vector<KeywordEvent> Spot(const KeywordOptions& o, const Windows& windows, KeywordSpotter::State state = {},
-                               int64_t first = 1) {
+                               int64_t first = 1, bool finish = true) {
   KeywordSpotter spotter(o, kLabels, std::move(state));
   std::vector<KeywordEvent> out;
   for (size_t i = 0; i < windows.size(); ++i)
     if (auto e = spotter.Push(first + static_cast<int64_t>(i), windows[i].empty() ? nullptr : windows[i].data()))
       out.push_back(*e);
+  if (finish)
+    if (auto e = spotter.Finish()) out.push_back(*e);
   return out;
 }
 
-TEST(KeywordSpotter, AWordIsReportedOnceWhenItsSmoothedProbabilityReachesTheThreshold) {
+KeywordOptions AtOnce() {
   KeywordOptions o;  // hop 100 ms, smooth 3, threshold 0.7, refractory 1000 ms
+  o.peak_ms = 0;     // reported at the first window over the threshold
+  return o;
+}
+
+TEST(KeywordSpotter, AWordIsReportedOnceWhenItsSmoothedProbabilityReachesTheThreshold) {
+  KeywordOptions o = AtOnce();
   const Windows w = {{1, 0, 0}, {0.1f, 0.9f, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {1, 0, 0}};
   const std::vector<KeywordEvent> e = Spot(o, w);
   ASSERT_EQ(e.size(), 1u);
@@ -37,7 +47,7 @@ TEST(KeywordSpotter, AWordIsReportedOnceWhenItsSmoothedProbabilityReachesTheThre
 }
 
 TEST(KeywordSpotter, TheRefractoryPeriodHoldsBackAllKeywordsThenLetsTheNextThrough) {
-  KeywordOptions o;
+  KeywordOptions o = AtOnce();
   o.smooth = 1;
   o.refractory_ms = 300;
   const Windows w = {{0, 1, 0}, {0, 1, 0}, {0, 0, 1}, {0, 0, 1}, {0, 0, 1}};
@@ -57,7 +67,7 @@ TEST(KeywordSpotter, ClassesStartingWithAnUnderscoreAreNeverKeywords) {
 }
 
 TEST(KeywordSpotter, AQuietWindowIsNoEvidenceAndDilutesTheAverage) {
-  KeywordOptions o;
+  KeywordOptions o = AtOnce();
   o.smooth = 2;
   o.threshold = 0.6;
   EXPECT_TRUE(Spot(o, {{}, {}, {}}).empty());
@@ -65,6 +75,28 @@ TEST(KeywordSpotter, AQuietWindowIsNoEvidenceAndDilutesTheAverage) {
   const std::vector<KeywordEvent> e = Spot(o, {{}, {0, 1, 0}, {0, 1, 0}});
   ASSERT_EQ(e.size(), 1u);
   EXPECT_DOUBLE_EQ(e[0].seconds, 0.3);
+}
+
+TEST(KeywordSpotter, ItFollowsThePeakAndReportsTheBestWindowsKeywordAtItsTime) {
+  KeywordOptions o;
+  o.smooth = 1;
+  o.threshold = 0.5;
+  o.peak_ms = 300;
+  // "no" heard in part as the word enters the window, then "yes" clearer: "yes" at window 3.
+  std::vector<KeywordEvent> e = Spot(o, {{0.4f, 0, 0.6f}, {0, 0.7f, 0.3f}, {0, 0.9f, 0.1f}, {0.2f, 0.8f, 0}, {1, 0, 0}});
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(kLabels[e[0].label], "yes");
+  EXPECT_DOUBLE_EQ(e[0].seconds, 0.3);
+  EXPECT_FLOAT_EQ(e[0].score, 0.9f);
+  // A peak followed for peak_ms is reported even while the word goes on; the refractory period counts from it.
+  e = Spot(o, Windows(15, {0, 1, 0}), {}, 1, /*finish=*/false);
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_DOUBLE_EQ(e[0].seconds, 0.1);   // reported at window 4 (300 ms on), the peak's time
+  EXPECT_DOUBLE_EQ(e[1].seconds, 1.1);   // 1000 ms later
+  // A peak still followed when the stream ends is reported by Finish.
+  e = Spot(o, {{0, 0, 0}, {0, 0.6f, 0}});
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_DOUBLE_EQ(e[0].seconds, 0.2);
 }
 
 TEST(KeywordSpotter, StoppingAfterAnyWindowAndGoingOnFromItsStateGivesTheSameKeywords) {
@@ -86,6 +118,7 @@ TEST(KeywordSpotter, StoppingAfterAnyWindowAndGoingOnFromItsStateGivesTheSameKey
       if (auto e = first.Push(static_cast<int64_t>(i) + 1, w[i].empty() ? nullptr : w[i].data())) events.push_back(*e);
     const std::vector<KeywordEvent> rest =
         Spot(o, Windows(w.begin() + static_cast<long>(cut), w.end()), first.state(), static_cast<int64_t>(cut) + 1);
+    // (first is not finished: the stream goes on elsewhere with its state.)
     events.insert(events.end(), rest.begin(), rest.end());
     ASSERT_EQ(events.size(), whole.size()) << "cut after window " << cut;
     for (size_t k = 0; k < whole.size(); ++k) {
@@ -104,6 +137,7 @@ TEST(KeywordOptions, BadValuesAndUnknownKeysAreRefusedByName) {
   EXPECT_NE(bad({{"smooth", 0}}).find("smooth"), std::string::npos);
   EXPECT_NE(bad({{"threshold", 0}}).find("threshold"), std::string::npos);
   EXPECT_NE(bad({{"refractory_ms", -1}}).find("refractory_ms"), std::string::npos);
+  EXPECT_NE(bad({{"peak_ms", 20000}}).find("peak_ms"), std::string::npos);
   EXPECT_NE(bad({{"min_level_db", 3}}).find("min_level_db"), std::string::npos);
   EXPECT_NE(bad({{"threshold", "high"}}).find("threshold must be a number"), std::string::npos);
   EXPECT_NE(bad({{"window", 1}}).find("unknown keyword-spotting option 'window'"), std::string::npos);
