@@ -367,6 +367,12 @@ struct Broker::Impl {
                                              "steps stream does); send whole recordings"));
           return;
         }
+        if (in.model().size() + 1 + in.sequence().id().size() > kMaxSequenceId) {  // its steps' sessions are GRAPH/ID
+          Refuse(origin, in, InvalidArgument("sequence_id must be 1 to " +
+                                             std::to_string(kMaxSequenceId - 1 - in.model().size()) +
+                                             " characters for graph '" + in.model() + "'"));
+          return;
+        }
         session = *who + '\n' + in.model() + '\n' + in.sequence().id();
       }
       StartGraph(graph->second, std::move(origin), std::move(in), std::move(input), std::move(session));

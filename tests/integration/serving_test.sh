@@ -482,6 +482,11 @@ assert kw(g) == want, (kw(g), want, kw(k), spans)
 assert kw(k), 'the spotter alone found no keyword: the test says nothing'
 print('streaming pipeline vad -> kws: %d events, %d of %d keywords heard in speech' % (len(ev(g)), len(kw(g)), len(kw(k))))
 " || fail "the streaming pipeline differs from its steps streamed alone"
+  long_id=$(printf 'x%.0s' $(seq 250))  # with "speech/" its steps' id would pass the 256 limit
+  code=$(curl -s -o "$work/long.json" -w "%{http_code}" -H "Authorization: Bearer $token" \
+    -d '{"parameters":{"sequence_id":"'"$long_id"'","sequence_start":true},"inputs":[{"name":"audio","datatype":"FP32","shape":[4],"data":[0,0,0,0]}]}' \
+    "$http/v2/models/speech/infer")
+  [ "$code" = 400 ] && grep -q "for graph 'speech'" "$work/long.json" || fail "a too long graph sequence_id: $code $(cat "$work/long.json")"
   for m in kws kws-pair; do
     curl -s -H "Authorization: Bearer $token" -H "Content-Type: audio/wav" --data-binary @"$wav" \
       "$http/v2/models/$m/infer" > "$work/$m.json"
