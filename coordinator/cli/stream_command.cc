@@ -65,6 +65,16 @@ std::optional<int> StreamCommand::Run() {
 }
 
 int StreamCommand::Stream() {
+  std::map<std::string, double> parameters;
+  for (const std::string& p : params_) {
+    const size_t eq = p.find('=');
+    char* end = nullptr;
+    const std::string value = eq == std::string::npos ? "" : p.substr(eq + 1);
+    const double v = value.empty() ? 0 : std::strtod(value.c_str(), &end);
+    if (eq == std::string::npos || eq == 0 || value.empty() || *end != '\0' || !std::isfinite(v))
+      return FailWith(InvalidArgument("--param '" + p + "' must be KEY=NUMBER, e.g. threshold=0.6"));
+    parameters[p.substr(0, eq)] = v;
+  }
   auto serving = ConnectServing(connect_);
   if (!serving.ok()) return FailWith(serving.status());
   const proto::ServingModel* model = nullptr;
@@ -76,16 +86,6 @@ int StreamCommand::Stream() {
   if (!model->streams())
     return FailWith(InvalidArgument("model '" + name_ + "' does not stream (voice-activity and keyword models "
                                     "do); use chorus infer"));
-  std::map<std::string, double> parameters;
-  for (const std::string& p : params_) {
-    const size_t eq = p.find('=');
-    char* end = nullptr;
-    const std::string value = eq == std::string::npos ? "" : p.substr(eq + 1);
-    const double v = value.empty() ? 0 : std::strtod(value.c_str(), &end);
-    if (eq == std::string::npos || eq == 0 || value.empty() || *end != '\0' || !std::isfinite(v))
-      return FailWith(InvalidArgument("--param '" + p + "' must be KEY=NUMBER, e.g. threshold=0.6"));
-    parameters[p.substr(0, eq)] = v;
-  }
   const int rate = model->sample_rate();
   audio::ReadOptions read;
   read.target_sample_rate = rate;
