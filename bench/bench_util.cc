@@ -1,5 +1,6 @@
 #include "bench/bench_util.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +49,12 @@ Result<double> RunAndReadNumber(const std::string& command) {
   } catch (const std::exception&) {
     return Internal("'" + command + "' did not end with a number: " + last);
   }
+}
+
+double Quantile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(q * static_cast<double>(values.size())))];
 }
 
 }  // namespace chorus::bench

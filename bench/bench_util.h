@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/util/status.h"
 
@@ -22,6 +23,9 @@ std::string FreshOutputDir(const std::string& name);
 // Runs `command` through the shell and returns its last non-empty stdout
 // line; failure to run is an error quoting that line.
 Result<std::string> RunAndReadLastLine(const std::string& command);
+
+// The q-quantile (0..1) of `values`, nearest rank below; 0 when empty.
+double Quantile(std::vector<double> values, double q);
 
 // As RunAndReadLastLine, and that line must be a number.
 Result<double> RunAndReadNumber(const std::string& command);

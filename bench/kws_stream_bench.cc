@@ -180,12 +180,6 @@ void PrintRow(const char* who, const Setting& setting, const Score& sc) {
               sc.false_alarms_per_hour());
 }
 
-double Quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,7 +274,7 @@ int main(int argc, char** argv) {
               test.c_str(), 100 * sc.hit_rate(), 100 * *clip_test, *clip_test > 0 ? sc.hit_rate() / *clip_test : 0,
               sc.false_alarms, audio_s / 60);
   std::printf("stream compute: %.2f%% of one core (real-time factor %.4f); per chunk p50 %.0f us, p99 %.0f us\n",
-              100 * compute_s / audio_s, compute_s / audio_s, Quantile(played->chunk_us, 0.5),
-              Quantile(played->chunk_us, 0.99));
+              100 * compute_s / audio_s, compute_s / audio_s, chorus::bench::Quantile(played->chunk_us, 0.5),
+              chorus::bench::Quantile(played->chunk_us, 0.99));
   return 0;
 }
