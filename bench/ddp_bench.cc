@@ -21,6 +21,7 @@
 #include "common/comm/factory.h"
 #include "common/comm/mpi_runtime.h"
 #include "common/models/model.h"
+#include "common/models/threads.h"
 #include "common/util/check.h"
 #include "common/util/allocator.h"
 #include "common/util/logging.h"
@@ -42,7 +43,7 @@ struct Settings {
 
 int Worker(const Settings& s) {
   using namespace chorus;
-  torch::set_num_threads(1);
+  chorus::models::SetComputeThreads(1);
   auto world = comm::MpiRuntime::Initialize();
   if (!world.ok()) {
     std::fprintf(stderr, "%s\n", world.status().ToString().c_str());

@@ -24,6 +24,7 @@
 #include "bench/bench_util.h"
 #include "common/audio/wav_io.h"
 #include "common/data/fsdd.h"
+#include "common/models/threads.h"
 #include "common/tasks/outputs.h"
 #include "common/util/logging.h"
 #include "worker/serve/served_model.h"
@@ -203,7 +204,7 @@ int main(int argc, char** argv) {
   app.add_option("--smooths", smooths, "windows averaged, tried on the validation stream")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   chorus::InitLogging("warn");
-  torch::set_num_threads(1);
+  chorus::models::SetComputeThreads(1);
 
   auto model = ServedModel::Load(model_dir);
   if (!model.ok()) {

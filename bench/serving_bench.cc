@@ -37,6 +37,7 @@
 #include "bench/bench_util.h"
 #include "common/audio/wav_io.h"
 #include "common/models/model_bundle.h"
+#include "common/models/threads.h"
 #include "common/net/rpc_client.h"
 #include "common/net/zmq_channel.h"
 #include "common/proto/infer_frames.h"
@@ -294,7 +295,7 @@ int main(int argc, char** argv) {
 
   // Raw: the same model in this process, measured in rounds interleaved with
   // the served measurements (this VM's speed drifts by tens of percent).
-  at::set_num_threads(threads);
+  chorus::models::SetComputeThreads(threads);
   auto raw = serve::ServedModel::Load(*model_dir, g_device);
   if (!raw.ok()) return Fail(raw.status());
   at::Tensor features = (*raw)->Prepare(audio).value();

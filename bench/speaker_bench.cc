@@ -33,6 +33,7 @@
 #include "common/audio/features.h"
 #include "common/audio/wav_io.h"
 #include "common/data/fsdd_names.h"
+#include "common/models/threads.h"
 #include "common/tasks/outputs.h"
 #include "common/tasks/speaker_metrics.h"
 #include "common/util/allocator.h"
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs, "timed embeddings of a 1 s utterance")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   TuneAllocatorForTensors();
-  torch::set_num_threads(1);
+  chorus::models::SetComputeThreads(1);
   if (model_dir.empty()) {
     int best = 0;
     if (fs::is_directory("models/speakers"))

@@ -14,6 +14,7 @@
 
 #include "bench/bench_util.h"
 #include "common/models/model.h"
+#include "common/models/threads.h"
 #include "common/util/allocator.h"
 
 int main(int argc, char** argv) {
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-python", no_python, "skip the PyTorch baseline");
   CLI11_PARSE(app, argc, argv);
 
-  torch::set_num_threads(threads);
+  chorus::models::SetComputeThreads(threads);
   chorus::TuneAllocatorForTensors();
   torch::manual_seed(0);
   chorus::config::ModelSpec spec;

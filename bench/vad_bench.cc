@@ -35,6 +35,7 @@
 #include "common/data/vad_synth.h"
 #include "common/models/frame_stream.h"
 #include "common/models/model_bundle.h"
+#include "common/models/threads.h"
 #include "common/tasks/vad_metrics.h"
 #include "common/util/allocator.h"
 #include "common/util/fs.h"
@@ -227,7 +228,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   TuneAllocatorForTensors();
-  torch::set_num_threads(1);
+  chorus::models::SetComputeThreads(1);
   const std::string out = fs::absolute("bench-out/vad").string();
   auto set = MakeTestSet(fsdd, out + "/test", recordings);
   if (!set.ok()) {

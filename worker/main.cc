@@ -30,6 +30,7 @@
 #include "common/comm/mpi_runtime.h"
 #include "common/config/job_spec.h"
 #include "common/models/device.h"
+#include "common/models/threads.h"
 #include "common/util/allocator.h"
 #include "common/util/fs.h"
 #include "common/util/logging.h"
@@ -196,7 +197,7 @@ int Eval(EvalArgs args) {
     std::cerr << "chorus-worker eval: --data: " << dataset.status().message() << std::endl;
     return 2;
   }
-  if (args.threads > 0) at::set_num_threads(args.threads);
+  chorus::models::SetComputeThreads(args.threads);
   RankWorld world;
   if (chorus::Status s = JoinWorld(args.device, std::nullopt, &world); !s.ok()) {
     if (s.code() == chorus::StatusCode::kInvalidArgument) {
@@ -363,7 +364,7 @@ int main(int argc, char** argv) {
   if (serve->parsed()) {
     serve_options.batching.max_queue_delay = std::chrono::microseconds(max_delay_us);
     serve_options.give_up = std::chrono::seconds(give_up_s);
-    at::set_num_threads(serve_threads);
+    chorus::models::SetComputeThreads(serve_threads);
     return Serve(std::move(serve_options));
   }
   if (train->parsed()) return Train(job_path, !no_resume, overrides);

@@ -14,6 +14,7 @@
 #include "common/data/distributed_sampler.h"
 #include "common/models/device.h"
 #include "common/models/model.h"
+#include "common/models/threads.h"
 #include "common/tasks/task_options.h"
 #include "common/util/fs.h"
 #include "worker/train/batch_loader.h"
@@ -116,7 +117,7 @@ Status Trainer::Impl::Setup() {
   if (spec.training.sharding == "optimizer" && !comm) {
     spdlog::info("sharding: optimizer with one process is the same as no sharding");
   }
-  if (spec.training.threads > 0) torch::set_num_threads(spec.training.threads);
+  models::SetComputeThreads(spec.training.threads);
   torch::manual_seed(spec.training.seed);
 
   ASSIGN_OR_RETURN(split, LoadDatasetFromSpec(spec.dataset, spec.training.seed));
