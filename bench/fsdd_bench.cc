@@ -6,11 +6,12 @@
 // member on yweweler and the ensemble of them (the mean of their class
 // probabilities: what an `ensemble:` graph serves), with its cost over one.
 // With --members DIR,DIR it scores models already exported the same way;
-// --tta 0.9,1,1.1 adds each score with speed test-time augmentation.
+// --tta 0.9,1,1.1 adds each score with speed test-time augmentation,
+// --tta-shifts-ms -80,0,80 with the word moved in its window (or both).
 // Where the job holds speakers out for validation (jobs/kws/fsdd-digits-
 // validate.yaml: nicolas), members and ensembles are scored on them too:
 // that is where recipes are chosen; the test speaker is only reported.
-//   fsdd_bench [--fsdd DIR] [--job FILE] [--no-ablation] [--ensemble K | --members DIRS] [--tta SPEEDS]
+//   fsdd_bench [--fsdd DIR] [--job FILE] [--no-ablation] [--ensemble K | --members DIRS] [--tta SPEEDS] [--tta-shifts-ms MS]
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 
 #include "bench/bench_util.h"
 #include "common/audio/wav_io.h"
+#include "common/audio/waveform.h"
 #include "common/config/job_spec.h"
 #include "common/data/synth.h"
 #include "common/util/allocator.h"
@@ -56,41 +58,77 @@ chorus::Result<Outcome> Train(chorus::config::TrainJobSpec spec) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), result.export_dir};
 }
 
+// Test-time augmentation: every clip is scored at each speed (the clip played
+// f times as fast: its samples declared at f times their rate, the front end
+// resamples: a voice faster or slower, higher or lower than those trained
+// on) and each time shift (the word moved by s ms in its window), and the
+// class probabilities are averaged over all of them.
+struct Tta {
+  std::vector<double> speeds;     // empty: none
+  std::vector<double> shifts_ms;  // empty: {0}
+  bool enabled() const { return !speeds.empty() || !shifts_ms.empty(); }
+  std::vector<double> speeds_or_1() const { return speeds.empty() ? std::vector<double>{1.0} : speeds; }
+  std::vector<double> shifts_or_0() const { return shifts_ms.empty() ? std::vector<double>{0.0} : shifts_ms; }
+  size_t passes() const { return speeds_or_1().size() * shifts_or_0().size(); }
+  std::string ToString() const {
+    std::string out;
+    for (double f : speeds_or_1()) out += (out.empty() ? "speeds " : ", ") + std::to_string(f).substr(0, 4);
+    std::string shifts;
+    for (double ms : shifts_or_0()) shifts += (shifts.empty() ? "; shifts " : ", ") + std::to_string(std::lround(ms));
+    return out + shifts + " ms";
+  }
+};
+
+// `samples` fitted to `length` as the served model fits a clip (centred),
+// then moved `shift` samples later (earlier when negative), zeros filling in.
+std::vector<float> Shifted(const std::vector<float>& samples, int64_t length, int64_t shift) {
+  const std::vector<float> fit = chorus::audio::FitToLength(samples, length);
+  std::vector<float> out(static_cast<size_t>(length), 0.0f);
+  for (int64_t i = 0; i < length; ++i)
+    if (i - shift >= 0 && i - shift < length) out[static_cast<size_t>(i)] = fit[static_cast<size_t>(i - shift)];
+  return out;
+}
+
 // Each example's class probabilities (the model's label order) from the
-// served model, averaged over speed factors: the clip played f times as
-// fast (its samples declared at f times its rate; the front end resamples),
-// test-time augmentation for a voice faster or slower, higher or lower
-// than those trained on.
-chorus::Result<std::vector<std::vector<double>>> SpeedTta(const std::string& dir,
-                                                          const std::vector<chorus::data::Example>& examples,
-                                                          const std::vector<double>& factors) {
+// served model, averaged over the test-time augmentations of `tta`.
+chorus::Result<std::vector<std::vector<double>>> TtaScores(const std::string& dir,
+                                                           const std::vector<chorus::data::Example>& examples,
+                                                           const Tta& tta) {
   ASSIGN_OR_RETURN(auto model, chorus::serve::ServedModel::Load(dir));
   const auto& labels = model->info().labels();
+  const size_t passes = tta.passes();
   std::vector<std::vector<double>> out(examples.size(), std::vector<double>(labels.size(), 0.0));
   for (size_t i = 0; i < examples.size(); ++i) {
     ASSIGN_OR_RETURN(chorus::audio::Waveform w, chorus::audio::ReadAudio(examples[i].path));
-    std::vector<chorus::proto::InferRequest> requests(factors.size());
+    std::vector<chorus::proto::InferRequest> requests(passes);
     std::vector<at::Tensor> inputs;
     std::vector<const chorus::proto::InferRequest*> in;
-    std::vector<chorus::proto::InferReply> replies(factors.size());
+    std::vector<chorus::proto::InferReply> replies(passes);
     std::vector<chorus::proto::InferReply*> out_replies;
-    for (size_t f = 0; f < factors.size(); ++f) {
-      requests[f].set_top_k(labels.size());
-      requests[f].mutable_pcm()->set_sample_rate(static_cast<int>(std::lround(w.sample_rate * factors[f])));
-      requests[f].mutable_pcm()->mutable_samples()->Add(w.samples.begin(), w.samples.end());
-      ASSIGN_OR_RETURN(at::Tensor x, model->Prepare(requests[f]));
-      inputs.push_back(std::move(x));
-      in.push_back(&requests[f]);
-      out_replies.push_back(&replies[f]);
-    }
+    size_t k = 0;
+    for (double f : tta.speeds_or_1())
+      for (double ms : tta.shifts_or_0()) {
+        chorus::proto::InferRequest& r = requests[k++];
+        const int rate = static_cast<int>(std::lround(w.sample_rate * f));
+        r.set_top_k(labels.size());
+        r.mutable_pcm()->set_sample_rate(rate);
+        const std::vector<float> samples =
+            ms == 0 ? w.samples
+                    : Shifted(w.samples, std::llround(model->info().clip_seconds() * rate), std::llround(ms * 1e-3 * rate));
+        r.mutable_pcm()->mutable_samples()->Add(samples.begin(), samples.end());
+        ASSIGN_OR_RETURN(at::Tensor x, model->Prepare(r));
+        inputs.push_back(std::move(x));
+        in.push_back(&r);
+        out_replies.push_back(&replies[k - 1]);
+      }
     RETURN_IF_ERROR(model->Predict(inputs, in, out_replies));
     for (const auto& reply : replies) {
       const auto* names = chorus::tasks::FindOutput(reply, "labels");
       const auto* scores = chorus::tasks::FindOutput(reply, "scores");
       if (!names || !scores) return chorus::Internal(dir + " gave no labels and scores");
-      for (int k = 0; k < names->bytes_size(); ++k) {
-        const auto c = std::find(labels.begin(), labels.end(), names->bytes(k)) - labels.begin();
-        out[i][static_cast<size_t>(c)] += scores->fp32(k) / factors.size();
+      for (int c = 0; c < names->bytes_size(); ++c) {
+        const auto label = std::find(labels.begin(), labels.end(), names->bytes(c)) - labels.begin();
+        out[i][static_cast<size_t>(label)] += scores->fp32(c) / passes;
       }
     }
   }
@@ -110,7 +148,7 @@ double Accuracy(const std::vector<std::vector<double>>& probabilities, const std
 // and with speed factors the same with test-time augmentation.
 // Returns false on an error (printed).
 bool ScoreEnsemble(const std::vector<std::string>& dirs, const chorus::config::DatasetSpec& dataset,
-                   const std::string& split, const std::string& speakers, const std::vector<double>& tta) {
+                   const std::string& split, const std::string& speakers, const Tta& tta) {
   std::vector<chorus::train::ModelEvalResult> members;
   for (const auto& dir : dirs) {
     chorus::train::ModelEvalOptions eval;
@@ -151,14 +189,12 @@ bool ScoreEnsemble(const std::vector<std::string>& dirs, const chorus::config::D
               total_eval);
   std::printf("the ensemble's cost: %zu forward passes per clip, %.1fx one member's evaluation time\n",
               members.size(), total_eval / first.seconds);
-  if (tta.empty()) return true;
-  std::string factors;
-  for (double f : tta) factors += (factors.empty() ? "" : ", ") + std::to_string(f).substr(0, 4);
-  std::printf("with test-time augmentation (speeds %s; %zu forward passes per clip and member):\n", factors.c_str(),
-              tta.size());
+  if (!tta.enabled()) return true;
+  std::printf("with test-time augmentation (%s; %zu forward passes per clip and member):\n", tta.ToString().c_str(),
+              tta.passes());
   std::vector<std::vector<double>> ensemble(n, std::vector<double>(first.labels.size(), 0.0));
   for (size_t m = 0; m < dirs.size(); ++m) {
-    auto p = SpeedTta(dirs[m], first.examples, tta);
+    auto p = TtaScores(dirs[m], first.examples, tta);
     if (!p.ok()) {
       std::fprintf(stderr, "%s\n", p.status().ToString().c_str());
       return false;
@@ -181,8 +217,7 @@ std::string Join(const std::vector<std::string>& v) {
 
 // Scores the members on the job's validation speakers (when it has some:
 // where recipes are chosen) and on its test speakers.
-bool ScoreMembers(const std::vector<std::string>& dirs, const chorus::config::TrainJobSpec& spec,
-                  const std::vector<double>& tta) {
+bool ScoreMembers(const std::vector<std::string>& dirs, const chorus::config::TrainJobSpec& spec, const Tta& tta) {
   if (!spec.dataset.validation_speakers.empty() &&
       !ScoreEnsemble(dirs, spec.dataset, "validation", Join(spec.dataset.validation_speakers) + " (never trained on)",
                      tta))
@@ -191,7 +226,7 @@ bool ScoreMembers(const std::vector<std::string>& dirs, const chorus::config::Tr
 }
 
 // Trains `k` members of the job (seeds 1..k) and scores them and their ensemble.
-bool Ensemble(chorus::config::TrainJobSpec spec, int k, const std::vector<double>& tta) {
+bool Ensemble(chorus::config::TrainJobSpec spec, int k, const Tta& tta) {
   std::vector<std::string> dirs;
   spec.output.model_repository = spec.output.dir + "-ensemble-models";
   for (int seed = 1; seed <= k; ++seed) {
@@ -232,14 +267,23 @@ int main(int argc, char** argv) {
   app.add_option("--members", members, "instead score these exported models (version folders) and their ensemble "
                                        "on the job's validation and test speakers, without training")
       ->delimiter(',');
-  std::vector<double> tta;
-  app.add_option("--tta", tta, "with --ensemble or --members: also score with test-time augmentation at these "
-                               "speeds, e.g. 0.9,1,1.1")
+  Tta tta;
+  app.add_option("--tta", tta.speeds, "with --ensemble or --members: also score with test-time augmentation at these "
+                                      "speeds, e.g. 0.9,1,1.1")
+      ->delimiter(',');
+  app.add_option("--tta-shifts-ms", tta.shifts_ms, "with --ensemble or --members: also score with the word moved by "
+                                                   "these times in its window, e.g. -80,0,80 (with --tta: each speed "
+                                                   "at each shift)")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
-  for (double f : tta)
+  for (double f : tta.speeds)
     if (!(f >= 0.5 && f <= 2)) {
       std::fprintf(stderr, "--tta: speed %g is outside [0.5, 2]\n", f);
+      return 2;
+    }
+  for (double ms : tta.shifts_ms)
+    if (!(std::abs(ms) <= 500)) {
+      std::fprintf(stderr, "--tta-shifts-ms: shift %g ms is outside [-500, 500]\n", ms);
       return 2;
     }
   chorus::InitLogging("warn");
