@@ -230,7 +230,7 @@ class Loop : public ServeLoop {
           const auto& payload = (*message)->payload;
           Status s = proto::PutInput(m.mutable_request(), payload ? payload->data() : nullptr,
                                      payload ? payload->size() : 0, payload.has_value());
-          if (s.ok()) Accept(m.request());
+          if (s.ok()) Accept(std::move(*m.mutable_request()));
           else ReplyError(m.request(), s);
           break;
         }
@@ -255,7 +255,8 @@ class Loop : public ServeLoop {
     }
   }
 
-  void Accept(const proto::InferRequest& r) {
+  // Takes the request (its audio and session state are not copied).
+  void Accept(proto::InferRequest&& r) {
     auto it = models_.find(r.model());
     if (it == models_.end() || (r.version() != 0 && r.version() != it->second->info().version())) {
       ReplyError(r, NotFound("this worker does not serve " + r.model() +
@@ -263,7 +264,8 @@ class Loop : public ServeLoop {
       return;
     }
     if (r.has_sequence()) {
-      chunks_[r.model()].push_back(Chunk{r, Clock::now()});
+      std::vector<Chunk>& queue = chunks_[r.model()];
+      queue.push_back(Chunk{std::move(r), Clock::now()});
       return;
     }
     const auto start = Clock::now();
@@ -272,7 +274,8 @@ class Loop : public ServeLoop {
       ReplyError(r, input.status());
       return;
     }
-    queues_[r.model()].push_back(Pending{r, *input, start, Micros(Clock::now() - start)});
+    std::deque<Pending>& queue = queues_[r.model()];
+    queue.push_back(Pending{std::move(r), *input, start, Micros(Clock::now() - start)});
   }
 
   // The model that serves `name`, or null once `waiting` (Pending or Chunk)
