@@ -119,4 +119,11 @@ proto::Deployment Deployment(const std::string& name, const std::string& dir, co
   return d;
 }
 
+void LatencyParts::Add(double latency, const proto::InferReply& reply) {
+  outside.push_back(latency - reply.broker_us() * 1e-6);
+  routing.push_back((reply.broker_us() - reply.queue_us() - reply.compute_us()) * 1e-6);
+  queued.push_back(reply.queue_us() * 1e-6);
+  compute.push_back(reply.compute_us() * 1e-6);
+}
+
 }  // namespace chorus::bench

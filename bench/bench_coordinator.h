@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "common/proto/job.pb.h"
 #include "common/proto/serve.pb.h"
@@ -53,5 +54,15 @@ class Coordinator {
 // (no scale-down; scale-up at once above `target`).
 proto::Deployment Deployment(const std::string& name, const std::string& dir, const std::string& device, int max_batch,
                              int delay_us, int threads, int min_workers, int max_workers, double target);
+
+// Where served requests' time went, from each one's latency at the client and
+// its reply's timing fields (seconds): outside the broker (the client, its
+// socket and the hops to and from the broker), in the broker but not the
+// worker's batcher (routing and the hops to and from the worker), waiting in
+// the worker's batcher, and its batch's compute.
+struct LatencyParts {
+  std::vector<double> outside, routing, queued, compute;
+  void Add(double latency, const proto::InferReply& reply);
+};
 
 }  // namespace chorus::bench

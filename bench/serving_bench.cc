@@ -68,9 +68,9 @@ struct Load {
 };
 
 // Closed loop: `concurrency` clients, each sending `request` again as soon as it is answered.
-// on_reply (optional) sees every reply with its arrival time.
+// on_reply (optional) sees every reply with its latency (seconds), as it arrives.
 Load RunLoad(const std::string& endpoint, const proto::InferRequest& request, int concurrency, double seconds,
-             const std::function<void(const proto::InferReply&)>& on_reply = nullptr) {
+             const std::function<void(const proto::InferReply&, double latency)>& on_reply = nullptr) {
   std::vector<std::vector<double>> lat(concurrency);
   std::atomic<int64_t> errors{0};
   std::mutex mutex;
@@ -93,7 +93,7 @@ Load RunLoad(const std::string& endpoint, const proto::InferRequest& request, in
         lat[i].push_back(Since(t0));
         if (on_reply) {
           std::lock_guard<std::mutex> lock(mutex);
-          on_reply(reply);
+          on_reply(reply, lat[i].back());
         }
       }
     });
@@ -346,21 +346,11 @@ int main(int argc, char** argv) {
     lat_request.set_wav(audio.wav());
     (void)RunLoad(coordinator.client_endpoint(), lat_request, 1, 1);  // warm up
     std::vector<double> raw_p50s, served_p50s, overheads;
-    // Where a served request's time goes (seconds): outside the broker (the
-    // client, its socket and the hops to and from the broker), in the broker
-    // but not the worker's batcher (routing and the hops to and from the
-    // worker), the worker's queue, and its compute.
-    std::vector<double> outside, routing, queued, compute;
+    bench::LatencyParts parts;  // where a served request's time goes
     for (int r = 0; r < rounds; ++r) {
       raw_p50s.push_back(raw_latency_p50(slice));
-      Load load = RunLoad(coordinator.client_endpoint(), lat_request, 1, slice, [&](const proto::InferReply& reply) {
-        routing.push_back((reply.broker_us() - reply.queue_us() - reply.compute_us()) * 1e-6);
-        queued.push_back(reply.queue_us() * 1e-6);
-        compute.push_back(reply.compute_us() * 1e-6);
-        outside.push_back(-reply.broker_us() * 1e-6);  // the latency is added below
-      });
-      for (size_t k = 0; k < load.latencies.size(); ++k)
-        outside[outside.size() - load.latencies.size() + k] += load.latencies[k];
+      Load load = RunLoad(coordinator.client_endpoint(), lat_request, 1, slice,
+                          [&](const proto::InferReply& reply, double latency) { parts.Add(latency, reply); });
       served_p50s.push_back(Percentile(load.latencies, 0.5));
       overheads.push_back(served_p50s.back() - raw_p50s.back());
     }
@@ -377,8 +367,9 @@ int main(int argc, char** argv) {
                 "through the broker makes two (%.0f us)\n", floor * 1e6, 2 * floor * 1e6);
     std::printf("   served, p50 of each part: outside the broker %.0f us | routing and worker hops %.0f us | worker "
                 "queue %.0f us | worker compute %.0f us (raw %.0f us)\n\n",
-                Percentile(outside, 0.5) * 1e6, Percentile(routing, 0.5) * 1e6, Percentile(queued, 0.5) * 1e6,
-                Percentile(compute, 0.5) * 1e6, Percentile(raw_p50s, 0.5) * 1e6);
+                Percentile(parts.outside, 0.5) * 1e6, Percentile(parts.routing, 0.5) * 1e6,
+                Percentile(parts.queued, 0.5) * 1e6, Percentile(parts.compute, 0.5) * 1e6,
+                Percentile(raw_p50s, 0.5) * 1e6);
   }
 
   // 2. Saturation: features in, dynamic batching.
@@ -435,7 +426,7 @@ int main(int argc, char** argv) {
     double reaction = -1;
     auto step = Clock::now();
     Load scale = RunLoad(coordinator.client_endpoint(), scale_request, 16, std::max(5.0, seconds),
-                         [&](const proto::InferReply& r) {
+                         [&](const proto::InferReply& r, double) {
                            if (first_worker.empty()) first_worker = r.worker();
                            if (reaction < 0 && r.worker() != first_worker) reaction = Since(step);
                          });
@@ -528,7 +519,7 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::duration<double>(window / 3));
         updated = update();
       });
-      Load load = RunLoad(coordinator.client_endpoint(), roll, 4, window, [&](const proto::InferReply& r) {
+      Load load = RunLoad(coordinator.client_endpoint(), roll, 4, window, [&](const proto::InferReply& r, double) {
         answered.push_back(Clock::now());
         last_version = r.version();
       });

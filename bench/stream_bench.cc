@@ -75,11 +75,7 @@ std::vector<float> Audio() {
 
 struct StreamLoad {
   std::vector<double> latencies;  // seconds, from the chunk's audio being complete to its answer
-  // Where each answered chunk's time went (seconds): outside the broker (the
-  // client and its sockets), in the broker but not the worker's batcher (routing
-  // and the hops to and from the worker), waiting in the worker's batcher, and
-  // its batch's compute.
-  std::vector<double> outside, routing, queued, compute;
+  bench::LatencyParts parts;  // where each answered chunk's time went
   int64_t errors = 0, retried = 0;
   std::string first_error;
   double seconds = 0;
@@ -171,10 +167,7 @@ StreamLoad RunStreams(const std::string& endpoint, const proto::InferRequest& ba
       s.in_flight = false;
       const double latency = std::chrono::duration<double>(Clock::now() - s.due).count();
       out.latencies.push_back(latency);
-      out.outside.push_back(latency - reply.broker_us() * 1e-6);
-      out.routing.push_back((reply.broker_us() - reply.queue_us() - reply.compute_us()) * 1e-6);
-      out.queued.push_back(reply.queue_us() * 1e-6);
-      out.compute.push_back(reply.compute_us() * 1e-6);
+      out.parts.Add(latency, reply);
       if (reply.code() != "OK") {
         if (out.errors++ == 0) out.first_error = reply.code() + ": " + reply.error();
       }
@@ -315,8 +308,8 @@ int main(int argc, char** argv) {
     std::printf("   %8d %10.0f %8.2f %8.2f %8.2f %8lld %-13s %.2f / %.2f / %.2f / %.2f%s\n", n,
                 load.latencies.size() / load.seconds, Percentile(load.latencies, 0.5) * 1e3, p99,
                 Percentile(load.latencies, 1.0) * 1e3, static_cast<long long>(load.errors), ok ? "yes" : "no",
-                Percentile(load.outside, 0.99) * 1e3, Percentile(load.routing, 0.99) * 1e3,
-                Percentile(load.queued, 0.99) * 1e3, Percentile(load.compute, 0.99) * 1e3,
+                Percentile(load.parts.outside, 0.99) * 1e3, Percentile(load.parts.routing, 0.99) * 1e3,
+                Percentile(load.parts.queued, 0.99) * 1e3, Percentile(load.parts.compute, 0.99) * 1e3,
                 load.first_error.empty() ? "" : ("  (" + load.first_error + ")").c_str());
   }
   std::printf("   sustained: %d streams on one worker core with p99 <= 20 ms (goal >= 150: %s); the raw batched "
