@@ -64,7 +64,10 @@ struct Load {
   std::vector<double> latencies;
   int64_t errors = 0;
   double seconds = 0;
+  int64_t batched = 0;     // the sum of the answered requests' batch sizes (RunAsyncLoad)
+  double compute_s = 0;    // the workers' compute, each request's share of its batch's (RunAsyncLoad)
   double rate() const { return latencies.size() / seconds; }
+  double mean_batch() const { return latencies.empty() ? 0 : static_cast<double>(batched) / latencies.size(); }
 };
 
 // Closed loop: `concurrency` clients, each sending `request` again as soon as it is answered.
@@ -130,8 +133,13 @@ Load RunAsyncLoad(const std::string& endpoint, const proto::InferRequest& reques
     if (!message.ok() || !message->has_value()) continue;
     --in_flight;
     proto::InferReply reply;
-    if (net::ParseProto((*message)->header, &reply).ok() && reply.code() == "OK") ++answered;
-    else ++out.errors;
+    if (net::ParseProto((*message)->header, &reply).ok() && reply.code() == "OK") {
+      ++answered;
+      out.batched += reply.batch_size();
+      out.compute_s += 1e-6 * reply.compute_us() / std::max(1, reply.batch_size());
+    } else {
+      ++out.errors;
+    }
     if (Since(start) < seconds) {
       send();
       ++in_flight;
@@ -383,18 +391,24 @@ int main(int argc, char** argv) {
     at::Tensor contiguous = features.contiguous();
     t->mutable_data()->Add(contiguous.data_ptr<float>(), contiguous.data_ptr<float>() + contiguous.numel());
     (void)RunAsyncLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, 1);
-    std::vector<double> raw_rates, served_rates, ratios;
+    std::vector<double> raw_rates, served_rates, ratios, batches, computes;
     for (int r = 0; r < rounds; ++r) {
       raw_rates.push_back(raw_batched_rate(slice));
-      served_rates.push_back(RunAsyncLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, slice).rate());
+      const Load served = RunAsyncLoad(coordinator.client_endpoint(), feat_request, 2 * max_batch, slice);
+      served_rates.push_back(served.rate());
+      batches.push_back(served.mean_batch());
+      computes.push_back(served.compute_s / std::max<size_t>(1, served.latencies.size()));
       ratios.push_back(served_rates.back() / raw_rates.back());
     }
     (void)coordinator.Undeploy("sat");
     const double ratio = Percentile(ratios, 0.5);
     std::printf("2. saturation (features in, max batch %d, %d requests in flight from one async client)\n", max_batch,
                 2 * max_batch);
-    std::printf("   raw batched forward %8.0f /s | through coordinator %8.0f /s | ratio %5.1f%% (goal >= 90%%: %s)\n\n",
+    std::printf("   raw batched forward %8.0f /s | through coordinator %8.0f /s | ratio %5.1f%% (goal >= 90%%: %s)\n",
                 Percentile(raw_rates, 0.5), Percentile(served_rates, 0.5), 100 * ratio, ratio >= 0.9 ? "met" : "NOT met");
+    std::printf("   per request: raw %.0f us | served %.0f us, of which the worker's compute %.0f us; mean batch %.1f (raw %d)\n\n",
+                1e6 / Percentile(raw_rates, 0.5), 1e6 / Percentile(served_rates, 0.5), 1e6 * Percentile(computes, 0.5),
+                Percentile(batches, 0.5), max_batch);
   }
 
   // 3. Dynamic batching at concurrency 32, audio in.
