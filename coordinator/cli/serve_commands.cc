@@ -77,7 +77,7 @@ void ServeCommands::Register(CLI::App& app) {
                       "worker)")
       ->capture_default_str();
 
-  undeploy_ = app.add_subcommand("undeploy", "Stop serving a model (its workers drain first)");
+  undeploy_ = app.add_subcommand("undeploy", "Stop serving a model (its workers drain first; a worker started by hand unloads it in place)");
   undeploy_->add_option("name", name_, "model name")->required();
 
   models_ = app.add_subcommand("models", "Served models: workers, queue, answers");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -122,7 +123,21 @@ Result<proto::Deployment> Autoscaler::Scale(const std::string& name, int min_wor
 
 Status Autoscaler::Undeploy(const std::string& name) {
   auto it = pools_.find(name);
-  if (it == pools_.end() || it->second.removed) return NotFound("no deployment named '" + name + "'");
+  const bool deployed = it != pools_.end() && !it->second.removed;
+  // Workers not started for this deployment (by hand, or serving other
+  // models too) unload it in place and go on serving the rest.
+  std::set<std::string> own;
+  if (it != pools_.end())
+    for (const Worker& w : it->second.workers) own.insert(w.id);
+  int in_place = 0;
+  for (const WorkerStatus& w : broker_.Snapshot().workers) {
+    if (own.count(w.id) || std::find(w.models.begin(), w.models.end(), name) == w.models.end()) continue;
+    broker_.UnloadModel(w.id, name);
+    ++in_place;
+  }
+  if (!deployed && in_place == 0) return NotFound("no deployment named '" + name + "', and no worker serves it");
+  if (in_place > 0) spdlog::info("autoscaler: {} worker(s) not deployed for {} unload it in place", in_place, name);
+  if (!deployed) return Status::Ok();
   RETURN_IF_ERROR(store_.DeleteDeployment(name));
   it->second.removed = true;
   broker_.Expect(name, false);

@@ -81,7 +81,9 @@ class Autoscaler {
   Status Recover();  // loads the deployments; their workers are started by Tick
   Result<proto::Deployment> Deploy(proto::Deployment deployment);
   Result<proto::Deployment> Scale(const std::string& name, int min_workers, int max_workers);
-  Status Undeploy(const std::string& name);  // drains every worker
+  // Drains every worker started for it; workers that serve it but were not
+  // (started by hand) unload it in place. NotFound when neither exists.
+  Status Undeploy(const std::string& name);
   void Tick();
   proto::ServingStatus ServingStatus() const;
 

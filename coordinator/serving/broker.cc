@@ -86,6 +86,7 @@ struct Broker::Impl {
   std::set<std::string> expected;
   std::vector<std::string> drain_commands;
   std::vector<std::pair<std::string, std::string>> load_commands;  // worker id, NAME=DIR
+  std::vector<std::pair<std::string, std::string>> unload_commands;  // worker id, model
   std::vector<std::pair<std::string, std::string>> forget_commands;  // worker id, why
   std::vector<WorkerStatus> worker_status;
   std::vector<std::pair<proto::InferRequest, Done>> submitted;  // in process, not yet taken
@@ -492,11 +493,12 @@ struct Broker::Impl {
 
   void Commands() {
     std::vector<std::string> drains;
-    std::vector<std::pair<std::string, std::string>> loads, forgets;
+    std::vector<std::pair<std::string, std::string>> loads, unloads, forgets;
     {
       std::lock_guard<std::mutex> lock(mutex);
       drains.swap(drain_commands);
       loads.swap(load_commands);
+      unloads.swap(unload_commands);
       forgets.swap(forget_commands);
     }
     for (const auto& [id, why] : forgets) {
@@ -511,6 +513,13 @@ struct Broker::Impl {
       m.set_load_model(spec);
       Send(id, m);
       spdlog::info("broker: asked worker {} to load {}", id, spec);
+    }
+    for (const auto& [id, model] : unloads) {
+      if (!router.Unserve(id, model)) continue;
+      proto::BrokerMessage m;
+      m.set_unload_model(model);
+      Send(id, m);
+      spdlog::info("broker: asked worker {} to unload {}", id, model);
     }
     for (const auto& id : drains) {
       if (!router.Drain(id)) continue;
@@ -678,6 +687,11 @@ void Broker::Forget(const std::string& worker_id, const std::string& why) {
 void Broker::LoadModel(const std::string& worker_id, const std::string& spec) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->load_commands.emplace_back(worker_id, spec);
+}
+
+void Broker::UnloadModel(const std::string& worker_id, const std::string& model) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->unload_commands.emplace_back(worker_id, model);
 }
 
 void Broker::Expect(const std::string& model, bool expected) {

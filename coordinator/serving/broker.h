@@ -33,7 +33,8 @@
 // input frame forwarded to the worker as the client sent it), heartbeats
 // (net::Heartbeat), statistics.
 // Run() owns the sockets and runs on one thread; Submit(), Snapshot(),
-// Drain() and Expect() may be called from any thread.
+// Drain(), Forget(), LoadModel(), UnloadModel() and Expect() may be called
+// from any thread.
 #pragma once
 
 #include <array>
@@ -154,6 +155,9 @@ class Broker {
   // Asks a worker to load a model folder (NAME=DIR) in place of what serves
   // under NAME; its next hello names the folder (WorkerStatus::sources).
   void LoadModel(const std::string& worker_id, const std::string& spec);
+  // Asks a worker to unload `model` in place: no new request for it goes
+  // there; the worker answers what it holds, drops it and says hello.
+  void UnloadModel(const std::string& worker_id, const std::string& model);
   // Requests for `model` are queued even while no worker serves it (scale from
   // zero); without it they are refused as NOT_FOUND.
   void Expect(const std::string& model, bool expected);

@@ -149,6 +149,11 @@ bool ServingRouter::Drain(const std::string& worker) {
   return true;
 }
 
+bool ServingRouter::Unserve(const std::string& worker, const std::string& model) {
+  auto it = pool_.find(worker);
+  return it != pool_.end() && it->second.models.erase(model) > 0;
+}
+
 proto::InferReply ServingRouter::ErrorReply(const Status& s) {
   proto::InferReply reply;
   reply.set_code(StatusCodeName(s.code()));

@@ -121,6 +121,9 @@ class ServingRouter {
   void Remove(const std::string& worker, const std::string& why);
   // No new request goes to the worker; false when it is not registered.
   bool Drain(const std::string& worker);
+  // No new request for `model` goes to the worker (it is unloading it; its
+  // next hello says what it serves); false when it does not serve it.
+  bool Unserve(const std::string& worker, const std::string& model);
 
   void Tick(Time now);
   void Dispatch();

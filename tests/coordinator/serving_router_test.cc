@@ -163,6 +163,23 @@ TEST_F(RouterTest, DrainingWorkersGetNoNewRequests) {
   EXPECT_EQ(out.sends[0].worker, "new");
 }
 
+TEST_F(RouterTest, AWorkerUnloadingAModelGetsNoNewRequestsForItButStillForItsOthers) {
+  router_.Hello("both", {{"kws", 1}, {"vad", 1}}, 4, 100, now_);
+  Hello("other", 4);
+  EXPECT_TRUE(router_.Unserve("both", "kws"));
+  EXPECT_FALSE(router_.Unserve("both", "kws"));  // no longer
+  EXPECT_FALSE(router_.Unserve("stranger", "kws"));
+  Submit();
+  Submit();
+  const uint64_t vad = Submit("vad");
+  auto out = Step();
+  ASSERT_EQ(out.sends.size(), 3u);
+  for (const auto& send : out.sends) EXPECT_EQ(send.worker, send.seq == vad ? "both" : "other") << send.seq;
+  // Its last worker unloading it, a model is no longer served at all.
+  EXPECT_TRUE(router_.Unserve("both", "vad"));
+  EXPECT_EQ(router_.Submit("vad", 0, 0, false, now_).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(RouterTest, APinnedRequestWaitsWithoutHoldingUpTheUnpinned) {
   Hello("v1", 1, 1);
   Hello("v2", 1, 2);

@@ -21,6 +21,7 @@ cleanup() {
   [ -n "${worker_endpoint:-}" ] && for pid in $(worker_pids); do kill -9 "$pid" 2>/dev/null; done
   [ -n "${load:-}" ] && kill -9 "$load" 2>/dev/null
   [ -n "${impostor:-}" ] && kill -9 "$impostor" 2>/dev/null
+  [ -n "${by_hand:-}" ] && kill -9 "$by_hand" 2>/dev/null
   [ -n "${streamer:-}" ] && kill -9 "$streamer" 2>/dev/null
   [ -n "${handle:-}" ] && scancel --signal=KILL --full "$handle" 2>/dev/null
 }
@@ -285,6 +286,26 @@ deploy)
   done
   [ "$(curl -s -o /dev/null -w "%{http_code}" "${auth[@]}" "$http/v2/models/serve-test/ready")" = 404 ] ||
     fail "serve-test still served after unload"
+  # A worker started by hand with two models unloads one of them in place:
+  # the same process serves the other as before.
+  wpid=$(worker_pids | head -1)
+  worker_token=$(tr '\0' '\n' < "/proc/$wpid/environ" | sed -n 's/^CHORUS_TOKEN=//p')
+  model_dir=$(tr '\0' '\n' < "/proc/$wpid/cmdline" | sed -n 's/^kws=//p')
+  CHORUS_TOKEN=$worker_token "$bin/chorus-worker" serve --broker "$worker_endpoint" --id by-hand \
+    --model "first=$model_dir" --model "second=$model_dir" > "$work/by-hand.log" 2>&1 &
+  by_hand=$!
+  ready() { curl -s -o /dev/null -w "%{http_code}" "${auth[@]}" "$http/v2/models/$1/ready"; }
+  for _ in $(seq 300); do [ "$(ready second)" = 200 ] && break; sleep 0.1; done
+  [ "$(ready first)" = 200 ] && [ "$(ready second)" = 200 ] || fail "the worker started by hand serves nothing"
+  [ "$(repo -d '' "$http/v2/repository/models/second/unload")" = 200 ] || fail "unload in place: $(cat "$work/repo.json")"
+  for _ in $(seq 100); do [ "$(ready second)" = 404 ] && break; sleep 0.1; done
+  [ "$(ready second)" = 404 ] || fail "second is still served after its in-place unload"
+  grep -q "unloaded second" "$work/by-hand.log" || fail "the worker did not unload in place: $(tail -5 "$work/by-hand.log")"
+  kill -0 "$by_hand" 2>/dev/null || fail "the worker started by hand ended with its model"
+  code=$(curl -s -o "$work/first.json" -w "%{http_code}" "${auth[@]}" -H "Content-Type: audio/wav" --data-binary @"$wav" "$http/v2/models/first/infer")
+  [ "$code" = 200 ] || fail "the model left on the worker gave $code: $(cat "$work/first.json")"
+  [ "$(repo -d '' "$http/v2/repository/models/second/unload")" = 404 ] || fail "unloading it twice: $(cat "$work/repo.json")"
+  kill "$by_hand"
   ;;
 kill_worker)
   chorus deploy "$job" --name kws --min 2 --max 2 --max-delay-us 500 || fail "deploy failed"

@@ -856,7 +856,9 @@ TEST_F(ServingTest, ARequestSubmittedInProcessIsCheckedAndRoutedLikeOneFromTheSo
 }
 
 // The broker unloads a model while one of its requests waits in the
-// worker's batcher: the request is answered NOT_FOUND and the worker goes on.
+// worker's batcher: that request is answered (at once, not after the batch
+// delay), one sent after the unload is refused, the worker says it serves
+// nothing now and goes on.
 TEST_F(ServingTest, ARequestWaitingWhileItsModelIsUnloadedIsAnsweredAndTheWorkerGoesOn) {
   std::string endpoint;
   auto router = net::BindRouter("tcp://127.0.0.1:0", &endpoint).value();  // the test plays the broker
@@ -895,16 +897,60 @@ TEST_F(ServingTest, ARequestWaitingWhileItsModelIsUnloadedIsAnsweredAndTheWorker
   ASSERT_TRUE(net::SendRouted(*router, {"w"}, request).ok());
   proto::BrokerMessage unload;
   unload.set_unload_model("kws");
+  const auto unloaded_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(net::SendRouted(*router, {"w"}, unload).ok());
-  proto::InferReply reply;
+  request.mutable_request()->set_id("2");
+  ASSERT_TRUE(net::SendRouted(*router, {"w"}, request).ok());
+  std::map<std::string, proto::InferReply> replies;
   ASSERT_TRUE(receive(3000ms, [&](const proto::WorkerMessage& m) {
-    if (m.has_reply()) reply = m.reply();
-    return m.has_reply();
+    if (m.has_reply()) replies[m.reply().id()] = m.reply();
+    return replies.size() == 2;
   }));
-  EXPECT_EQ(reply.code(), "NOT_FOUND");
-  EXPECT_THAT(reply.error(), HasSubstr("no longer serves kws"));
-  // Still alive: it says what it serves now (nothing) and keeps beating.
+  EXPECT_EQ(replies["1"].code(), "OK") << replies["1"].error();
+  EXPECT_LT(std::chrono::steady_clock::now() - unloaded_at, 250ms);  // not held for the batch delay
+  EXPECT_EQ(replies["2"].code(), "NOT_FOUND");
+  EXPECT_THAT(replies["2"].error(), HasSubstr("does not serve kws"));
+  // It says what it serves now (nothing) and keeps beating.
+  EXPECT_TRUE(receive(3000ms, [](const proto::WorkerMessage& m) { return m.has_hello() && m.hello().models().empty(); }));
   EXPECT_TRUE(receive(3000ms, [](const proto::WorkerMessage& m) { return m.has_heartbeat(); }));
+}
+
+// Unloading through the broker: a worker serving two models drops one in
+// place; the broker sends it no more requests for that one and the worker
+// serves the other as before.
+TEST_F(ServingTest, AWorkerUnloadsOneOfItsModelsInPlaceAndServesTheOther) {
+  StartBroker();
+  ServeOptions o;
+  o.broker = broker_->worker_endpoint();
+  o.token = kToken;
+  o.worker_id = "both";
+  o.model_dirs = {dir_, "other=" + dir_};
+  o.heartbeat_interval = 100ms;
+  auto loop = ServeLoop::Create(o);
+  ASSERT_TRUE(loop.ok()) << loop.status().ToString();
+  threads_.emplace_back([this, l = std::shared_ptr<ServeLoop>(std::move(*loop))] { (void)l->Run(stop_); });
+  WaitForWorkers(1);
+  proto::InferRequest other = Tone(1);
+  other.set_model("other");
+  EXPECT_EQ(Call(other).code(), "OK");
+  broker_->UnloadModel("both", "other");
+  broker_->UnloadModel("nobody", "kws");  // an unknown worker: nothing happens
+  proto::InferReply refused;
+  for (int i = 0; i < 100; ++i) {  // the next broker loop sends it
+    refused = Call(other);
+    if (refused.code() != "OK") break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(refused.code(), "NOT_FOUND") << refused.error();
+  proto::InferReply kws = Call(Tone(2));
+  EXPECT_EQ(kws.code(), "OK") << kws.error();
+  EXPECT_EQ(kws.worker(), "both");
+  for (int i = 0; i < 100; ++i) {  // and its hello reaches the broker's snapshot
+    auto workers = broker_->Snapshot().workers;
+    if (workers.size() == 1 && workers[0].models == std::vector<std::string>{"kws"}) return;
+    std::this_thread::sleep_for(20ms);
+  }
+  FAIL() << "the broker still lists the unloaded model for the worker";
 }
 
 TEST_F(ServingTest, AWorkerWhoseBrokerIsGoneGivesUp) {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <set>
 
 #include <torch/torch.h>
 
@@ -106,7 +107,7 @@ class Loop : public ServeLoop {
           BatchDecision d = DecideBatch(options_.batching, static_cast<int>(queue.size()),
                                         std::chrono::duration_cast<std::chrono::microseconds>(
                                             Clock::now() - queue.front().received));
-          if (draining && d.take == 0) d.take = std::min<int>(static_cast<int>(queue.size()),
+          if ((draining || unloading_.count(name)) && d.take == 0) d.take = std::min<int>(static_cast<int>(queue.size()),
                                                               options_.batching.max_batch_size);
           if (d.take == 0) {
             wait = std::min(wait, d.wait);
@@ -115,6 +116,7 @@ class Loop : public ServeLoop {
           RunBatch(name, d.take);
         }
       }
+      FinishUnloads();
       if (draining && Queued() == 0) {
         Send([](proto::WorkerMessage& m) { m.set_goodbye(true); });
         spdlog::info("drained; goodbye");
@@ -149,6 +151,25 @@ class Loop : public ServeLoop {
                  opened.model->info().task(), opened.model->info().format(), options_.device, opened.dir);
     models_[name] = std::move(opened.model);
     sources_[name] = opened.dir;
+    unloading_.erase(name);  // loaded again after an unload: it stays
+  }
+
+  // A model the broker asked to unload goes once every request and chunk
+  // it had accepted is answered (none is refused for it); then a hello says
+  // what the worker serves now.
+  void FinishUnloads() {
+    for (auto it = unloading_.begin(); it != unloading_.end();) {
+      const std::string& name = *it;
+      if (!queues_[name].empty() || !chunks_[name].empty()) {
+        ++it;
+        continue;
+      }
+      spdlog::info("unloaded {}", name);
+      models_.erase(name);
+      sources_.erase(name);
+      it = unloading_.erase(it);
+      SendHello();
+    }
   }
 
   // A load the broker asked for opens on a thread of its own, so requests
@@ -244,10 +265,8 @@ class Loop : public ServeLoop {
         case proto::BrokerMessage::kGreet:  // a broker that does not know us (it took over)
           SendHello();
           break;
-        case proto::BrokerMessage::kUnloadModel:
-          models_.erase(m.unload_model());
-          sources_.erase(m.unload_model());
-          SendHello();
+        case proto::BrokerMessage::kUnloadModel:  // answered by a hello once what waits for it is answered
+          if (models_.count(m.unload_model())) unloading_.insert(m.unload_model());
           break;
         default:
           break;  // heartbeat: receiving it was the sign of life
@@ -258,7 +277,8 @@ class Loop : public ServeLoop {
   // Takes the request (its audio and session state are not copied).
   void Accept(proto::InferRequest&& r) {
     auto it = models_.find(r.model());
-    if (it == models_.end() || (r.version() != 0 && r.version() != it->second->info().version())) {
+    if (it == models_.end() || unloading_.count(r.model()) ||
+        (r.version() != 0 && r.version() != it->second->info().version())) {
       ReplyError(r, NotFound("this worker does not serve " + r.model() +
                              (r.version() ? " version " + std::to_string(r.version()) : "")));
       return;
@@ -361,6 +381,7 @@ class Loop : public ServeLoop {
   ServeOptions options_;
   std::map<std::string, std::unique_ptr<ServedModel>> models_;
   std::map<std::string, std::string> sources_;  // model name -> the folder it was loaded from
+  std::set<std::string> unloading_;             // asked to unload; goes once what it accepted is answered
   std::deque<std::string> loads_;               // asked for; the front one is opening
   std::future<Result<Opened>> opening_;
   std::map<std::string, std::deque<Pending>> queues_;

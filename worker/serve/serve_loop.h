@@ -9,7 +9,8 @@
 // broker may ask it to load a model folder (a rolling update in place): the
 // folder opens on a thread of its own while the old version serves, then
 // replaces it between two messages, and a hello says what it serves now
-// (and from which folders).
+// (and from which folders). Asked to unload a model, it refuses new requests
+// for it, answers those it had accepted, then drops it and says hello.
 #pragma once
 
 #include <atomic>
