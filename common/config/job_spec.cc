@@ -171,6 +171,7 @@ void ReadTraining(ConfigNode node, TrainingSpec* t) {
   node.Get("threads", &t->threads);
   node.Get("loader_threads", &t->loader_threads);
   node.Get("label_smoothing", &t->label_smoothing);
+  node.Get("mixup_alpha", &t->mixup_alpha);
   node.Get("accumulate_steps", &t->accumulate_steps);
   node.Get("sharding", &t->sharding);
   node.Get("collective_timeout_s", &t->collective_timeout_s);
@@ -189,6 +190,7 @@ void ReadTraining(ConfigNode node, TrainingSpec* t) {
   node.Check(t->threads >= 0 && t->threads <= 256, "threads", "must be in [0, 256]");
   node.Check(t->loader_threads >= 1 && t->loader_threads <= 64, "loader_threads", "must be in [1, 64]");
   node.Check(t->label_smoothing >= 0 && t->label_smoothing < 1, "label_smoothing", "must be in [0, 1)");
+  node.Check(t->mixup_alpha >= 0 && t->mixup_alpha <= 10, "mixup_alpha", "must be in [0, 10] (0: no mixup)");
   node.Check(t->accumulate_steps >= 1 && t->accumulate_steps <= 1024, "accumulate_steps", "must be in [1, 1024]");
   node.Check(OneOf(t->sharding, {"none", "optimizer"}), "sharding",
              "must be none or optimizer (ZeRO stage 1); got '" + t->sharding + "'");

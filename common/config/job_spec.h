@@ -92,6 +92,9 @@ struct TrainingSpec {
   int threads = 0;                    // intra-op threads for the model; 0: LibTorch's default
   int loader_threads = 1;             // feature/augmentation threads
   double label_smoothing = 0.0;
+  // > 0: mixup (Zhang et al. 2018) with this Beta(alpha, alpha): each training
+  // batch's examples are blended in pairs, targets alike (mixup.h). 0: off.
+  double mixup_alpha = 0.0;
   // Data-parallel training across ranks.
   int accumulate_steps = 1;           // micro-batches per optimizer step (only the last communicates)
   std::string sharding = "none";      // none | optimizer (ZeRO stage 1)

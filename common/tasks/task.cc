@@ -24,6 +24,15 @@ Targets Targets::To(const c10::Device& device, bool non_blocking) const {
   return out;
 }
 
+Targets Targets::Select(const at::Tensor& rows) const {
+  Targets out;
+  if (labels.defined()) out.labels = labels.index_select(0, rows);
+  if (frames.defined()) out.frames = frames.index_select(0, rows);
+  if (mask.defined()) out.mask = mask.index_select(0, rows);
+  if (index.defined()) out.index = index.index_select(0, rows);
+  return out;
+}
+
 int64_t Targets::size() const { return labels.defined() ? labels.size(0) : frames.defined() ? frames.size(0) : 0; }
 
 Status Task::DecodeChunk(const at::Tensor&, int64_t, bool, const proto::InferRequest&, proto::StreamState*,

@@ -57,6 +57,8 @@ struct Targets {
   at::Tensor mask;    // per frame: [B, T] float, 1 = a real frame, 0 = padding
   at::Tensor index;   // [B] int64: each example's position in its split (set by the batch loader)
   Targets To(const c10::Device& device, bool non_blocking) const;
+  // The examples at `rows` ([n] int64, on the targets' device), in that order.
+  Targets Select(const at::Tensor& rows) const;
   int64_t size() const;  // examples
 };
 

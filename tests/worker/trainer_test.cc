@@ -179,6 +179,37 @@ TEST_F(TrainerTest, Bf16TrainsAndLowersTheLoss) {
   EXPECT_NE((*t)->FlatParameters(), (*t32)->FlatParameters());
 }
 
+TEST_F(TrainerTest, MixupTrainsOnMixedBatchesTheSameWayEveryRun) {
+  RecordingReporter reporter;
+  const std::vector<double>& losses = reporter.losses_;
+  TrainerOptions o;
+  o.spec = Spec("mixup");
+  o.spec.training.mixup_alpha = 0.4;
+  o.spec.model.dropout = 0;
+  o.spec.training.max_steps = 24;
+  o.log_every_steps = 6;
+  o.reporter = &reporter;
+  auto t = Trainer::Create(o);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_TRUE((*t)->Run().ok());
+  ASSERT_EQ(losses.size(), 4u);
+  for (double l : losses) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_LT(losses.back(), losses.front());
+  // The same run again mixes the same way; without mixup it trains otherwise.
+  TrainerOptions again = o, plain = o;
+  again.spec.output.dir += "-again";
+  again.reporter = nullptr;
+  plain.spec.output.dir += "-plain";
+  plain.spec.training.mixup_alpha = 0;
+  plain.reporter = nullptr;
+  auto ta = Trainer::Create(again), tp = Trainer::Create(plain);
+  ASSERT_TRUE(ta.ok() && tp.ok());
+  ASSERT_TRUE((*ta)->Run().ok());
+  ASSERT_TRUE((*tp)->Run().ok());
+  EXPECT_EQ((*t)->FlatParameters(), (*ta)->FlatParameters());
+  EXPECT_NE((*t)->FlatParameters(), (*tp)->FlatParameters());
+}
+
 TEST_F(TrainerTest, DevicesAreCheckedBeforeAnyWork) {
   TrainerOptions o;
   o.spec = Spec("device");

@@ -1,8 +1,11 @@
 #include "worker/train/train_step.h"
 
+#include <optional>
+
 #include <torch/torch.h>
 
 #include "worker/train/autocast.h"
+#include "worker/train/mixup.h"
 
 namespace chorus::train {
 
@@ -17,13 +20,23 @@ void StepRunner::Accumulate(const at::Tensor& features, const tasks::Targets& ta
   const int accumulate = options_.accumulate_steps;
   if (reducer_) reducer_->Prepare(/*sync=*/micro == accumulate - 1, step);
   // Non-blocking from pinned memory: the copy overlaps the host's work.
-  const torch::Tensor x = features.to(device_, /*non_blocking=*/true);
+  torch::Tensor x = features.to(device_, /*non_blocking=*/true);
   const tasks::Targets y = targets.To(device_, /*non_blocking=*/true);
+  std::optional<MixPlan> mix;
+  if (options_.mixup_alpha > 0 && x.size(0) > 1) {
+    mix = PlanMixup(x.size(0), options_.mixup_alpha,
+                    options_.seed * 1000003u + static_cast<uint64_t>(step) * 1024u + static_cast<uint64_t>(micro));
+    x = MixBatch(x, *mix);
+  }
   torch::Tensor output, loss;
   {
     AutocastScope autocast(device_.type(), options_.bf16);
     output = model_.forward(x);
     loss = task_.Loss(output, y, options_.label_smoothing);
+    if (mix) {
+      const tasks::Targets partner = y.Select(mix->perm.to(device_));
+      loss = loss * mix->lambda + task_.Loss(output, partner, options_.label_smoothing) * (1.0 - mix->lambda);
+    }
   }
   (accumulate > 1 ? loss / accumulate : loss).backward();
   torch::NoGradGuard no_grad;

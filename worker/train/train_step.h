@@ -8,7 +8,9 @@
 // Loss and the task's right decisions accumulate on the device and are only read
 // when the caller asks (TakeStats), so a single-process step never waits for
 // the GPU. The trainer and the GPU benchmark run steps through this class, so
-// what the benchmark times is what training does. Not thread-safe.
+// what the benchmark times is what training does. With mixup, each
+// micro-batch is blended in pairs before the forward (mixup.h); the right
+// decisions count against each example's own label. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +31,8 @@ struct StepOptions {
   int accumulate_steps = 1;     // micro-batches per optimizer step
   bool bf16 = false;            // forward and loss under bfloat16 autocast
   double label_smoothing = 0.0;
+  double mixup_alpha = 0.0;  // > 0: each micro-batch is mixed up (mixup.h)
+  uint64_t seed = 1;         // with the step and micro-batch, picks each mix
 };
 
 class StepRunner {

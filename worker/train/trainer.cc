@@ -294,6 +294,8 @@ Result<TrainResult> Trainer::Impl::Run() {
   so.accumulate_steps = spec.training.accumulate_steps;
   so.bf16 = spec.training.precision == "bf16";
   so.label_smoothing = spec.training.label_smoothing;
+  so.mixup_alpha = spec.training.mixup_alpha;
+  so.seed = spec.training.seed;
   StepRunner runner(*model, *task, *optimizer, reducer.get(), so);
 
   const int accumulate = spec.training.accumulate_steps;

@@ -48,7 +48,7 @@ TEST(JobSpec, RejectsBadValuesWithLocation) {
   const std::string text = std::string(kMinimal) +
                            "model:\n  name: transformer\n"
                            "optimizer:\n  kind: adam\n  lr: -1\n"
-                           "training:\n  batch_size: 0\n  epoch: 3\n"
+                           "training:\n  batch_size: 0\n  epoch: 3\n  mixup_alpha: -1\n"
                            "features:\n  kind: spectrogram\n";
   auto spec = ParseTrainJobSpec(text, "bad.yaml");
   ASSERT_FALSE(spec.ok());
@@ -56,6 +56,7 @@ TEST(JobSpec, RejectsBadValuesWithLocation) {
   EXPECT_THAT(m, HasSubstr("bad.yaml:6:9: model.name: must be one of vgg, ds_cnn, tc_resnet, crnn"));
   EXPECT_THAT(m, HasSubstr("optimizer.lr: must be in (0, 10)"));
   EXPECT_THAT(m, HasSubstr("training.batch_size: must be in [1, 65536]"));
+  EXPECT_THAT(m, HasSubstr("training.mixup_alpha: must be in [0, 10] (0: no mixup)"));
   EXPECT_THAT(m, HasSubstr("bad.yaml:12:3: training.epoch: unknown key"));
   EXPECT_THAT(m, HasSubstr("features.kind"));
 }
