@@ -29,6 +29,16 @@ class TrainerTest : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   config::TrainJobSpec Spec(const std::string& run) { return SmallSpec(root_, run); }
+  // 24 steps without dropout, the loss reported every 6 to `reporter`.
+  TrainerOptions ShortRun(const std::string& run, RecordingReporter* reporter) {
+    TrainerOptions o;
+    o.spec = Spec(run);
+    o.spec.model.dropout = 0;
+    o.spec.training.max_steps = 24;
+    o.log_every_steps = 6;
+    o.reporter = reporter;
+    return o;
+  }
 
   static fs::path root_;
 };
@@ -154,13 +164,8 @@ TEST_F(TrainerTest, BadDatasetsAreClearErrors) {
 TEST_F(TrainerTest, Bf16TrainsAndLowersTheLoss) {
   RecordingReporter reporter;
   const std::vector<double>& losses = reporter.losses_;
-  TrainerOptions o;
-  o.spec = Spec("bf16");
+  TrainerOptions o = ShortRun("bf16", &reporter);
   o.spec.training.precision = "bf16";
-  o.spec.model.dropout = 0;
-  o.spec.training.max_steps = 24;
-  o.log_every_steps = 6;
-  o.reporter = &reporter;
   auto t = Trainer::Create(o);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   auto r = (*t)->Run();
@@ -182,13 +187,8 @@ TEST_F(TrainerTest, Bf16TrainsAndLowersTheLoss) {
 TEST_F(TrainerTest, MixupTrainsOnMixedBatchesTheSameWayEveryRun) {
   RecordingReporter reporter;
   const std::vector<double>& losses = reporter.losses_;
-  TrainerOptions o;
-  o.spec = Spec("mixup");
+  TrainerOptions o = ShortRun("mixup", &reporter);
   o.spec.training.mixup_alpha = 0.4;
-  o.spec.model.dropout = 0;
-  o.spec.training.max_steps = 24;
-  o.log_every_steps = 6;
-  o.reporter = &reporter;
   auto t = Trainer::Create(o);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   ASSERT_TRUE((*t)->Run().ok());
