@@ -107,8 +107,8 @@ class Loop : public ServeLoop {
           BatchDecision d = DecideBatch(options_.batching, static_cast<int>(queue.size()),
                                         std::chrono::duration_cast<std::chrono::microseconds>(
                                             Clock::now() - queue.front().received));
-          if ((draining || unloading_.count(name)) && d.take == 0) d.take = std::min<int>(static_cast<int>(queue.size()),
-                                                              options_.batching.max_batch_size);
+          if ((draining || unloading_.count(name)) && d.take == 0)  // what waits runs now
+            d.take = std::min<int>(static_cast<int>(queue.size()), options_.batching.max_batch_size);
           if (d.take == 0) {
             wait = std::min(wait, d.wait);
             break;

@@ -4,8 +4,9 @@
 // lambda * L(output, y) + (1 - lambda) * L(output, y[perm]). lambda is drawn
 // from Beta(alpha, alpha) and folded to [0.5, 1], so each blend keeps its own
 // example's label as the larger part (the training accuracy stays
-// meaningful). A smoother decision boundary between speakers' versions of a
-// word is what the unseen-speaker section asks it for.
+// meaningful). Between examples, the model is taught to answer in
+// proportion; that smoother boundary is why it is tried for keyword spotting
+// on speakers training never heard.
 //
 // Plans are deterministic in their seed (the trainer derives it from the
 // run's seed and the step), so a resumed run mixes as the uninterrupted one
