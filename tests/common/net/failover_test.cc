@@ -1,8 +1,5 @@
 // Endpoint lists (an active/standby pair of coordinators): clients connected
 // to both follow whichever peer is there, against real sockets on loopback.
-#include <unistd.h>
-
-#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -28,14 +25,12 @@ TEST(Endpoints, ListsAreSplitAndJoinedInOneOrder) {
   EXPECT_EQ(JoinEndpoints("tcp://a:1", "tcp://a:1"), "tcp://a:1");
 }
 
-// An endpoint nobody listens on until the test binds it: a Unix socket path
-// of this process's own. (A loopback TCP port bound once and freed could be
-// taken meanwhile by any other process of a running suite.)
-std::string UnusedEndpoint() {
-  static int next = 0;
-  return "ipc://" + (std::filesystem::temp_directory_path() /
-                     ("chorus-failover-" + std::to_string(::getpid()) + "-" + std::to_string(next++) + ".sock"))
-                        .string();
+// A loopback endpoint nobody listens on (bound once, then closed).
+std::string FreeEndpoint() {
+  std::string endpoint;
+  auto probe = BindRouter("tcp://127.0.0.1:0", &endpoint).value();
+  probe->close();
+  return endpoint;
 }
 
 // A REQ client's request as a ROUTER sees it: route, empty delimiter, body.
@@ -64,7 +59,7 @@ void Answer(zmq::socket_t& router, Request& r, const std::string& code) {
 }
 
 TEST(RpcClientFailover, AsksWhicheverPeerOfTheListIsThere) {
-  const std::string gone = UnusedEndpoint();
+  const std::string gone = FreeEndpoint();
   std::string there;
   auto router = BindRouter("tcp://127.0.0.1:0", &there).value();
   std::thread server([&] {
@@ -84,7 +79,7 @@ TEST(RpcClientFailover, AsksWhicheverPeerOfTheListIsThere) {
 TEST(RpcClientFailover, SendsTheRequestAgainWhenThePeerHoldingItGoes) {
   std::string active;
   auto first = BindRouter("tcp://127.0.0.1:0", &active).value();
-  const std::string standby = UnusedEndpoint();
+  const std::string standby = FreeEndpoint();
   std::string seen_by_standby;
   std::thread servers([&] {
     auto r = Receive(*first, 5s);  // the active takes the request and dies without answering
@@ -93,10 +88,7 @@ TEST(RpcClientFailover, SendsTheRequestAgainWhenThePeerHoldingItGoes) {
     std::this_thread::sleep_for(200ms);  // the standby takes over a moment later
     std::string bound;
     auto second = BindRouter(standby, &bound);
-    if (!second.ok()) {
-      ADD_FAILURE() << "the standby could not bind " << standby << ": " << second.status().ToString();
-      return;
-    }
+    if (!second.ok()) return;
     auto again = Receive(**second, 5s);
     if (!again) return;
     seen_by_standby = again->body;
@@ -118,7 +110,7 @@ TEST(RpcClientFailover, SendsTheRequestAgainWhenThePeerHoldingItGoes) {
 }
 
 TEST(RpcClientFailover, WithNoPeerThereTheDeadlineIsKept) {
-  RpcClient client({UnusedEndpoint() + "," + UnusedEndpoint(), 300ms});
+  RpcClient client({FreeEndpoint() + "," + FreeEndpoint(), 300ms});
   proto::Request request;
   proto::Reply reply;
   const auto start = std::chrono::steady_clock::now();
@@ -128,20 +120,14 @@ TEST(RpcClientFailover, WithNoPeerThereTheDeadlineIsKept) {
 }
 
 TEST(DealerChannelFailover, MessagesGoOnlyToThePeerThatIsThere) {
-  const std::string standby = UnusedEndpoint();
+  const std::string standby = FreeEndpoint();
   std::string active;
   auto first = BindRouter("tcp://127.0.0.1:0", &active).value();
   DealerChannel channel({active + "," + standby, "w", {}, {100ms, 0ms}});
   proto::Reply hello;
   hello.set_code("one");
   // Every message reaches the active: none is queued for the absent standby.
-  // (A send before the connection to the active is up fails and is dropped:
-  // it is sent again.)
-  for (int i = 0; i < 4; ++i) {
-    Status sent = Unavailable("not sent");
-    for (int attempt = 0; attempt < 25 && !sent.ok(); ++attempt) sent = channel.Send(hello);
-    ASSERT_TRUE(sent.ok()) << sent.ToString();
-  }
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(channel.Send(hello).ok());
   int got = 0;
   for (int i = 0; i < 200 && got < 4; ++i) {
     auto m = ReceiveRouted(*first);
