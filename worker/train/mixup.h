@@ -8,9 +8,9 @@
 // proportion; that smoother boundary is why it is tried for keyword spotting
 // on speakers training never heard.
 //
-// Plans are deterministic in their seed (the trainer derives it from the
-// run's seed and the step), so a resumed run mixes as the uninterrupted one
-// did. Pure functions, thread-safe.
+// Plans are deterministic in their seed (StepRunner derives it from the
+// run's seed, the step and the micro-batch), so a resumed run mixes as the
+// uninterrupted one did. Pure functions, thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ namespace chorus::train {
 
 struct MixPlan {
   double lambda = 1;  // in [0.5, 1]: the weight of each example itself
-  at::Tensor perm;    // [batch] int64 on the host: the partner of each example
+  at::Tensor perm;    // [batch] int64, made on the host: the partner of each example
 };
 
 // alpha > 0; batch >= 1.

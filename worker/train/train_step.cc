@@ -26,6 +26,7 @@ void StepRunner::Accumulate(const at::Tensor& features, const tasks::Targets& ta
   if (options_.mixup_alpha > 0 && x.size(0) > 1) {
     mix = PlanMixup(x.size(0), options_.mixup_alpha,
                     options_.seed * 1000003u + static_cast<uint64_t>(step) * 1024u + static_cast<uint64_t>(micro));
+    mix->perm = mix->perm.to(device_);  // once, for the features and the targets
     x = MixBatch(x, *mix);
   }
   torch::Tensor output, loss;
@@ -34,7 +35,7 @@ void StepRunner::Accumulate(const at::Tensor& features, const tasks::Targets& ta
     output = model_.forward(x);
     loss = task_.Loss(output, y, options_.label_smoothing);
     if (mix) {
-      const tasks::Targets partner = y.Select(mix->perm.to(device_));
+      const tasks::Targets partner = y.Select(mix->perm);
       loss = loss * mix->lambda + task_.Loss(output, partner, options_.label_smoothing) * (1.0 - mix->lambda);
     }
   }
