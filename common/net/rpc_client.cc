@@ -12,11 +12,30 @@ namespace chorus::net {
 RpcClient::RpcClient(RpcClientOptions options)
     : options_(std::move(options)), endpoints_(SplitEndpoints(options_.endpoint)) {}
 
+RpcClient::~RpcClient() { Drop(); }
+
+RpcClient& RpcClient::operator=(RpcClient&& other) {
+  if (this == &other) return *this;
+  Drop();
+  options_ = std::move(other.options_);
+  endpoints_ = std::move(other.endpoints_);
+  socket_ = std::move(other.socket_);
+  monitor_ = std::move(other.monitor_);
+  return *this;
+}
+
+void RpcClient::Drop() {
+  if (socket_ && monitor_) (void)zmq_socket_monitor(static_cast<void*>(*socket_), nullptr, 0);
+  socket_.reset();
+  monitor_.reset();
+}
+
 Status RpcClient::Connect() {
+  Drop();
   socket_ = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::req);
   socket_->set(zmq::sockopt::linger, 0);
   if (Status s = MakeCurveClient(*socket_, options_.curve); !s.ok()) {
-    socket_.reset();
+    Drop();
     return s;
   }
   if (endpoints_.size() > 1) {
@@ -25,7 +44,7 @@ Status RpcClient::Connect() {
     static std::atomic<uint64_t> next{0};
     const std::string address = "inproc://rpc-client-monitor-" + std::to_string(next++);
     if (zmq_socket_monitor(static_cast<void*>(*socket_), address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
-      socket_.reset();
+      Drop();
       return Internal("cannot monitor the client socket: " + std::string(zmq_strerror(zmq_errno())));
     }
     monitor_ = std::make_unique<zmq::socket_t>(SharedContext(), zmq::socket_type::pair);
@@ -59,8 +78,7 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
                                                         deadline - std::chrono::steady_clock::now()));
     };
     const auto Lost = [&] {
-      socket_.reset();  // a REQ socket that lost its reply cannot send again
-      monitor_.reset();
+      Drop();  // a REQ socket that lost its reply cannot send again
       return Unavailable("no answer from " + options_.endpoint + " within " +
                          std::to_string(options_.timeout.count()) + " ms");
     };
@@ -86,8 +104,7 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
           break;
         }
         if (monitor_ && (items[1].revents & ZMQ_POLLIN)) {  // the peer went: send it again, on a fresh socket
-          monitor_.reset();
-          socket_.reset();
+          Drop();
           break;
         }
         if (Remaining().count() == 0) return Lost();
@@ -101,7 +118,7 @@ Status RpcClient::CallSerialized(const std::string& request, google::protobuf::M
     }
     return ParseProto(frame, reply);
   } catch (const zmq::error_t& e) {
-    socket_.reset();
+    Drop();
     return Unavailable(options_.endpoint + ": " + e.what());
   }
 }

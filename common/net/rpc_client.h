@@ -36,6 +36,9 @@ struct RpcClientOptions {
 class RpcClient {
  public:
   explicit RpcClient(RpcClientOptions options);
+  ~RpcClient();
+  RpcClient(RpcClient&&) = default;
+  RpcClient& operator=(RpcClient&& other);
 
   // Unavailable when nothing answers within the timeout; InvalidArgument when
   // the answer does not parse as `reply`. `payload`, when given, goes as a
@@ -52,6 +55,11 @@ class RpcClient {
 
  private:
   Status Connect();
+  // Closes the socket and its monitor, stopping the monitor first: libzmq
+  // sends monitor events from its I/O thread with a blocking send, so a
+  // socket that reports (a disconnect) after its monitor's reader is gone
+  // would stall that thread, and every ZeroMQ socket of the process with it.
+  void Drop();
   // Whether the monitor reported a peer gone since the last call (drains it).
   bool PeerLeft();
 

@@ -1,5 +1,12 @@
 // Endpoint lists (an active/standby pair of coordinators): clients connected
 // to both follow whichever peer is there, against real sockets on loopback.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -25,12 +32,40 @@ TEST(Endpoints, ListsAreSplitAndJoinedInOneOrder) {
   EXPECT_EQ(JoinEndpoints("tcp://a:1", "tcp://a:1"), "tcp://a:1");
 }
 
-// A loopback endpoint nobody listens on (bound once, then closed).
+// A loopback endpoint nobody listens on (bound once, then closed). Its port lies below Linux's ephemeral
+// range (32768-60999): no connection takes it as its local port, so it can be bound again later, and the
+// client's reconnects to it cannot connect to themselves (a TCP self-connect, which the client would see
+// as a peer that came and left).
+// The probe is a plain socket, closed at once (ZeroMQ would close a listener later, in its I/O thread, and
+// a client could meet it meanwhile).
 std::string FreeEndpoint() {
-  std::string endpoint;
-  auto probe = BindRouter("tcp://127.0.0.1:0", &endpoint).value();
-  probe->close();
-  return endpoint;
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> port(20000, 32000);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port(random)));
+    const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    close(fd);
+    if (free) return "tcp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  }
+  ADD_FAILURE() << "no free loopback port in 20000-32000";
+  return "tcp://127.0.0.1:1";
+}
+
+// Binds an endpoint freed earlier, trying again for up to 2 s: ZeroMQ closes a listener in its I/O thread,
+// after close() has returned.
+Result<std::unique_ptr<zmq::socket_t>> BindLater(const std::string& endpoint) {
+  const auto give_up = std::chrono::steady_clock::now() + 2s;
+  std::string bound;
+  auto socket = BindRouter(endpoint, &bound);
+  while (!socket.ok() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(20ms);
+    socket = BindRouter(endpoint, &bound);
+  }
+  return socket;
 }
 
 // A REQ client's request as a ROUTER sees it: route, empty delimiter, body.
@@ -62,15 +97,18 @@ TEST(RpcClientFailover, AsksWhicheverPeerOfTheListIsThere) {
   const std::string gone = FreeEndpoint();
   std::string there;
   auto router = BindRouter("tcp://127.0.0.1:0", &there).value();
-  std::thread server([&] {
-    auto r = Receive(*router, 5s);
-    if (r) Answer(*router, *r, "FROM-THE-ONE-THERE");
+  std::atomic<bool> done{false};
+  std::thread server([&] {  // answers every request, as a server does
+    while (!done) {
+      if (auto r = Receive(*router, 20ms)) Answer(*router, *r, "FROM-THE-ONE-THERE");
+    }
   });
   RpcClient client({gone + "," + there, 5000ms});
   proto::Request request;
   request.set_token("t");
   proto::Reply reply;
   Status s = client.Call(request, &reply);
+  done = true;
   server.join();
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(reply.code(), "FROM-THE-ONE-THERE");
@@ -81,19 +119,20 @@ TEST(RpcClientFailover, SendsTheRequestAgainWhenThePeerHoldingItGoes) {
   auto first = BindRouter("tcp://127.0.0.1:0", &active).value();
   const std::string standby = FreeEndpoint();
   std::string seen_by_standby;
+  std::atomic<bool> done{false};
   std::thread servers([&] {
     auto r = Receive(*first, 5s);  // the active takes the request and dies without answering
     if (!r) return;
     first->close();
     std::this_thread::sleep_for(200ms);  // the standby takes over a moment later
-    std::string bound;
-    auto second = BindRouter(standby, &bound);
+    auto second = BindLater(standby);
     if (!second.ok()) return;
-    auto again = Receive(**second, 5s);
-    if (!again) return;
-    seen_by_standby = again->body;
-    Answer(**second, *again, "FROM-THE-STANDBY");
-    std::this_thread::sleep_for(100ms);
+    while (!done) {  // and answers every request, as a server does
+      auto again = Receive(**second, 20ms);
+      if (!again) continue;
+      seen_by_standby = again->body;
+      Answer(**second, *again, "FROM-THE-STANDBY");
+    }
   });
   RpcClient client({active + "," + standby, 5000ms});
   proto::Request request;
@@ -102,6 +141,7 @@ TEST(RpcClientFailover, SendsTheRequestAgainWhenThePeerHoldingItGoes) {
   const auto start = std::chrono::steady_clock::now();
   Status s = client.Call(request, &reply);
   const auto took = std::chrono::steady_clock::now() - start;
+  done = true;
   servers.join();
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(reply.code(), "FROM-THE-STANDBY");
@@ -137,8 +177,7 @@ TEST(DealerChannelFailover, MessagesGoOnlyToThePeerThatIsThere) {
   EXPECT_EQ(got, 4);
   // The active goes, the standby binds: the same channel reaches it.
   first->close();
-  std::string bound;
-  auto second = BindRouter(standby, &bound).value();
+  auto second = BindLater(standby).value();
   bool reached = false;
   for (int i = 0; i < 300 && !reached; ++i) {
     (void)channel.Send(hello);
