@@ -8,9 +8,10 @@
 // and a request goes only to a peer that is there; when the peer holding a
 // request goes away (a socket monitor reports the disconnect) the request is
 // sent again, on a fresh socket, to whichever peer is there next, within the
-// same deadline. Requests sent to
-// a list must therefore be safe to repeat (inference, queries; a submit
-// carries its client request id).
+// same deadline. The monitor does not say which peer left, so any peer's
+// disconnect sends the request again. Requests sent to a list must therefore
+// be safe to repeat (inference, queries; a submit carries its client request
+// id).
 // Not thread-safe: one client per thread.
 #pragma once
 
