@@ -32,12 +32,11 @@ TEST(Endpoints, ListsAreSplitAndJoinedInOneOrder) {
   EXPECT_EQ(JoinEndpoints("tcp://a:1", "tcp://a:1"), "tcp://a:1");
 }
 
-// A loopback endpoint nobody listens on (bound once, then closed). Its port lies below Linux's ephemeral
-// range (32768-60999): no connection takes it as its local port, so it can be bound again later, and the
-// client's reconnects to it cannot connect to themselves (a TCP self-connect, which the client would see
-// as a peer that came and left).
-// The probe is a plain socket, closed at once (ZeroMQ would close a listener later, in its I/O thread, and
-// a client could meet it meanwhile).
+// A loopback endpoint nobody listens on. Its port lies below Linux's ephemeral range (32768-60999): no
+// connection takes it as its local port, so it can be bound again later, and the client's reconnects to it
+// cannot connect to themselves (a TCP self-connect, which the client would see as a peer that came and
+// left). The probe is a plain socket, closed at once (ZeroMQ would close a listener later, in its I/O
+// thread, and a client could meet it meanwhile).
 std::string FreeEndpoint() {
   std::mt19937 random(std::random_device{}());
   std::uniform_int_distribution<int> port(20000, 32000);
@@ -93,6 +92,45 @@ void Answer(zmq::socket_t& router, Request& r, const std::string& code) {
   router.send(zmq::buffer(reply.SerializeAsString()));
 }
 
+// An active/standby pair: the active takes the first request and dies without answering; `takeover`
+// later the standby binds its endpoint and answers every request, as a server does, until Stop().
+class ActiveThenStandby {
+ public:
+  explicit ActiveThenStandby(std::chrono::milliseconds takeover) : standby_(FreeEndpoint()) {
+    active_socket_ = BindRouter("tcp://127.0.0.1:0", &active_).value();
+    thread_ = std::thread([this, takeover] {
+      if (!Receive(*active_socket_, 5s)) return;
+      active_socket_->close();
+      std::this_thread::sleep_for(takeover);
+      auto standby = BindLater(standby_);
+      if (!standby.ok()) return;
+      while (!done_) {
+        auto again = Receive(**standby, 5ms);
+        if (!again) continue;
+        seen_by_standby_ = again->body;
+        Answer(**standby, *again, "FROM-THE-STANDBY");
+      }
+    });
+  }
+  ~ActiveThenStandby() { Stop(); }
+
+  std::string endpoints() const { return active_ + "," + standby_; }
+  // Ends the standby; afterwards seen_by_standby() is the last request it answered.
+  void Stop() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::string& seen_by_standby() const { return seen_by_standby_; }
+
+ private:
+  std::string active_;
+  const std::string standby_;
+  std::unique_ptr<zmq::socket_t> active_socket_;
+  std::atomic<bool> done_{false};
+  std::string seen_by_standby_;
+  std::thread thread_;
+};
+
 TEST(RpcClientFailover, AsksWhicheverPeerOfTheListIsThere) {
   const std::string gone = FreeEndpoint();
   std::string there;
@@ -115,37 +153,18 @@ TEST(RpcClientFailover, AsksWhicheverPeerOfTheListIsThere) {
 }
 
 TEST(RpcClientFailover, SendsTheRequestAgainWhenThePeerHoldingItGoes) {
-  std::string active;
-  auto first = BindRouter("tcp://127.0.0.1:0", &active).value();
-  const std::string standby = FreeEndpoint();
-  std::string seen_by_standby;
-  std::atomic<bool> done{false};
-  std::thread servers([&] {
-    auto r = Receive(*first, 5s);  // the active takes the request and dies without answering
-    if (!r) return;
-    first->close();
-    std::this_thread::sleep_for(200ms);  // the standby takes over a moment later
-    auto second = BindLater(standby);
-    if (!second.ok()) return;
-    while (!done) {  // and answers every request, as a server does
-      auto again = Receive(**second, 20ms);
-      if (!again) continue;
-      seen_by_standby = again->body;
-      Answer(**second, *again, "FROM-THE-STANDBY");
-    }
-  });
-  RpcClient client({active + "," + standby, 5000ms});
+  ActiveThenStandby servers(200ms);
+  RpcClient client({servers.endpoints(), 5000ms});
   proto::Request request;
   request.set_token("the-request");
   proto::Reply reply;
   const auto start = std::chrono::steady_clock::now();
   Status s = client.Call(request, &reply);
   const auto took = std::chrono::steady_clock::now() - start;
-  done = true;
-  servers.join();
+  servers.Stop();
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(reply.code(), "FROM-THE-STANDBY");
-  EXPECT_EQ(seen_by_standby, request.SerializeAsString());
+  EXPECT_EQ(servers.seen_by_standby(), request.SerializeAsString());
   EXPECT_LT(took, 3s);  // the disconnect, not the 5 s deadline, made it send again
 }
 
@@ -154,28 +173,14 @@ TEST(RpcClientFailover, SendsTheRequestAgainWhenThePeerHoldingItGoes) {
 // for good. The race is short, so the failover is run several times.
 TEST(RpcClientFailover, AfterFailoversEveryOtherSocketOfTheProcessStillWorks) {
   for (int round = 0; round < 8; ++round) {
-    std::string active;
-    auto first = BindRouter("tcp://127.0.0.1:0", &active).value();
-    const std::string standby = FreeEndpoint();
-    std::atomic<bool> done{false};
-    std::thread servers([&] {
-      auto r = Receive(*first, 5s);
-      if (!r) return;
-      first->close();
-      auto second = BindLater(standby);
-      if (!second.ok()) return;
-      while (!done) {
-        if (auto again = Receive(**second, 5ms)) Answer(**second, *again, "FROM-THE-STANDBY");
-      }
-    });
     Status s;
     {
-      RpcClient client({active + "," + standby, 5000ms});
+      ActiveThenStandby servers(0ms);
+      RpcClient client({servers.endpoints(), 5000ms});
       proto::Request request;
       proto::Reply reply;
       s = client.Call(request, &reply);
-      done = true;
-      servers.join();
+      servers.Stop();
     }
     ASSERT_TRUE(s.ok()) << "round " << round << ": " << s.ToString();
   }
